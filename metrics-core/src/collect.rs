@@ -1,0 +1,200 @@
+//! What the encoders read: families of series and their values.
+//!
+//! Every metric type implements [`Collect`]; so does anything a user writes to produce values at
+//! encode time (see [`FnCollector`](crate::FnCollector)). A registry is anything that implements
+//! [`Families`]: the compile-time [`StaticRegistry`](crate::StaticRegistry) and, with `alloc`, the
+//! run-time [`Registry`](crate::Registry).
+
+use crate::{Desc, Error};
+
+/// The type of a metric family, as written on its `# TYPE` line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// A monotonically increasing total (`name_total` samples).
+    Counter,
+    /// A value that goes up and down.
+    Gauge,
+    /// Observations counted in fixed buckets (`_bucket`, `_sum`, `_count` samples).
+    Histogram,
+}
+
+impl Kind {
+    /// The word on the `# TYPE` line.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Kind::Counter => "counter",
+            Kind::Gauge => "gauge",
+            Kind::Histogram => "histogram",
+        }
+    }
+}
+
+/// One series' value at encode time.
+#[derive(Clone, Copy)]
+pub enum Value<'a> {
+    /// An integer counter total.
+    Counter(u64),
+    /// A float counter total (e.g. seconds).
+    CounterF64(f64),
+    /// A gauge value.
+    Gauge(f64),
+    /// A consistent histogram snapshot.
+    Histogram(&'a dyn HistogramValue),
+}
+
+impl core::fmt::Debug for Value<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Value::Counter(v) => f.debug_tuple("Counter").field(v).finish(),
+            Value::CounterF64(v) => f.debug_tuple("CounterF64").field(v).finish(),
+            Value::Gauge(v) => f.debug_tuple("Gauge").field(v).finish(),
+            Value::Histogram(h) => f
+                .debug_struct("Histogram")
+                .field("bounds", &h.bounds())
+                .field("sum", &h.sum())
+                .finish_non_exhaustive(),
+        }
+    }
+}
+
+impl Value<'_> {
+    /// The family kind this value belongs to.
+    pub fn kind(&self) -> Kind {
+        match self {
+            Value::Counter(_) | Value::CounterF64(_) => Kind::Counter,
+            Value::Gauge(_) => Kind::Gauge,
+            Value::Histogram(_) => Kind::Histogram,
+        }
+    }
+}
+
+/// A histogram's state as the encoders read it. All values belong to the same set of
+/// observations: the encoders derive `_count` from the buckets, so `_count` always equals the
+/// `+Inf` bucket.
+pub trait HistogramValue {
+    /// The finite upper bounds, strictly increasing (`+Inf` is implied).
+    fn bounds(&self) -> &[f64];
+    /// Observations in bucket `i` alone (not cumulative); `i == bounds().len()` is the `+Inf`
+    /// bucket (observations above the last bound, and NaN).
+    fn bucket(&self, i: usize) -> u64;
+    /// The sum of all observations.
+    fn sum(&self) -> f64;
+    /// The number of observations (the sum of all buckets).
+    fn count(&self) -> u64 {
+        (0..=self.bounds().len()).map(|i| self.bucket(i)).sum()
+    }
+}
+
+/// A list of strings: label names or label values, borrowed from a `static` or from the heap.
+#[derive(Clone, Copy, Debug)]
+pub enum StrList<'a> {
+    /// `&'static`-style string slices (compile-time registries).
+    Borrowed(&'a [&'a str]),
+    /// Owned strings of a run-time family.
+    #[cfg(feature = "alloc")]
+    Owned(&'a [alloc::boxed::Box<str>]),
+    /// The same string `len` times (a family's overflow series).
+    Repeat(&'a str, usize),
+}
+
+impl<'a> StrList<'a> {
+    /// No strings.
+    pub const EMPTY: StrList<'static> = StrList::Borrowed(&[]);
+
+    /// How many strings.
+    #[inline]
+    pub const fn len(&self) -> usize {
+        match self {
+            StrList::Borrowed(s) => s.len(),
+            #[cfg(feature = "alloc")]
+            StrList::Owned(s) => s.len(),
+            StrList::Repeat(_, n) => *n,
+        }
+    }
+
+    /// True when there are none.
+    #[inline]
+    pub const fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// String `i`; panics when out of range.
+    #[inline]
+    pub fn get(&self, i: usize) -> &'a str {
+        match self {
+            StrList::Borrowed(s) => s[i],
+            #[cfg(feature = "alloc")]
+            StrList::Owned(s) => &s[i],
+            StrList::Repeat(v, n) => {
+                assert!(i < *n, "index out of range");
+                v
+            }
+        }
+    }
+
+    /// The strings in order.
+    pub fn iter(&self) -> impl Iterator<Item = &'a str> + '_ {
+        (0..self.len()).map(move |i| self.get(i))
+    }
+}
+
+/// The callback a [`Collect`] implementation calls for one series: its label values (in the
+/// order of the family's label names) and its value.
+pub type Visitor<'v> = dyn FnMut(StrList<'_>, Value<'_>) -> Result<(), Error> + 'v;
+
+/// Something that holds, or produces at encode time, the series of one metric family.
+///
+/// Series are addressed by index so that an encoder can stop between any two series and resume
+/// later (the chunked encoder). An implementation must keep the index of a series stable: new
+/// series are only ever appended.
+pub trait Collect: Send + Sync {
+    /// How many series the family has now.
+    fn series_count(&self) -> usize;
+    /// Calls `visit` once with series `index`'s label values and value. An index at or past
+    /// [`series_count`](Collect::series_count) is skipped (`Ok(())` without a call).
+    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error>;
+    /// How many label values each series carries (the family's label names); 0 for a single,
+    /// unlabelled metric. Registration checks it against the description.
+    fn label_count(&self) -> usize {
+        0
+    }
+}
+
+/// A metric type: its kind is known from its Rust type.
+pub trait Metric: Collect {
+    /// The family type of this metric.
+    const KIND: Kind;
+}
+
+/// One family as an encoder sees it.
+#[derive(Clone, Copy)]
+pub struct FamilyRef<'a> {
+    /// Name, help, unit and label names.
+    pub desc: Desc<'a>,
+    /// The family's type.
+    pub kind: Kind,
+    /// Its series.
+    pub metric: &'a dyn Collect,
+}
+
+impl core::fmt::Debug for FamilyRef<'_> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("FamilyRef")
+            .field("desc", &self.desc)
+            .field("kind", &self.kind)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A registry as the encoders see it: families addressed by index, in a stable order.
+pub trait Families {
+    /// How many families.
+    fn family_count(&self) -> usize;
+    /// Family `index`, or `None` past the end.
+    fn family(&self, index: usize) -> Option<FamilyRef<'_>>;
+}
+
+/// The label value every label of a family's overflow series carries: once a labelled family
+/// holds its cardinality limit of series, new label combinations are counted in this one
+/// series, which appears in the output as e.g. `requests_total{method="__overflow__",code="__overflow__"}`.
+pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";

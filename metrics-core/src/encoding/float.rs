@@ -1,0 +1,674 @@
+//! Number formatting for the Prometheus text format 0.0.4 and OpenMetrics 1.0.
+//!
+//! Both formats are defined by what the Go implementations emit, so floats are laid out exactly
+//! like Go's `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest digits that round-trip, in
+//! plain notation when the decimal exponent is in `-4..6` and in `d.ddde±XX` notation otherwise.
+//!
+//! The shortest round-trip digits come from `core`'s own float formatter (`{:e}` without a
+//! precision is the shortest representation that round-trips); this module only re-lays them out
+//! in Go's form, so there is no float-to-decimal algorithm to get wrong here.
+
+use core::fmt::{self, Write};
+
+/// Capacity of the scratch buffers. The longest `{:e}` output of a non-negative finite f64 is 23
+/// bytes (`2.2250738585072014e-308`) and the longest Go-style output is 24 bytes (sign, 17
+/// digits, `.`, `e-308`; or `-0.0000` followed by 17 digits), so 32 leaves headroom.
+const CAP: usize = 32;
+
+/// A fixed-capacity byte buffer that is also a `fmt::Write` sink, so that `core`'s formatter can
+/// write into it and the result can be handed to the caller's writer in one `write_str` call.
+struct Buf {
+    b: [u8; CAP],
+    n: usize,
+}
+
+impl Buf {
+    const fn new() -> Self {
+        Buf { b: [0; CAP], n: 0 }
+    }
+
+    #[inline]
+    fn push(&mut self, c: u8) {
+        // Capacity is proven sufficient above; `get_mut` keeps this panic-free regardless.
+        if let Some(slot) = self.b.get_mut(self.n) {
+            *slot = c;
+            self.n += 1;
+        }
+    }
+
+    #[inline]
+    fn extend(&mut self, s: &[u8]) {
+        for &c in s {
+            self.push(c);
+        }
+    }
+
+    #[inline]
+    fn flush<W: Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        // Only ASCII is ever pushed, so this cannot fail; mapping the error avoids a panic path.
+        w.write_str(core::str::from_utf8(&self.b[..self.n]).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl Write for Buf {
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        let end = self.n + s.len();
+        let dst = self.b.get_mut(self.n..end).ok_or(fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.n = end;
+        Ok(())
+    }
+}
+
+/// 2^53: below this every integer is exactly representable, so integral values print exactly.
+const EXACT_INT_LIMIT: f64 = 9_007_199_254_740_992.0;
+
+/// Writes `v` as Go's `strconv.FormatFloat(v, 'g', -1, 64)` does, except that NaN/±Inf are
+/// `NaN`, `+Inf`, `-Inf`, and integral values with |v| < 2^53 are written as plain integer digits
+/// (`1234567`, `-3`, `0`; `-0.0` as `-0`).
+///
+/// # Errors
+///
+/// Fails only if the writer fails.
+pub fn write_f64<W: Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result {
+    // Counters and gauges are overwhelmingly small integers; skip the float formatter for them.
+    // The range check also rejects NaN and ±Inf, and makes the `as i64` cast exact.
+    if v > -EXACT_INT_LIMIT && v < EXACT_INT_LIMIT {
+        let i = v as i64;
+        if i as f64 == v {
+            if v.is_sign_negative() {
+                w.write_char('-')?;
+            }
+            return write_u64(w, i.unsigned_abs());
+        }
+    }
+    write_go_g(w, v, false)
+}
+
+/// Writes `v` in the canonical form Prometheus 3 normalises `le`/`quantile` label values to
+/// (Go's `formatOpenMetricsFloat`): `+Inf`, `-Inf`, `NaN`; otherwise Go's
+/// `strconv.FormatFloat(v, 'g', -1, 64)` and, when that result contains none of `.`, `e`, `E`,
+/// `.0` appended. Examples: 0.005 -> `0.005`, 1 -> `1.0`, 10 -> `10.0`, 100000 -> `100000.0`,
+/// 1000000 -> `1e+06`, 2.5e-7 -> `2.5e-07`, 0.0001 -> `0.0001`, 0.00001 -> `1e-05`,
+/// 1e300 -> `1e+300`, -0.5 -> `-0.5`, 0 -> `0.0`, -0.0 -> `-0.0`.
+///
+/// # Errors
+///
+/// Fails only if the writer fails.
+pub fn write_canonical_f64<W: Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result {
+    write_go_g(w, v, true)
+}
+
+/// `"00" "01" … "99"`: two output digits per division by 100 halves the number of divisions.
+const DIGIT_PAIRS: &[u8; 200] = b"\
+0001020304050607080910111213141516171819\
+2021222324252627282930313233343536373839\
+4041424344454647484950515253545556575859\
+6061626364656667686970717273747576777879\
+8081828384858687888990919293949596979899";
+
+/// Writes an unsigned integer in decimal (hand-written, no `core::fmt` machinery: a stack
+/// buffer of 20 bytes filled from the end, two digits at a time from a 200-byte lookup table).
+///
+/// # Errors
+///
+/// Fails only if the writer fails.
+pub fn write_u64<W: Write + ?Sized>(w: &mut W, mut v: u64) -> fmt::Result {
+    // u64::MAX has 20 digits.
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    while v >= 100 {
+        let pair = (v % 100) as usize * 2;
+        v /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    }
+    if v >= 10 {
+        let pair = v as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&DIGIT_PAIRS[pair..pair + 2]);
+    } else {
+        i -= 1;
+        buf[i] = b'0' + v as u8;
+    }
+    // Only ASCII digits were written, so this cannot fail; mapping the error avoids a panic path.
+    w.write_str(core::str::from_utf8(&buf[i..]).map_err(|_| fmt::Error)?)
+}
+
+/// Go's `FormatFloat(v, 'g', -1, 64)` with Prometheus spellings of the non-finite values; with
+/// `canonical`, `.0` is appended to results that would otherwise read as integers.
+fn write_go_g<W: Write + ?Sized>(w: &mut W, v: f64, canonical: bool) -> fmt::Result {
+    if v.is_nan() {
+        return w.write_str("NaN");
+    }
+    if v.is_infinite() {
+        return w.write_str(if v > 0.0 { "+Inf" } else { "-Inf" });
+    }
+
+    // Shortest round-trip digits of |v| as `d[.ddd]e[-]X` (clearing the sign bit rather than
+    // calling `abs`, which is not in `core` on older toolchains).
+    let mut sci = Buf::new();
+    write!(sci, "{:e}", f64::from_bits(v.to_bits() & !(1 << 63)))?;
+    let s = &sci.b[..sci.n];
+    let e_pos = s.iter().position(|&c| c == b'e').ok_or(fmt::Error)?;
+
+    // Gather the digits (dropping the '.') and the decimal exponent of the first digit.
+    let mut digits = [0u8; CAP];
+    let mut nd = 0;
+    for &c in &s[..e_pos] {
+        if c != b'.' {
+            digits[nd] = c;
+            nd += 1;
+        }
+    }
+    let (neg_exp, exp_digits) = match &s[e_pos + 1..] {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    let mut exp: i32 = 0;
+    for &c in exp_digits {
+        exp = exp * 10 + i32::from(c - b'0');
+    }
+    if neg_exp {
+        exp = -exp;
+    }
+
+    // When |v| lies exactly halfway between two shortest candidates, `core` may pick the odd one
+    // where Go (Ryu) rounds half to even. Both round-trip, but the output must match Go's. An odd
+    // ASCII digit byte is an odd digit, since b'0' is even.
+    if digits[nd - 1] & 1 == 1 {
+        let mut d: u64 = 0;
+        for &c in &digits[..nd] {
+            d = d * 10 + u64::from(c - b'0');
+        }
+        // Decimal exponent of the last digit; the midpoints are d ± 1/2 in those units.
+        let q = exp - (nd as i32 - 1);
+        if is_exact_decimal(v, d * 10 - 5, q - 1) {
+            // Odd last digit minus one: no borrow.
+            digits[nd - 1] -= 1;
+        } else if is_exact_decimal(v, d * 10 + 5, q - 1) {
+            // Round up to the even neighbour, carrying through nines.
+            let mut i = nd;
+            loop {
+                i -= 1;
+                if digits[i] != b'9' {
+                    digits[i] += 1;
+                    break;
+                }
+                digits[i] = b'0';
+                if i == 0 {
+                    digits[0] = b'1';
+                    exp += 1;
+                    break;
+                }
+            }
+        }
+    }
+
+    // Go's layout assumes no trailing zeros (`core` emits none, but the tie fix above may).
+    // Keep at least one digit so that zero stays "0".
+    while nd > 1 && digits[nd - 1] == b'0' {
+        nd -= 1;
+    }
+    let digits = &digits[..nd];
+
+    let mut out = Buf::new();
+    if v.is_sign_negative() {
+        out.push(b'-');
+    }
+    // Go's 'g' with shortest precision uses %e iff exp < -4 || exp >= 6 (eprec is forced to 6).
+    if !(-4..6).contains(&exp) {
+        out.push(digits[0]);
+        if nd > 1 {
+            out.push(b'.');
+            out.extend(&digits[1..]);
+        }
+        out.push(b'e');
+        out.push(if exp < 0 { b'-' } else { b'+' });
+        let e = exp.unsigned_abs() as usize;
+        // Go pads the exponent to at least two digits; |exp| <= 324.
+        if e >= 100 {
+            out.push(b'0' + (e / 100) as u8);
+        }
+        out.extend(&DIGIT_PAIRS[(e % 100) * 2..(e % 100) * 2 + 2]);
+    } else {
+        // Position of the decimal point relative to the start of the digits; here in -3..=6.
+        let dp = exp + 1;
+        if dp <= 0 {
+            out.extend(b"0.");
+            for _ in 0..-dp {
+                out.push(b'0');
+            }
+            out.extend(digits);
+        } else {
+            let dp = dp as usize;
+            if nd <= dp {
+                out.extend(digits);
+                for _ in nd..dp {
+                    out.push(b'0');
+                }
+                if canonical {
+                    out.extend(b".0");
+                }
+            } else {
+                out.extend(&digits[..dp]);
+                out.push(b'.');
+                out.extend(&digits[dp..]);
+            }
+        }
+    }
+    out.flush(w)
+}
+
+/// Whether finite `v` is exactly `t × 10^k` in magnitude, for an odd `t` (the digits of a
+/// midpoint end in 5). Write |v| = m × 2^e with m odd; since t × 10^k = t × 5^k × 2^k and both
+/// t and m are odd, equality forces e == k and then m == t × 5^k (or m × 5^-k == t for k < 0).
+fn is_exact_decimal(v: f64, t: u64, k: i32) -> bool {
+    let bits = v.to_bits();
+    let biased = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    let (m, e) = if biased == 0 {
+        (frac, -1074)
+    } else {
+        (frac | (1 << 52), biased - 1075)
+    };
+    if m == 0 {
+        return false;
+    }
+    let tz = m.trailing_zeros();
+    let (m, e) = (u128::from(m >> tz), e + tz as i32);
+    if e != k {
+        return false;
+    }
+    // 5^28 > 2^64 > t, and m ≥ 1, so larger powers can never be equal (and would overflow).
+    let p = k.unsigned_abs();
+    if p > 27 {
+        return false;
+    }
+    let pow5 = 5u128.pow(p);
+    if k >= 0 {
+        u128::from(t) * pow5 == m
+    } else {
+        m * pow5 == u128::from(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    extern crate std;
+
+    use super::*;
+    use std::format;
+    use std::string::String;
+
+    fn f(v: f64) -> String {
+        let mut s = String::new();
+        write_f64(&mut s, v).unwrap();
+        s
+    }
+
+    fn c(v: f64) -> String {
+        let mut s = String::new();
+        write_canonical_f64(&mut s, v).unwrap();
+        s
+    }
+
+    /// Go 'g' output without the integer fast path or the `.0` suffix.
+    fn g(v: f64) -> String {
+        let mut s = String::new();
+        write_go_g(&mut s, v, false).unwrap();
+        s
+    }
+
+    fn u(v: u64) -> String {
+        let mut s = String::new();
+        write_u64(&mut s, v).unwrap();
+        s
+    }
+
+    /// xorshift64: deterministic, dependency-free pseudo-randomness.
+    struct Rng(u64);
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            let mut x = self.0;
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.0 = x;
+            x
+        }
+    }
+
+    const GO_G_CASES: &[(f64, &str)] = &[
+        (123456.0, "123456"),
+        (1234567.0, "1.234567e+06"),
+        (100000.0, "100000"),
+        (1e6, "1e+06"),
+        (0.0001, "0.0001"),
+        (0.00012345, "0.00012345"),
+        (0.00001, "1e-05"),
+        (1.5e-7, "1.5e-07"),
+        (1e20, "1e+20"),
+        (1e21, "1e+21"),
+        (5e-324, "5e-324"),
+        (1.7976931348623157e308, "1.7976931348623157e+308"),
+        (2.2250738585072014e-308, "2.2250738585072014e-308"),
+        (0.1, "0.1"),
+        (123.456, "123.456"),
+        (0.0, "0"),
+        (-0.0, "-0"),
+        (1.0, "1"),
+        (-1.5, "-1.5"),
+        (999999.0, "999999"),
+        (999999.5, "999999.5"),
+        (1e100, "1e+100"),
+        (1.5e-100, "1.5e-100"),
+        (12345.678, "12345.678"),
+        (0.3, "0.3"),
+        (0.1 + 0.2, "0.30000000000000004"),
+        (1e-4 * 1.1, "0.00011000000000000002"),
+        (9.999e-5, "9.999e-05"),
+        (-2.5e-7, "-2.5e-07"),
+        (1e9, "1e+09"),
+        (1e10, "1e+10"),
+        (f64::from_bits(1), "5e-324"),
+    ];
+
+    #[test]
+    fn go_g_layout() {
+        for &(v, want) in GO_G_CASES {
+            assert_eq!(g(v), want, "value {v:e}");
+        }
+    }
+
+    #[test]
+    fn exact_ties_round_half_to_even_like_go() {
+        // |v| lies exactly halfway between two shortest candidates; Go's Ryu picks the even one
+        // while `core` picks the odd one. Expected values come from Go's (half-even) output.
+        let cases: &[(f64, &str)] = &[
+            (10186605152.601563, "1.0186605152601562e+10"),
+            (244349580758.07813, "2.4434958075807812e+11"),
+            (2157587415870.2813, "2.1575874158702812e+12"),
+            (98603345733317.13, "9.860334573331712e+13"),
+            (646113692827347.3, "6.461136928273472e+14"),
+            (1760485316806258.3, "1.7604853168062582e+15"),
+            (-1760485316806258.3, "-1.7604853168062582e+15"),
+            // 2^-25 = 2.98023223876953125e-8 exactly.
+            (2.9802322387695312e-8, "2.9802322387695312e-08"),
+        ];
+        for &(v, want) in cases {
+            assert_eq!(g(v), want);
+            assert_eq!(f(v), want);
+            assert_eq!(c(v), want);
+            assert_round_trip(v);
+        }
+    }
+
+    #[test]
+    fn exact_decimal_check() {
+        // 0.5 = 5 × 10^-1; 2^-25 = 298023223876953125 × 10^-25.
+        assert!(is_exact_decimal(0.5, 5, -1));
+        assert!(is_exact_decimal(-0.5, 5, -1));
+        assert!(!is_exact_decimal(0.5, 15, -1));
+        assert!(is_exact_decimal(
+            2.9802322387695312e-8,
+            298023223876953125,
+            -25
+        ));
+        assert!(!is_exact_decimal(
+            2.9802322387695312e-8,
+            298023223876953127,
+            -25
+        ));
+        // 1500 = 15 × 10^2 = 375 × 2^2.
+        assert!(is_exact_decimal(1500.0, 15, 2));
+        assert!(!is_exact_decimal(1500.0, 15, 1));
+        assert!(!is_exact_decimal(0.0, 5, 0));
+        // Huge exponents bail out instead of overflowing.
+        assert!(!is_exact_decimal(1e300, 1, 300));
+        assert!(!is_exact_decimal(5e-324, 5, -324));
+    }
+
+    #[test]
+    fn write_f64_matches_go_for_non_integers() {
+        for &(v, want) in GO_G_CASES {
+            let is_small_int = v.fract() == 0.0 && v.abs() < EXACT_INT_LIMIT;
+            if !is_small_int {
+                assert_eq!(f(v), want, "value {v:e}");
+            }
+        }
+    }
+
+    #[test]
+    fn write_f64_integers() {
+        assert_eq!(f(0.0), "0");
+        assert_eq!(f(-0.0), "-0");
+        assert_eq!(f(1.0), "1");
+        assert_eq!(f(-3.0), "-3");
+        assert_eq!(f(1234567.0), "1234567");
+        assert_eq!(f(1e15), "1000000000000000");
+        assert_eq!(f(9007199254740991.0), "9007199254740991");
+        assert_eq!(f(-9007199254740991.0), "-9007199254740991");
+        // 2^53 and beyond take the Go path.
+        assert_eq!(f(9007199254740992.0), "9.007199254740992e+15");
+        assert_eq!(f(-9007199254740992.0), "-9.007199254740992e+15");
+        assert_eq!(f(1e20), "1e+20");
+        assert_eq!(f(0.5), "0.5");
+        assert_eq!(f(-0.5), "-0.5");
+    }
+
+    #[test]
+    fn non_finite() {
+        for w in [f, c, g] {
+            assert_eq!(w(f64::NAN), "NaN");
+            assert_eq!(w(-f64::NAN), "NaN");
+            assert_eq!(w(f64::INFINITY), "+Inf");
+            assert_eq!(w(f64::NEG_INFINITY), "-Inf");
+        }
+    }
+
+    #[test]
+    fn canonical_examples() {
+        let cases: &[(f64, &str)] = &[
+            (0.005, "0.005"),
+            (1.0, "1.0"),
+            (10.0, "10.0"),
+            (100000.0, "100000.0"),
+            (123456.0, "123456.0"),
+            (1000000.0, "1e+06"),
+            (2.5e-7, "2.5e-07"),
+            (0.0001, "0.0001"),
+            (0.00001, "1e-05"),
+            (1e300, "1e+300"),
+            (-0.5, "-0.5"),
+            (0.0, "0.0"),
+            (-0.0, "-0.0"),
+            (0.25, "0.25"),
+            (2.5, "2.5"),
+            (-10.0, "-10.0"),
+            (0.99, "0.99"),
+            (60.0, "60.0"),
+            (1e21, "1e+21"),
+        ];
+        for &(v, want) in cases {
+            assert_eq!(c(v), want, "value {v:e}");
+        }
+    }
+
+    #[test]
+    fn canonical_is_go_g_plus_dot_zero() {
+        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+        for _ in 0..5000 {
+            let v = f64::from_bits(rng.next());
+            let go = g(v);
+            let want = if v.is_finite() && !go.contains(['.', 'e', 'E']) {
+                format!("{go}.0")
+            } else {
+                go
+            };
+            assert_eq!(c(v), want);
+        }
+    }
+
+    fn assert_round_trip(v: f64) {
+        for out in [f(v), c(v), g(v)] {
+            if v.is_nan() {
+                assert_eq!(out, "NaN");
+                continue;
+            }
+            let back: f64 = out.parse().unwrap_or_else(|e| panic!("{out:?}: {e}"));
+            assert_eq!(back.to_bits(), v.to_bits(), "{v:e} -> {out}");
+            // Never longer than the scratch buffer, and always in Go's alphabet.
+            assert!(out.len() <= CAP, "{out}");
+            assert!(
+                out.bytes().all(|b| b"0123456789.e+-Inf".contains(&b)),
+                "{out}"
+            );
+        }
+    }
+
+    #[test]
+    fn round_trip_random_bits() {
+        let mut rng = Rng(0x1234_5678_9ABC_DEF1);
+        for _ in 0..20_000 {
+            assert_round_trip(f64::from_bits(rng.next()));
+        }
+    }
+
+    #[test]
+    fn round_trip_nice_decimals() {
+        let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
+        for _ in 0..20_000 {
+            // A few significant digits at a decimal exponent around the layout boundaries.
+            let mantissa = (rng.next() % 100_000) as f64;
+            let exp = (rng.next() % 40) as i32 - 20;
+            let mut v = mantissa * 10f64.powi(exp);
+            if rng.next() & 1 == 0 {
+                v = -v;
+            }
+            assert_round_trip(v);
+        }
+    }
+
+    #[test]
+    fn round_trip_edges() {
+        let edges = [
+            0.0,
+            -0.0,
+            f64::MIN_POSITIVE,
+            -f64::MIN_POSITIVE,
+            f64::from_bits(1),
+            f64::MAX,
+            f64::MIN,
+            f64::EPSILON,
+            EXACT_INT_LIMIT,
+            EXACT_INT_LIMIT - 1.0,
+            EXACT_INT_LIMIT + 2.0,
+            1e-5,
+            9.99999e-5,
+            1e-4,
+            999999.9999999999,
+            1e6,
+            u64::MAX as f64,
+            i64::MIN as f64,
+        ];
+        for v in edges {
+            assert_round_trip(v);
+        }
+        // Every power of ten and its neighbours, across the whole range.
+        for e in -323i32..=308 {
+            let p: f64 = format!("1e{e}").parse().unwrap();
+            let want = match e {
+                0..=5 => format!("1{}", "0".repeat(e as usize)),
+                -4..=-1 => format!("0.{}1", "0".repeat((-e - 1) as usize)),
+                _ => format!("1e{}{:02}", if e < 0 { '-' } else { '+' }, e.abs()),
+            };
+            assert_eq!(g(p), want);
+            for q in [
+                p,
+                f64::from_bits(p.to_bits() + 1),
+                f64::from_bits(p.to_bits() - 1),
+            ] {
+                assert_round_trip(q);
+            }
+        }
+    }
+
+    #[test]
+    fn shortest_digits() {
+        // The shortest digits are exactly the ones a human would write.
+        let mut rng = Rng(42);
+        for _ in 0..5000 {
+            let m = rng.next() % 1_000_000_000;
+            let e = (rng.next() % 30) as i32 - 15;
+            let text = format!("{m}e{e}");
+            let v: f64 = text.parse().unwrap();
+            let out = g(v);
+            let expect: f64 = out.parse().unwrap();
+            assert_eq!(v.to_bits(), expect.to_bits());
+            let sig = |s: &str| -> String {
+                let mant = s.split('e').next().unwrap();
+                let d: String = mant.chars().filter(char::is_ascii_digit).collect();
+                d.trim_start_matches('0').trim_end_matches('0').into()
+            };
+            assert_eq!(sig(&out), sig(&format!("{m}")), "{text} -> {out}");
+        }
+    }
+
+    #[test]
+    fn u64_values() {
+        let fixed = [
+            (0, "0"),
+            (9, "9"),
+            (10, "10"),
+            (99, "99"),
+            (100, "100"),
+            (101, "101"),
+            (999, "999"),
+            (1000, "1000"),
+            (u64::MAX, "18446744073709551615"),
+        ];
+        for (v, want) in fixed {
+            assert_eq!(u(v), want);
+        }
+        for p in 0..20 {
+            let v = 10u64.pow(p);
+            assert_eq!(u(v), format!("{v}"));
+            assert_eq!(u(v - 1), format!("{}", v - 1));
+        }
+        let mut rng = Rng(7);
+        for _ in 0..10_000 {
+            let v = rng.next();
+            // Vary magnitudes so short numbers are covered as well as 20-digit ones.
+            let v = v >> (v % 64);
+            assert_eq!(u(v), format!("{v}"));
+        }
+    }
+
+    #[test]
+    fn writes_to_unsized_writer() {
+        let mut s = String::new();
+        let w: &mut dyn Write = &mut s;
+        write_f64(w, 1.5).unwrap();
+        w.write_char(' ').unwrap();
+        write_canonical_f64(w, 2.0).unwrap();
+        w.write_char(' ').unwrap();
+        write_u64(w, 42).unwrap();
+        assert_eq!(s, "1.5 2.0 42");
+    }
+
+    #[test]
+    fn writer_errors_propagate() {
+        struct Failing;
+        impl Write for Failing {
+            fn write_str(&mut self, _: &str) -> fmt::Result {
+                Err(fmt::Error)
+            }
+        }
+        assert!(write_f64(&mut Failing, 1.5).is_err());
+        assert!(write_f64(&mut Failing, 1.0).is_err());
+        assert!(write_f64(&mut Failing, -1.0).is_err());
+        assert!(write_canonical_f64(&mut Failing, 1.0).is_err());
+        assert!(write_u64(&mut Failing, 1).is_err());
+    }
+}

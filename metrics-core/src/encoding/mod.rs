@@ -1,0 +1,68 @@
+//! Encoders for the Prometheus text format 0.0.4 and OpenMetrics 1.0.
+//!
+//! - [`encode`] streams a whole registry into any [`core::fmt::Write`] (a `String`, a
+//!   [`SliceWriter`] over a fixed buffer, a [`VecWriter`], an `IoWriter` with `std`), without
+//!   allocating.
+//! - [`ChunkedEncoder`] fills a caller's small buffer (64 bytes is plenty) chunk by chunk, for
+//!   firmware that sends as it goes.
+//!
+//! Both write the same bytes: families in registry order, series in creation order, and for
+//! every family `# HELP` (when there is help text), `# TYPE`, `# UNIT` (OpenMetrics, when there
+//! is a unit), then its samples; OpenMetrics ends with `# EOF`. Numbers: integers as digits,
+//! floats with the shortest digits that round-trip (as Go's `strconv` writes them), `+Inf`,
+//! `-Inf`, `NaN`; `le` in the canonical form Prometheus 3 normalises to (`0.005`, `1.0`, `+Inf`).
+
+mod chunked;
+mod escape;
+pub(crate) mod float;
+pub(crate) mod line;
+mod sink;
+
+pub use chunked::ChunkedEncoder;
+#[cfg(feature = "std")]
+pub use sink::IoWriter;
+pub use sink::SliceWriter;
+#[cfg(feature = "alloc")]
+pub use sink::VecWriter;
+
+use core::fmt::Write;
+
+use crate::collect::Families;
+use crate::{Error, Format};
+use line::Meta;
+
+/// Encodes every family of `registry` in `format` into `w`.
+///
+/// Allocates nothing; the only cost is the writer's. On a writer error the output is cut
+/// short and [`Error::Write`] returned.
+pub fn encode<F, W>(registry: &F, format: Format, w: &mut W) -> Result<(), Error>
+where
+    F: Families + ?Sized,
+    W: Write + ?Sized,
+{
+    for i in 0..registry.family_count() {
+        let Some(f) = registry.family(i) else { break };
+        for meta in [Meta::Help, Meta::Type, Meta::Unit] {
+            line::write_meta(w, &f, format, meta)?;
+        }
+        for j in 0..f.metric.series_count() {
+            f.metric.collect(j, &mut |values, value| {
+                line::write_series(w, &f, format, values, value)
+            })?;
+        }
+    }
+    if format == Format::OpenMetrics {
+        w.write_str("# EOF\n")?;
+    }
+    Ok(())
+}
+
+/// Encodes into a `Vec<u8>`, appending.
+#[cfg(feature = "alloc")]
+pub fn encode_to_vec<F: Families + ?Sized>(
+    registry: &F,
+    format: Format,
+    out: &mut alloc::vec::Vec<u8>,
+) -> Result<(), Error> {
+    encode(registry, format, &mut VecWriter::new(out))
+}

@@ -1,0 +1,341 @@
+//! Labelled families whose label values arrive at run time (`alloc`).
+//!
+//! A [`Family`] maps label values to a metric. Looking up existing values never locks: a linear
+//! scan over an append-only list (fast for the tens of series a family usually has; keep the
+//! returned reference or an [`Arc`] handle for the hottest paths). Adding a new combination
+//! takes a short spin lock.
+//!
+//! # Cardinality limit
+//!
+//! A family holds at most `limit` series ([`DEFAULT_CARDINALITY_LIMIT`] unless set). Past it:
+//!
+//! - [`Family::labels`] and [`Family::handle`] return the family's **overflow series**, whose
+//!   every label value is [`OVERFLOW_LABEL_VALUE`]. It appears in the output as soon as it is
+//!   first used, so dashboards and alerts can see that values were folded;
+//! - [`Family::try_labels`] returns [`Error::CardinalityLimit`] instead.
+
+use alloc::boxed::Box;
+use alloc::sync::Arc;
+use alloc::vec::Vec;
+
+use crate::append::AppendOnly;
+use crate::atomic::{AtomicBool, Ordering};
+use crate::collect::{Collect, Kind, Metric, StrList, Visitor, OVERFLOW_LABEL_VALUE};
+use crate::{Counter, DynHistogram, Error, FloatCounter, Gauge};
+
+/// The default most series a labelled family holds before folding into its overflow series.
+pub const DEFAULT_CARDINALITY_LIMIT: usize = 10_000;
+
+/// A metric type a [`Family`] can hold: built from the family's shared configuration.
+pub trait FamilyMember: Metric + Sized + 'static {
+    /// What every series of the family shares (histogram bounds; `()` for the others).
+    type Config: Send + Sync + core::fmt::Debug;
+    /// A new series at zero.
+    fn from_config(config: &Self::Config) -> Self;
+}
+
+impl FamilyMember for Counter {
+    type Config = ();
+    fn from_config(_: &()) -> Self {
+        Counter::new()
+    }
+}
+
+impl FamilyMember for FloatCounter {
+    type Config = ();
+    fn from_config(_: &()) -> Self {
+        FloatCounter::new()
+    }
+}
+
+impl FamilyMember for Gauge {
+    type Config = ();
+    fn from_config(_: &()) -> Self {
+        Gauge::new()
+    }
+}
+
+impl FamilyMember for DynHistogram {
+    type Config = Arc<[f64]>;
+    fn from_config(bounds: &Arc<[f64]>) -> Self {
+        DynHistogram::with_shared_bounds(bounds.clone())
+    }
+}
+
+#[derive(Debug)]
+struct Entry<M> {
+    values: Box<[Box<str>]>,
+    metric: Arc<M>,
+}
+
+/// Series of one metric type keyed by label values given at run time.
+///
+/// ```
+/// # #[cfg(feature = "alloc")] {
+/// use metrics_core::{Counter, Family};
+/// let requests = Family::<Counter>::new(2, 100, ());
+/// requests.labels(&["GET", "200"]).inc();
+/// let ok = requests.handle(&["GET", "200"]); // an Arc<Counter> to keep
+/// ok.inc();
+/// assert_eq!(requests.labels(&["GET", "200"]).get(), 2);
+/// # }
+/// ```
+#[derive(Debug)]
+pub struct Family<M: FamilyMember> {
+    label_count: usize,
+    limit: usize,
+    config: M::Config,
+    series: AppendOnly<Entry<M>>,
+    overflow: Arc<M>,
+    overflow_used: AtomicBool,
+}
+
+impl<M: FamilyMember> Family<M> {
+    /// A family whose series carry `label_count` values, holding at most `limit` series
+    /// (at least 1) before it folds new values into its overflow series.
+    pub fn new(label_count: usize, limit: usize, config: M::Config) -> Self {
+        let overflow = Arc::new(M::from_config(&config));
+        Family {
+            label_count,
+            limit: limit.max(1),
+            config,
+            series: AppendOnly::new(),
+            overflow,
+            overflow_used: AtomicBool::new(false),
+        }
+    }
+
+    /// The series for `values`, created at zero if new; past the cardinality limit, the
+    /// overflow series. Panics when the number of values differs from the family's label
+    /// names (a programming error, like indexing out of bounds); see [`Family::try_labels`].
+    #[inline]
+    pub fn labels(&self, values: &[&str]) -> &M {
+        match self.get_or_insert(values) {
+            Ok(m) => m,
+            Err(Error::CardinalityLimit { .. }) => self.overflow(),
+            Err(e) => panic!("{e}"),
+        }
+    }
+
+    /// Like [`Family::labels`], but a wrong number of values is [`Error::LabelCount`] and a new
+    /// combination past the limit is [`Error::CardinalityLimit`].
+    pub fn try_labels(&self, values: &[&str]) -> Result<&M, Error> {
+        self.get_or_insert(values)
+    }
+
+    /// An owned handle to the series for `values` (the overflow series past the limit). Panics
+    /// like [`Family::labels`].
+    pub fn handle(&self, values: &[&str]) -> Arc<M> {
+        match self.find(values).or_else(|| self.insert(values).ok()) {
+            Some(i) => self.series.get(i).expect("published").metric.clone(),
+            None => {
+                self.check_count(values).unwrap_or_else(|e| panic!("{e}"));
+                self.overflow_used.store(true, Ordering::Release);
+                self.overflow.clone()
+            }
+        }
+    }
+
+    /// Series created so far (not counting the overflow series).
+    pub fn len(&self) -> usize {
+        self.series.len()
+    }
+
+    /// True when no series was created yet.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// True once a label combination was folded into the overflow series.
+    pub fn overflowed(&self) -> bool {
+        self.overflow_used.load(Ordering::Acquire)
+    }
+
+    /// The cardinality limit.
+    pub fn limit(&self) -> usize {
+        self.limit
+    }
+
+    fn overflow(&self) -> &M {
+        self.overflow_used.store(true, Ordering::Release);
+        &self.overflow
+    }
+
+    fn check_count(&self, values: &[&str]) -> Result<(), Error> {
+        if values.len() != self.label_count {
+            return Err(Error::LabelCount {
+                expected: self.label_count,
+                got: values.len(),
+            });
+        }
+        Ok(())
+    }
+
+    #[inline]
+    fn get_or_insert(&self, values: &[&str]) -> Result<&M, Error> {
+        let i = match self.find(values) {
+            Some(i) => i,
+            None => self.insert(values)?,
+        };
+        Ok(&self.series.get(i).expect("published").metric)
+    }
+
+    /// Index of the series with exactly `values`.
+    #[inline]
+    fn find(&self, values: &[&str]) -> Option<usize> {
+        self.series.iter().position(|e| same(&e.values, values))
+    }
+
+    #[cold]
+    fn insert(&self, values: &[&str]) -> Result<usize, Error> {
+        self.check_count(values)?;
+        let mut found = None;
+        let appended = self.series.append_with(|list| {
+            // Another thread may have added the same values while we waited for the lock.
+            if let Some(i) = list.iter().position(|e| same(&e.values, values)) {
+                found = Some(i);
+                return Err(None);
+            }
+            if list.len() >= self.limit {
+                return Err(Some(Error::CardinalityLimit { limit: self.limit }));
+            }
+            Ok(Entry {
+                values: values.iter().map(|v| Box::from(*v)).collect(),
+                metric: Arc::new(M::from_config(&self.config)),
+            })
+        });
+        match appended {
+            Ok(i) => Ok(i),
+            Err(None) => Ok(found.expect("set with Err(None)")),
+            Err(Some(e)) => Err(e),
+        }
+    }
+
+    /// The label values of every series, in creation order (for tests and tooling).
+    pub fn label_values(&self) -> Vec<Vec<&str>> {
+        self.series
+            .iter()
+            .map(|e| e.values.iter().map(|v| &**v).collect())
+            .collect()
+    }
+}
+
+#[inline]
+fn same(stored: &[Box<str>], values: &[&str]) -> bool {
+    stored.len() == values.len() && stored.iter().zip(values).all(|(a, b)| **a == **b)
+}
+
+impl<M: FamilyMember> Collect for Family<M> {
+    fn series_count(&self) -> usize {
+        self.series.len() + usize::from(self.overflowed())
+    }
+
+    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
+        if let Some(e) = self.series.get(index) {
+            let values = StrList::Owned(&e.values);
+            return e.metric.collect(0, &mut |_, v| visit(values, v));
+        }
+        if index == self.series.len() && self.overflowed() {
+            let values = StrList::Repeat(OVERFLOW_LABEL_VALUE, self.label_count);
+            return self.overflow.collect(0, &mut |_, v| visit(values, v));
+        }
+        Ok(())
+    }
+
+    fn label_count(&self) -> usize {
+        self.label_count
+    }
+}
+
+impl<M: FamilyMember> Metric for Family<M> {
+    const KIND: Kind = M::KIND;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_values_same_series() {
+        let f = Family::<Counter>::new(2, 10, ());
+        f.labels(&["a", "b"]).inc();
+        f.labels(&["a", "b"]).inc();
+        f.labels(&["a", "c"]).inc();
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.labels(&["a", "b"]).get(), 2);
+        assert_eq!(f.label_values(), [["a", "b"], ["a", "c"]]);
+    }
+
+    #[test]
+    fn wrong_label_count() {
+        let f = Family::<Gauge>::new(1, 10, ());
+        assert_eq!(
+            f.try_labels(&["a", "b"]).unwrap_err(),
+            Error::LabelCount {
+                expected: 1,
+                got: 2
+            }
+        );
+    }
+
+    #[test]
+    #[should_panic(expected = "wrong number of label values")]
+    fn labels_panics_on_wrong_count() {
+        let f = Family::<Gauge>::new(1, 10, ());
+        f.labels(&[]);
+    }
+
+    #[test]
+    fn overflow_series_past_the_limit() {
+        let f = Family::<Counter>::new(1, 2, ());
+        f.labels(&["a"]).inc();
+        f.labels(&["b"]).inc();
+        assert!(!f.overflowed());
+        assert_eq!(f.series_count(), 2);
+        assert_eq!(
+            f.try_labels(&["c"]).unwrap_err(),
+            Error::CardinalityLimit { limit: 2 }
+        );
+        assert!(!f.overflowed(), "try_labels does not fold");
+        f.labels(&["c"]).inc();
+        f.handle(&["d"]).inc();
+        assert!(f.overflowed());
+        assert_eq!(f.len(), 2);
+        assert_eq!(f.series_count(), 3);
+        assert_eq!(f.labels(&["a"]).get(), 1, "existing series still reachable");
+        let mut seen = Vec::new();
+        f.collect(2, &mut |labels, v| {
+            seen.push((alloc::string::String::from(labels.get(0)), v.kind()));
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(seen, [(OVERFLOW_LABEL_VALUE.into(), Kind::Counter)]);
+        assert_eq!(f.overflow.get(), 2);
+    }
+
+    #[cfg(not(miri))]
+    #[test]
+    fn concurrent_inserts_never_duplicate() {
+        extern crate std;
+        let f = Arc::new(Family::<Counter>::new(1, 1000, ()));
+        let threads: Vec<_> = (0..2)
+            .map(|_| {
+                let f = f.clone();
+                std::thread::spawn(move || {
+                    for i in 0..200 {
+                        let v = alloc::format!("v{}", i % 50);
+                        f.labels(&[&v]).inc();
+                    }
+                })
+            })
+            .collect();
+        for t in threads {
+            t.join().unwrap();
+        }
+        assert_eq!(f.len(), 50);
+        let total: u64 = (0..50)
+            .map(|i| f.labels(&[&alloc::format!("v{i}")]).get())
+            .sum();
+        assert_eq!(total, 400);
+    }
+}

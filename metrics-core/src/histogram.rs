@@ -1,0 +1,433 @@
+//! Histograms with fixed buckets and consistent snapshots.
+//!
+//! # The consistency scheme (Go client's hot/cold shards)
+//!
+//! A histogram has two *shards*, each with its bucket counters, a sum and a `done` counter.
+//! One 64-bit word, `hot_count`, holds in bit 63 which shard is *hot* and in bits 0..63 how
+//! many observations have *started*.
+//!
+//! - `observe(v)`: `n = hot_count.fetch_add(1)` both registers the observation and tells the
+//!   hot shard; the observer adds to that shard's bucket and sum, then increments its `done`
+//!   (Release). Three counter RMWs and a float CAS, no lock: safe from interrupt handlers and
+//!   many threads.
+//! - A snapshot (encode) takes a small spin lock that only snapshots contend for, then
+//!   flips the hot bit with one `fetch_add(1 << 63)`. The value it read says how many
+//!   observations started before the flip (`count`) and which shard was hot: that shard is now
+//!   *cold*. Every observation that started before the flip went to the cold shard, every later
+//!   one goes to the new hot shard. The snapshot waits until the cold shard's `done` equals
+//!   `count` (Acquire, so all their bucket and sum writes are visible): then the cold shard
+//!   holds exactly the first `count` observations, no writer touches it any more, and the
+//!   encoder reads it in place: buckets, sum and count of one and the same set of observations.
+//!   Finally it adds the cold shard into the hot one, zeroes the cold one and unlocks. So the
+//!   hot shard again holds the cumulative totals for the next flip.
+//!
+//! The wait is bounded by the time an observer takes between its first and last RMW; the
+//! observers never wait. `tests/loom.rs` model-checks observe-versus-snapshot and
+//! `tests/stress.rs` runs it with real threads.
+
+use crate::atomic::{const_fn, spin_loop, AtomicBool, AtomicU64, Ordering};
+use crate::buckets::bounds_valid;
+use crate::collect::{Collect, HistogramValue, Kind, Metric, StrList, Value, Visitor};
+use crate::counter::add_f64;
+use crate::Error;
+
+const HOT_BIT: u64 = 1 << 63;
+
+/// One shard: non-cumulative bucket counts (finite bounds), the `+Inf` bucket, the sum's bits
+/// and the number of completed observations.
+#[derive(Debug)]
+struct Shard<C> {
+    buckets: C,
+    inf: AtomicU64,
+    sum: AtomicU64,
+    done: AtomicU64,
+}
+
+/// The lock-free state shared by [`Histogram`] and [`DynHistogram`]; `C` is the bucket storage
+/// (`[AtomicU64; N]` or a boxed slice).
+#[derive(Debug)]
+struct Core<C> {
+    hot_count: AtomicU64,
+    shards: [Shard<C>; 2],
+    snapshotting: AtomicBool,
+}
+
+impl<C: AsRef<[AtomicU64]>> Core<C> {
+    #[inline]
+    fn observe(&self, bounds: &[f64], v: f64) {
+        // Acquire pairs with the snapshot's AcqRel flip: the zeroing of a shard that happened
+        // before the flip is visible before we add to it.
+        let n = self.hot_count.fetch_add(1, Ordering::Acquire);
+        let shard = &self.shards[(n >> 63) as usize];
+        let i = bucket_index(bounds, v);
+        let buckets = shard.buckets.as_ref();
+        if i < buckets.len() {
+            buckets[i].fetch_add(1, Ordering::Relaxed);
+        } else {
+            shard.inf.fetch_add(1, Ordering::Relaxed);
+        }
+        add_f64(&shard.sum, v, Ordering::Relaxed);
+        // Release: the snapshot that sees this increment sees the bucket and sum above.
+        shard.done.fetch_add(1, Ordering::Release);
+    }
+
+    fn snapshot<R>(&self, bounds: &[f64], f: impl FnOnce(&ShardView<'_>) -> R) -> R {
+        while self
+            .snapshotting
+            .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
+            .is_err()
+        {
+            spin_loop();
+        }
+        // Flip the hot shard; `n` tells how many observations started before.
+        let n = self.hot_count.fetch_add(HOT_BIT, Ordering::AcqRel);
+        let count = n & !HOT_BIT;
+        let cold_idx = (n >> 63) as usize;
+        let cold = &self.shards[cold_idx];
+        let hot = &self.shards[cold_idx ^ 1];
+        while cold.done.load(Ordering::Acquire) != count {
+            spin_loop();
+        }
+        let view = ShardView {
+            bounds,
+            buckets: cold.buckets.as_ref(),
+            inf: &cold.inf,
+            sum: f64::from_bits(cold.sum.load(Ordering::Relaxed)),
+        };
+        let r = f(&view);
+        // Fold the cold shard into the hot one and clear it for the next flip.
+        for (c, h) in cold.buckets.as_ref().iter().zip(hot.buckets.as_ref()) {
+            let v = c.swap(0, Ordering::Relaxed);
+            if v != 0 {
+                h.fetch_add(v, Ordering::Relaxed);
+            }
+        }
+        let v = cold.inf.swap(0, Ordering::Relaxed);
+        if v != 0 {
+            hot.inf.fetch_add(v, Ordering::Relaxed);
+        }
+        let s = f64::from_bits(cold.sum.swap(0, Ordering::Relaxed));
+        add_f64(&hot.sum, s, Ordering::Relaxed);
+        let d = cold.done.swap(0, Ordering::Relaxed);
+        hot.done.fetch_add(d, Ordering::Release);
+        self.snapshotting.store(false, Ordering::Release);
+        r
+    }
+}
+
+/// The bucket of `v`: the first bound `>= v` (Prometheus' `le`), `bounds.len()` for `+Inf`
+/// and NaN.
+#[inline]
+fn bucket_index(bounds: &[f64], v: f64) -> usize {
+    if v.is_nan() {
+        bounds.len()
+    } else if bounds.len() <= 16 {
+        // Short layouts: a linear scan beats the branches of a binary search.
+        let mut i = 0;
+        while i < bounds.len() && v > bounds[i] {
+            i += 1;
+        }
+        i
+    } else {
+        bounds.partition_point(|b| *b < v)
+    }
+}
+
+/// A consistent view of one histogram, read in place while the snapshot lock is held.
+struct ShardView<'a> {
+    bounds: &'a [f64],
+    buckets: &'a [AtomicU64],
+    inf: &'a AtomicU64,
+    sum: f64,
+}
+
+impl HistogramValue for ShardView<'_> {
+    fn bounds(&self) -> &[f64] {
+        self.bounds
+    }
+    #[inline]
+    fn bucket(&self, i: usize) -> u64 {
+        match self.buckets.get(i) {
+            Some(b) => b.load(Ordering::Relaxed),
+            None => self.inf.load(Ordering::Relaxed),
+        }
+    }
+    fn sum(&self) -> f64 {
+        self.sum
+    }
+}
+
+macro_rules! shard {
+    ($buckets:expr) => {
+        Shard {
+            buckets: $buckets,
+            inf: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+            done: AtomicU64::new(0),
+        }
+    };
+}
+
+#[cfg(not(loom))]
+macro_rules! zeros {
+    ($n:expr) => {
+        [const { AtomicU64::new(0) }; $n]
+    };
+}
+#[cfg(loom)]
+macro_rules! zeros {
+    ($n:expr) => {
+        core::array::from_fn(|_| AtomicU64::new(0))
+    };
+}
+
+/// A histogram with `N` finite bucket bounds in `'static` memory (flash on firmware), all state
+/// inline: `const`-constructible for `static`s, no heap.
+///
+/// ```
+/// use metrics_core::{Histogram, DEFAULT_BUCKETS};
+/// static LATENCY: Histogram<11> = Histogram::new(&DEFAULT_BUCKETS);
+/// LATENCY.observe(0.042);
+/// assert_eq!(LATENCY.count(), 1);
+/// ```
+#[derive(Debug)]
+pub struct Histogram<const N: usize> {
+    bounds: &'static [f64; N],
+    core: Core<[AtomicU64; N]>,
+}
+
+impl<const N: usize> Histogram<N> {
+    const_fn! {
+        /// A histogram over `bounds` (strictly increasing, finite, `+Inf` implied). Panics (a
+        /// compile error in a `static`) on invalid bounds.
+        pub fn new(bounds: &'static [f64; N]) -> Self {
+            assert!(bounds_valid(bounds), "histogram bounds must be finite, strictly increasing and non-empty");
+            Histogram {
+                bounds,
+                core: Core {
+                    hot_count: AtomicU64::new(0),
+                    shards: [shard!(zeros!(N)), shard!(zeros!(N))],
+                    snapshotting: AtomicBool::new(false),
+                },
+            }
+        }
+    }
+
+    /// Records one observation. Lock-free, no allocation, safe from interrupt handlers.
+    #[inline]
+    pub fn observe(&self, v: f64) {
+        self.core.observe(self.bounds, v);
+    }
+
+    /// Calls `f` with a consistent snapshot.
+    pub fn snapshot<R>(&self, f: impl FnOnce(&dyn HistogramValue) -> R) -> R {
+        self.core.snapshot(self.bounds, |v| f(v))
+    }
+
+    /// The number of observations (a snapshot).
+    pub fn count(&self) -> u64 {
+        self.snapshot(|s| s.count())
+    }
+
+    /// The sum of observations (a snapshot).
+    pub fn sum(&self) -> f64 {
+        self.snapshot(|s| s.sum())
+    }
+
+    /// The finite bucket bounds.
+    pub fn bounds(&self) -> &'static [f64] {
+        self.bounds
+    }
+}
+
+impl<const N: usize> Collect for Histogram<N> {
+    fn series_count(&self) -> usize {
+        1
+    }
+    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
+        if index != 0 {
+            return Ok(());
+        }
+        self.core
+            .snapshot(self.bounds, |v| visit(StrList::EMPTY, Value::Histogram(v)))
+    }
+}
+
+impl<const N: usize> Metric for Histogram<N> {
+    const KIND: Kind = Kind::Histogram;
+}
+
+#[cfg(feature = "alloc")]
+pub use dynamic::DynHistogram;
+
+#[cfg(feature = "alloc")]
+mod dynamic {
+    use super::*;
+    use alloc::boxed::Box;
+    use alloc::sync::Arc;
+
+    /// A histogram whose bounds are chosen at run time (run-time registries, WASM). Same
+    /// scheme and guarantees as [`Histogram`]; bounds are shared by an `Arc`, so the series of
+    /// a labelled family share one copy.
+    #[derive(Debug)]
+    pub struct DynHistogram {
+        bounds: Arc<[f64]>,
+        core: Core<Box<[AtomicU64]>>,
+    }
+
+    impl DynHistogram {
+        /// A histogram over `bounds` (a trailing `+Inf` is accepted and dropped).
+        pub fn new(bounds: &[f64]) -> Result<Self, Error> {
+            let finite = crate::buckets::finite_bounds(bounds);
+            if !bounds_valid(finite) {
+                return Err(Error::InvalidBuckets);
+            }
+            Ok(Self::with_shared_bounds(finite.into()))
+        }
+
+        /// A histogram sharing already validated bounds.
+        pub(crate) fn with_shared_bounds(bounds: Arc<[f64]>) -> Self {
+            let mk = || {
+                (0..bounds.len())
+                    .map(|_| AtomicU64::new(0))
+                    .collect::<Box<[_]>>()
+            };
+            DynHistogram {
+                core: Core {
+                    hot_count: AtomicU64::new(0),
+                    shards: [shard!(mk()), shard!(mk())],
+                    snapshotting: AtomicBool::new(false),
+                },
+                bounds,
+            }
+        }
+
+        /// Records one observation. Lock-free, no allocation.
+        #[inline]
+        pub fn observe(&self, v: f64) {
+            self.core.observe(&self.bounds, v);
+        }
+
+        /// Calls `f` with a consistent snapshot.
+        pub fn snapshot<R>(&self, f: impl FnOnce(&dyn HistogramValue) -> R) -> R {
+            self.core.snapshot(&self.bounds, |v| f(v))
+        }
+
+        /// The number of observations (a snapshot).
+        pub fn count(&self) -> u64 {
+            self.snapshot(|s| s.count())
+        }
+
+        /// The sum of observations (a snapshot).
+        pub fn sum(&self) -> f64 {
+            self.snapshot(|s| s.sum())
+        }
+
+        /// The finite bucket bounds.
+        pub fn bounds(&self) -> &[f64] {
+            &self.bounds
+        }
+
+        pub(crate) fn shared_bounds(&self) -> Arc<[f64]> {
+            self.bounds.clone()
+        }
+    }
+
+    impl Collect for DynHistogram {
+        fn series_count(&self) -> usize {
+            1
+        }
+        fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
+            if index != 0 {
+                return Ok(());
+            }
+            self.core
+                .snapshot(&self.bounds, |v| visit(StrList::EMPTY, Value::Histogram(v)))
+        }
+    }
+
+    impl Metric for DynHistogram {
+        const KIND: Kind = Kind::Histogram;
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::DEFAULT_BUCKETS;
+
+    fn cumulative(h: &dyn HistogramValue) -> ([u64; 12], u64, f64) {
+        let mut out = [0; 12];
+        let mut acc = 0;
+        for (i, o) in out.iter_mut().enumerate() {
+            acc += h.bucket(i);
+            *o = acc;
+        }
+        (out, h.count(), h.sum())
+    }
+
+    #[test]
+    fn buckets_follow_le() {
+        static H: Histogram<11> = Histogram::new(&DEFAULT_BUCKETS);
+        for v in [0.005, 0.0051, 1.0, 10.0, 11.0, f64::NAN, -1.0] {
+            H.observe(v);
+        }
+        let (cum, count, sum) = H.snapshot(cumulative);
+        // -1 and 0.005 in the first bucket (le 0.005), 0.0051 in le=0.01, 1.0 in le=1, 10 in
+        // le=10, 11 and NaN in +Inf.
+        assert_eq!(cum, [2, 3, 3, 3, 3, 3, 3, 4, 4, 4, 5, 7]);
+        assert_eq!(count, 7);
+        assert!(sum.is_nan());
+    }
+
+    #[test]
+    fn snapshots_repeat_and_accumulate() {
+        let h = Histogram::new(&[1.0, 2.0]);
+        h.observe(0.5);
+        assert_eq!(h.count(), 1);
+        assert_eq!(h.count(), 1, "a second snapshot sees the same totals");
+        h.observe(1.5);
+        h.observe(3.0);
+        assert_eq!(h.count(), 3);
+        assert_eq!(h.sum(), 5.0);
+        h.snapshot(|s| {
+            assert_eq!((s.bucket(0), s.bucket(1), s.bucket(2)), (1, 1, 1));
+        });
+    }
+
+    #[test]
+    fn long_layouts_use_binary_search() {
+        const B: [f64; 40] = crate::linear_buckets(1.0, 1.0);
+        let h = Histogram::new(&B);
+        for v in [0.5, 1.0, 1.5, 40.0, 40.5, f64::NAN] {
+            h.observe(v);
+        }
+        h.snapshot(|s| {
+            assert_eq!(s.bucket(0), 2);
+            assert_eq!(s.bucket(1), 1);
+            assert_eq!(s.bucket(39), 1);
+            assert_eq!(s.bucket(40), 2);
+        });
+        assert_eq!(bucket_index(&B, 2.5), linear_index(&B, 2.5));
+    }
+
+    fn linear_index(b: &[f64], v: f64) -> usize {
+        b.iter().position(|x| v <= *x).unwrap_or(b.len())
+    }
+
+    #[cfg(feature = "alloc")]
+    #[test]
+    fn dynamic_histogram() {
+        assert_eq!(DynHistogram::new(&[]).unwrap_err(), Error::InvalidBuckets);
+        assert_eq!(
+            DynHistogram::new(&[2.0, 1.0]).unwrap_err(),
+            Error::InvalidBuckets
+        );
+        let h = DynHistogram::new(&[1.0, f64::INFINITY]).unwrap();
+        assert_eq!(h.bounds(), &[1.0]);
+        h.observe(0.5);
+        h.observe(2.0);
+        assert_eq!(h.count(), 2);
+        assert_eq!(h.sum(), 2.5);
+    }
+}

@@ -1,0 +1,56 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![deny(missing_docs)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+mod atomic;
+mod buckets;
+mod collect;
+mod collector;
+mod counter;
+mod desc;
+pub mod encoding;
+mod error;
+mod exposed;
+mod gauge;
+mod histogram;
+mod name;
+mod negotiate;
+mod static_registry;
+
+#[cfg(feature = "alloc")]
+mod append;
+#[cfg(feature = "alloc")]
+mod family;
+#[cfg(feature = "alloc")]
+mod registry;
+
+pub use buckets::{exponential_buckets, linear_buckets, DEFAULT_BUCKETS};
+pub use collect::{
+    Collect, Families, FamilyRef, HistogramValue, Kind, Metric, StrList, Value, Visitor,
+    OVERFLOW_LABEL_VALUE,
+};
+pub use collector::{FnCounter, FnGauge};
+pub use counter::{Counter, FloatCounter};
+pub use desc::Desc;
+pub use encoding::{encode, ChunkedEncoder};
+pub use error::{Error, Truncated};
+pub use gauge::Gauge;
+pub use histogram::Histogram;
+pub use name::{validate_label_name, validate_label_names, validate_metric_name};
+pub use negotiate::{negotiate, Format};
+pub use static_registry::{StaticEntry, StaticFamily, StaticRegistry, StaticSeries};
+
+#[cfg(feature = "alloc")]
+pub use encoding::encode_to_vec;
+#[cfg(feature = "alloc")]
+pub use family::{Family, FamilyMember, DEFAULT_CARDINALITY_LIMIT};
+#[cfg(feature = "alloc")]
+pub use histogram::DynHistogram;
+#[cfg(feature = "alloc")]
+pub use registry::Registry;

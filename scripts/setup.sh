@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Installs, idempotently, everything the test tiers need on a fresh Debian machine:
+# rustup targets and components, Debian packages (promtool/prometheus), and a Python
+# venv with prometheus_client. Safe to run again: it skips what is already there.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+# --- Rust targets (no_std and wasm builds of metrics-core) -------------------------
+TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf wasm32-unknown-unknown)
+installed_targets=$(rustup target list --installed)
+for t in "${TARGETS[@]}"; do
+  if ! grep -qx "$t" <<<"$installed_targets"; then
+    log "rustup target add $t"
+    rustup target add "$t"
+  fi
+done
+
+# --- nightly miri (tier 4: the core's unit tests under miri) ------------------------
+if ! rustup toolchain list | grep -q '^nightly'; then
+  log "rustup toolchain install nightly"
+  rustup toolchain install nightly --profile minimal
+fi
+if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; then
+  log "rustup component add miri rust-src (nightly)"
+  rustup component add miri rust-src --toolchain nightly
+fi
+
+# --- Debian packages -------------------------------------------------------------
+DEBS=(prometheus)
+missing=()
+for p in "${DEBS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  log "apt-get install ${missing[*]}"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+# The Debian package starts a prometheus service where systemd runs; the tests start
+# their own servers on free ports, so nothing here depends on it.
+
+# --- Python venv with the reference parsers -----------------------------------------
+VENV=.venv
+if [ ! -x "$VENV/bin/python" ]; then
+  log "python3 -m venv $VENV"
+  python3 -m venv "$VENV"
+fi
+if ! "$VENV/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+  log "pip install -r scripts/requirements-test.txt"
+  "$VENV/bin/pip" install -q -r scripts/requirements-test.txt
+fi
+log "ready"
