@@ -20,7 +20,7 @@ done
 # --- nightly miri (tier 4: the core's unit tests under miri) ------------------------
 if ! rustup toolchain list | grep -q '^nightly'; then
   log "rustup toolchain install nightly"
-  rustup toolchain install nightly --profile minimal
+  rustup toolchain install nightly --profile minimal --component miri,rust-src
 fi
 if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; then
   log "rustup component add miri rust-src (nightly)"
@@ -37,8 +37,8 @@ if ((${#missing[@]})); then
   SUDO=""
   [ "$(id -u)" -eq 0 ] || SUDO="sudo"
   log "apt-get install ${missing[*]}"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+  $SUDO apt-get update -qq >/dev/null
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 # The Debian package starts a prometheus service where systemd runs; the tests start
 # their own servers on free ports, so nothing here depends on it.

@@ -20,7 +20,7 @@ mod exposed;
 mod gauge;
 mod histogram;
 mod name;
-mod negotiate;
+pub mod negotiate;
 mod static_registry;
 
 #[cfg(feature = "alloc")]

@@ -1,0 +1,291 @@
+//! The registry the golden and conformance tests share, and the samples it must expose,
+//! computed from what the test did (not from the encoder).
+
+#![allow(dead_code)]
+
+use std::sync::Arc;
+
+use metrics_core::{
+    Counter, Desc, Family, FnGauge, Gauge, Kind, Registry, StaticEntry, StaticFamily,
+    StaticRegistry, StaticSeries, DEFAULT_BUCKETS,
+};
+
+/// One sample an outside parser must read back.
+#[derive(Debug, Clone)]
+pub struct Sample {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub value: f64,
+}
+
+fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
+    Sample {
+        name: name.into(),
+        labels: labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        value,
+    }
+}
+
+/// Label values that exercise escaping: quote, backslash, newline, non-ASCII, empty.
+pub const TRICKY: [&str; 6] = [
+    "say \"hi\"",
+    "C:\\path\\",
+    "two\nlines",
+    "grüße ☃ 😀",
+    "",
+    "plain",
+];
+
+/// Gauge values at the edges of f64.
+pub const EDGE_VALUES: [(&str, f64); 9] = [
+    ("nan", f64::NAN),
+    ("pos_inf", f64::INFINITY),
+    ("neg_inf", f64::NEG_INFINITY),
+    ("huge", 1.7976931348623157e308),
+    ("tiny", 5e-324),
+    ("small", 1.5e-7),
+    ("million", 1234567.0),
+    ("negative", -0.25),
+    ("third", 1.0 / 3.0),
+];
+
+fn histogram_samples(
+    out: &mut Vec<Sample>,
+    name: &str,
+    labels: &[(&str, &str)],
+    bounds: &[f64],
+    observations: &[f64],
+) {
+    for le in bounds.iter().copied().chain([f64::INFINITY]) {
+        let n = observations.iter().filter(|v| **v <= le).count();
+        let le_label = if le.is_infinite() {
+            "+Inf".to_string()
+        } else {
+            format!("{le:?}")
+        };
+        let mut l = labels.to_vec();
+        l.push(("le", &le_label));
+        out.push(sample(&format!("{name}_bucket"), &l, n as f64));
+    }
+    out.push(sample(
+        &format!("{name}_sum"),
+        labels,
+        observations.iter().sum(),
+    ));
+    out.push(sample(
+        &format!("{name}_count"),
+        labels,
+        observations.len() as f64,
+    ));
+}
+
+/// A run-time registry using every metric type and every escaping and float edge case, and
+/// the samples it exposes.
+pub fn runtime_registry() -> (Registry, Vec<Sample>) {
+    let mut r = Registry::new();
+    let mut expected = Vec::new();
+
+    let jobs = r
+        .counter("jobs_processed", "Jobs processed since start.")
+        .unwrap();
+    jobs.inc_by(41);
+    jobs.inc();
+    expected.push(sample("jobs_processed_total", &[], 42.0));
+
+    let busy = r
+        .register(
+            Desc::new("worker_busy_seconds_total", "Time spent working.").unit("seconds"),
+            metrics_core::FloatCounter::new(),
+        )
+        .unwrap();
+    busy.inc_by(12.75);
+    expected.push(sample("worker_busy_seconds_total", &[], 12.75));
+
+    let temp = r
+        .gauge(
+            "room_temperature_celsius",
+            "Help with \"quotes\", a back\\slash\nand a newline.",
+        )
+        .unwrap();
+    temp.set(21.5);
+    expected.push(sample("room_temperature_celsius", &[], 21.5));
+
+    let edges = r
+        .gauge_family("edge_value", "Floats at the edges.", &["case"])
+        .unwrap();
+    for (case, v) in EDGE_VALUES {
+        edges.labels(&[case]).set(v);
+        expected.push(sample("edge_value", &[("case", case)], v));
+    }
+
+    let requests = r
+        .counter_family(
+            "http_requests",
+            "Requests by path and code.",
+            &["path", "code"],
+        )
+        .unwrap();
+    for (i, path) in TRICKY.iter().enumerate() {
+        requests.labels(&[path, "200"]).inc_by(i as u64 + 1);
+        expected.push(sample(
+            "http_requests_total",
+            &[("path", path), ("code", "200")],
+            i as f64 + 1.0,
+        ));
+    }
+
+    let latency = r
+        .histogram(
+            "request_duration_seconds",
+            "Request latency.",
+            &DEFAULT_BUCKETS,
+        )
+        .unwrap();
+    let obs = [0.003, 0.02, 0.02, 0.3, 0.75, 4.0, 12.0];
+    for v in obs {
+        latency.observe(v);
+    }
+    histogram_samples(
+        &mut expected,
+        "request_duration_seconds",
+        &[],
+        &DEFAULT_BUCKETS,
+        &obs,
+    );
+
+    // Many buckets, spanning tiny to huge bounds.
+    let many: Vec<f64> = (0..40).map(|i| 1e-9 * 2f64.powi(i)).collect();
+    let sizes = r
+        .histogram_family(
+            "payload_size_bytes",
+            "Payload sizes.",
+            &["direction"],
+            &many,
+        )
+        .unwrap();
+    let size_obs = [1e-9, 3e-6, 0.5, 100.0, 1e12];
+    for v in size_obs {
+        sizes.labels(&["in"]).observe(v);
+    }
+    histogram_samples(
+        &mut expected,
+        "payload_size_bytes",
+        &[("direction", "in")],
+        &many,
+        &size_obs,
+    );
+
+    let queue: Arc<Family<Gauge>> = r
+        .gauge_family("queue_depth", "Items waiting.", &["queue"])
+        .unwrap();
+    queue.labels(&["default"]).set(3.0);
+    expected.push(sample("queue_depth", &[("queue", "default")], 3.0));
+
+    r.register_shared(
+        Desc::new("uptime_seconds", "Read at scrape time.").unit("seconds"),
+        Kind::Gauge,
+        Arc::new(FnGauge::new(|| 99.5)),
+    )
+    .unwrap();
+    expected.push(sample("uptime_seconds", &[], 99.5));
+
+    // A family at its cardinality limit shows its overflow series.
+    let users = r
+        .family::<Counter>(
+            Desc::new("logins", "Logins by user.").labels(&["user"]),
+            (),
+            Some(2),
+        )
+        .unwrap();
+    for u in ["ann", "bob", "cyd", "dan"] {
+        users.labels(&[u]).inc();
+    }
+    expected.push(sample("logins_total", &[("user", "ann")], 1.0));
+    expected.push(sample("logins_total", &[("user", "bob")], 1.0));
+    expected.push(sample(
+        "logins_total",
+        &[("user", metrics_core::OVERFLOW_LABEL_VALUE)],
+        2.0,
+    ));
+
+    (r, expected)
+}
+
+pub static RX_OK: Counter = Counter::new();
+pub static RX_CRC: Counter = Counter::new();
+pub static VOLTAGE: Gauge = Gauge::new();
+const ISR_BUCKETS: [f64; 5] = metrics_core::exponential_buckets(1e-6, 10.0);
+pub static ISR: metrics_core::Histogram<5> = metrics_core::Histogram::new(&ISR_BUCKETS);
+static RX: StaticFamily<Counter> = StaticFamily::new(&[
+    StaticSeries::new(&["ok"], &RX_OK),
+    StaticSeries::new(&["crc_error"], &RX_CRC),
+]);
+
+/// A firmware-style registry: everything in statics.
+pub static FIRMWARE: StaticRegistry = StaticRegistry::new(&[
+    StaticEntry::family(
+        Desc::new("uart_frames", "Frames received on UART0.").labels(&["result"]),
+        &RX,
+    ),
+    StaticEntry::metric(
+        Desc::new("supply_voltage_volts", "Supply voltage.").unit("volts"),
+        &VOLTAGE,
+    ),
+    StaticEntry::metric(
+        Desc::new("isr_duration_seconds", "Timer interrupt duration."),
+        &ISR,
+    ),
+]);
+
+/// Sets the firmware registry's values (idempotent) and returns its expected samples.
+pub fn firmware_registry() -> (&'static StaticRegistry, Vec<Sample>) {
+    RX_OK.reset();
+    RX_OK.inc_by(7);
+    RX_CRC.reset();
+    RX_CRC.inc();
+    VOLTAGE.set(3.3);
+    let mut expected = vec![
+        sample("uart_frames_total", &[("result", "ok")], 7.0),
+        sample("uart_frames_total", &[("result", "crc_error")], 1.0),
+        sample("supply_voltage_volts", &[], 3.3),
+    ];
+    // Observations are made once per process; the statics keep them.
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    let obs = [2e-6, 5e-5, 0.5];
+    ONCE.call_once(|| obs.iter().for_each(|v| ISR.observe(*v)));
+    histogram_samples(
+        &mut expected,
+        "isr_duration_seconds",
+        &[],
+        ISR.bounds(),
+        &obs,
+    );
+    (&FIRMWARE, expected)
+}
+
+/// The samples as JSON for `scripts/check_exposition.py`: floats that JSON cannot hold are
+/// the strings `NaN`, `+Inf`, `-Inf`.
+pub fn to_json(samples: &[Sample]) -> String {
+    let list: Vec<serde_json::Value> = samples
+        .iter()
+        .map(|s| {
+            let value = if s.value.is_nan() {
+                serde_json::Value::from("NaN")
+            } else if s.value.is_infinite() {
+                serde_json::Value::from(if s.value > 0.0 { "+Inf" } else { "-Inf" })
+            } else {
+                serde_json::Value::from(s.value)
+            };
+            let labels: serde_json::Map<String, serde_json::Value> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect();
+            serde_json::json!({ "name": s.name, "labels": labels, "value": value })
+        })
+        .collect();
+    serde_json::to_string_pretty(&list).unwrap()
+}

@@ -1,0 +1,119 @@
+//! Outside parsers read what we encode: `promtool check metrics` (Prometheus' own linter) and
+//! Python `prometheus_client`'s text and strict OpenMetrics parsers, with every parsed value
+//! compared to what the test set. Run by `scripts/test.sh`, which installs both.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use metrics_core::{encode, Families, Format};
+
+fn workspace() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .into()
+}
+
+/// The venv `scripts/setup.sh` creates, or `PYTHON` when set.
+fn python() -> PathBuf {
+    std::env::var_os("PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"))
+}
+
+fn write_exposition<F: Families + ?Sized>(
+    dir: &Path,
+    name: &str,
+    r: &F,
+    format: Format,
+) -> PathBuf {
+    let mut out = String::new();
+    encode(r, format, &mut out).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, out).unwrap();
+    path
+}
+
+fn promtool_clean(file: &Path) {
+    let input = std::fs::File::open(file).unwrap();
+    let out = Command::new("promtool")
+        .args(["check", "metrics"])
+        .stdin(input)
+        .output()
+        .expect("promtool not found: run scripts/setup.sh (Debian package `prometheus`)");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success() && stdout.trim().is_empty() && stderr.trim().is_empty(),
+        "promtool check metrics on {}: {}\n{stdout}{stderr}",
+        file.display(),
+        out.status
+    );
+}
+
+fn python_round_trip(format: &str, file: &Path, expected: &[common::Sample], dir: &Path) {
+    let json = dir.join(format!(
+        "{}.expected.json",
+        file.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&json, common::to_json(expected)).unwrap();
+    let out = Command::new(python())
+        .arg(workspace().join("scripts/check_exposition.py"))
+        .arg(format)
+        .arg(file)
+        .arg(&json)
+        .output()
+        .expect("python venv not found: run scripts/setup.sh");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "prometheus_client {format} parser on {}:\n{stdout}{stderr}",
+        file.display()
+    );
+    eprintln!("{}", stdout.trim());
+}
+
+#[test]
+#[ignore = "needs promtool (Debian prometheus); run via scripts/test.sh"]
+fn promtool_accepts_text_output_without_lint_complaints() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, _) = common::runtime_registry();
+    promtool_clean(&write_exposition(
+        dir.path(),
+        "runtime.prom",
+        &r,
+        Format::Text,
+    ));
+    let (fw, _) = common::firmware_registry();
+    promtool_clean(&write_exposition(
+        dir.path(),
+        "firmware.prom",
+        fw,
+        Format::Text,
+    ));
+}
+
+#[test]
+#[ignore = "needs python prometheus_client; run via scripts/test.sh"]
+fn python_parsers_read_back_every_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, expected) = common::runtime_registry();
+    for (fmt, format, name) in [
+        ("text", Format::Text, "runtime.prom"),
+        ("openmetrics", Format::OpenMetrics, "runtime.om.txt"),
+    ] {
+        let file = write_exposition(dir.path(), name, &r, format);
+        python_round_trip(fmt, &file, &expected, dir.path());
+    }
+    let (fw, expected) = common::firmware_registry();
+    for (fmt, format, name) in [
+        ("text", Format::Text, "firmware.prom"),
+        ("openmetrics", Format::OpenMetrics, "firmware.om.txt"),
+    ] {
+        let file = write_exposition(dir.path(), name, fw, format);
+        python_round_trip(fmt, &file, &expected, dir.path());
+    }
+}

@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The whole test suite, every tier, on a fresh Debian machine: installs what the tests need
+# (scripts/setup.sh, idempotent), then runs
+#   0. gates: rustfmt, clippy -D warnings, rustdoc -D warnings
+#   1. cargo test --workspace (unit, golden, stress, allocation, doc tests; benches in test mode)
+#   2. conformance: the ignored tests that need promtool and Python prometheus_client
+#   3. targets: metrics-core for thumbv6m, riscv32imc, thumbv7em and wasm32 (no_std)
+#   4. concurrency: loom models, miri on the core's unit tests
+# A missing tool is a failure, never a skip. Set SKIP_SETUP=1 to skip the install step.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+started=$SECONDS
+
+if [ "${SKIP_SETUP:-0}" != 1 ]; then
+  step "setup (scripts/setup.sh)"
+  bash scripts/setup.sh
+fi
+export PYTHON="$PWD/.venv/bin/python"
+
+step "gates: fmt, clippy, rustdoc"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
+
+step "tier 1+2: cargo test --workspace (ignored tests included: they need the tools set up above)"
+cargo test --workspace --all-targets -- --include-ignored
+cargo test --workspace --doc
+
+step "tier 3: no_std builds of metrics-core"
+build() { echo "+ cargo build -p metrics-core $*"; cargo build --quiet -p metrics-core "$@"; }
+build --no-default-features --target thumbv6m-none-eabi --features portable-atomic,critical-section
+build --no-default-features --target riscv32imc-unknown-none-elf --features portable-atomic,critical-section
+build --no-default-features --target thumbv7em-none-eabihf --features portable-atomic
+build --no-default-features --target thumbv7em-none-eabihf --features portable-atomic,alloc
+build --no-default-features --target wasm32-unknown-unknown
+build --no-default-features --target wasm32-unknown-unknown --features alloc
+
+step "tier 4: loom models"
+RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
+  cargo test --release -p metrics-core --test loom
+
+step "tier 4: miri (core unit tests)"
+MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" cargo +nightly miri test -p metrics-core --lib
+
+step "all tiers passed in $((SECONDS - started)) s"
