@@ -578,6 +578,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
     fn random_bytes_never_panic() {
         let mut rng = Rng(0x2545_F491_4F6C_DD1D);
         let mut bytes = Vec::new();
@@ -593,6 +594,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
     fn random_token_soup_never_panics_and_is_consistent() {
         const TOKENS: &[&str] = &[
             "application/openmetrics-text",
@@ -649,6 +651,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
     fn long_headers() {
         // Many ranges: the best one is at the very end.
         let mut s = String::new();

@@ -496,6 +496,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
     fn canonical_is_go_g_plus_dot_zero() {
         let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         for _ in 0..5000 {
@@ -528,6 +529,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
     fn round_trip_random_bits() {
         let mut rng = Rng(0x1234_5678_9ABC_DEF1);
         for _ in 0..20_000 {
@@ -536,6 +538,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
     fn round_trip_nice_decimals() {
         let mut rng = Rng(0xDEAD_BEEF_CAFE_F00D);
         for _ in 0..20_000 {
@@ -551,6 +554,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "bulk checks of code without unsafe; too slow under miri"
+    )]
     fn round_trip_edges() {
         let edges = [
             0.0,
@@ -595,6 +602,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
     fn shortest_digits() {
         // The shortest digits are exactly the ones a human would write.
         let mut rng = Rng(42);
@@ -616,6 +624,10 @@ mod tests {
     }
 
     #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "bulk checks of code without unsafe; too slow under miri"
+    )]
     fn u64_values() {
         let fixed = [
             (0, "0"),

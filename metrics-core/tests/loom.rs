@@ -1,0 +1,205 @@
+//! Loom models of the histogram's hot/cold-shard scheme (`src/histogram.rs`).
+//!
+//! Run with:
+//!
+//! ```text
+//! RUSTFLAGS="--cfg loom" cargo test -p metrics-core --test loom --release
+//! ```
+//!
+//! Each model bounds preemptions to 2 so the whole file checks in seconds;
+//! `LOOM_MAX_PREEMPTIONS=3` checks models (a) and (c) deeper (about 100 s), model (b) cannot go
+//! past 2 (see there).
+//!
+//! The observations are chosen so that every snapshot identifies exactly which observations it
+//! holds: thread A observes `1.0` (bucket `le=1`) and then `3.0` (`+Inf`), thread B observes
+//! `2.0` (bucket `le=2`). A snapshot is correct iff it is the state of "the first `a`
+//! observations of A and the first `b` of B" for some `a`, `b`: per-bucket counts, the `+Inf`
+//! bucket, the count and the sum all of the same prefix, with `a` and `b` between what had
+//! completed before the snapshot began and what had started before it ended.
+#![cfg(loom)]
+
+use loom::sync::atomic::{AtomicUsize, Ordering::SeqCst};
+use loom::sync::Arc;
+use loom::thread;
+use metrics_core::Histogram;
+
+/// Preemption bound of the models.
+const PREEMPTIONS: usize = 2;
+
+static BOUNDS: [f64; 2] = [1.0, 2.0];
+
+/// Thread A's observations, in order.
+const A: [f64; 2] = [1.0, 3.0];
+/// Thread B's observations.
+const B: [f64; 1] = [2.0];
+
+/// What a snapshot shows: non-cumulative buckets (`le=1`, `le=2`, `+Inf`), count and sum.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct State {
+    buckets: [u64; 3],
+    count: u64,
+    sum: f64,
+}
+
+fn take(h: &Histogram<2>) -> State {
+    h.snapshot(|s| State {
+        buckets: [s.bucket(0), s.bucket(1), s.bucket(2)],
+        count: s.count(),
+        sum: s.sum(),
+    })
+}
+
+/// The state after the first `a` observations of [`A`] and the first `b` of [`B`].
+fn expected(a: usize, b: usize) -> State {
+    let mut buckets = [0; 3];
+    let mut sum = 0.0;
+    for &v in A[..a].iter().chain(&B[..b]) {
+        let i = BOUNDS.iter().position(|&x| v <= x).unwrap_or(BOUNDS.len());
+        buckets[i] += 1;
+        sum += v;
+    }
+    State {
+        buckets,
+        count: (a + b) as u64,
+        sum,
+    }
+}
+
+/// The prefix `(a, b)` that `s` is the state of; panics when it is no prefix's state.
+fn prefix_of(s: State) -> (usize, usize) {
+    let a = s.buckets[0] + s.buckets[2];
+    let b = s.buckets[1];
+    assert_eq!(
+        s.count,
+        s.buckets.iter().sum::<u64>(),
+        "count is not the +Inf bucket: {s:?}"
+    );
+    let (a, b) = (a as usize, b as usize);
+    assert!(
+        a <= A.len() && b <= B.len(),
+        "more observations than made: {s:?}"
+    );
+    assert_eq!(s, expected(a, b), "not the state of any prefix");
+    (a, b)
+}
+
+/// Observations of one thread: `started` counts calls begun, `done` calls returned.
+#[derive(Default)]
+struct Progress {
+    started: AtomicUsize,
+    done: AtomicUsize,
+}
+
+fn observer(
+    h: Arc<Histogram<2>>,
+    p: Arc<Progress>,
+    values: &'static [f64],
+) -> thread::JoinHandle<()> {
+    thread::spawn(move || {
+        for &v in values {
+            p.started.fetch_add(1, SeqCst);
+            h.observe(v);
+            p.done.fetch_add(1, SeqCst);
+        }
+    })
+}
+
+/// A snapshot checked against the observers' progress around it (linearisability): it holds
+/// at least what completed before it began and at most what started before it ended.
+fn checked_snapshot(h: &Histogram<2>, pa: &Progress, pb: &Progress) -> State {
+    let (min_a, min_b) = (pa.done.load(SeqCst), pb.done.load(SeqCst));
+    let s = take(h);
+    let (max_a, max_b) = (pa.started.load(SeqCst), pb.started.load(SeqCst));
+    let (a, b) = prefix_of(s);
+    assert!(
+        (min_a..=max_a).contains(&a),
+        "A: {a} not in {min_a}..={max_a}"
+    );
+    assert!(
+        (min_b..=max_b).contains(&b),
+        "B: {b} not in {min_b}..={max_b}"
+    );
+    s
+}
+
+/// A model checker with at most `preemptions` preemptions per execution. `LOOM_MAX_PREEMPTIONS`
+/// raises the bound of the models that allow it (3 takes about 100 s for models (a) and (c)).
+fn builder(preemptions: usize, overridable: bool) -> loom::model::Builder {
+    let mut b = loom::model::Builder::new();
+    if !overridable || std::env::var_os("LOOM_MAX_PREEMPTIONS").is_none() {
+        b.preemption_bound = Some(preemptions);
+    }
+    b
+}
+
+/// (a) Two observers and one snapshot: the snapshot is the state of a prefix of each
+/// observer's observations; after the join, everything is visible.
+#[test]
+fn snapshot_during_observes_is_consistent() {
+    builder(PREEMPTIONS, true).check(|| {
+        let h = Arc::new(Histogram::new(&BOUNDS));
+        let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
+        let ta = observer(h.clone(), pa.clone(), &A);
+        let tb = observer(h.clone(), pb.clone(), &B);
+        let snap = {
+            let (h, pa, pb) = (h.clone(), pa.clone(), pb.clone());
+            thread::spawn(move || checked_snapshot(&h, &pa, &pb))
+        };
+        ta.join().unwrap();
+        tb.join().unwrap();
+        snap.join().unwrap();
+        assert_eq!(take(&h), expected(A.len(), B.len()));
+    });
+}
+
+/// (b) Two snapshots racing for the snapshot spin lock (a spawned thread and the model's main
+/// thread) while a third thread observes: both are consistent, and the final snapshot sees all
+/// observations.
+///
+/// Under loom this model must stay at preemption bound 2: with 3, loom's DPOR keeps
+/// alternating between the two spinning snapshots (one waiting for the lock, one for the
+/// observer's `done`) without running the observer, a path family without end
+/// (tokio-rs/loom#53), and it reports "exceeded maximum number of branches".
+#[test]
+fn concurrent_snapshots_with_an_observer() {
+    builder(PREEMPTIONS, false).check(|| {
+        let h = Arc::new(Histogram::new(&BOUNDS));
+        let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
+        let ta = observer(h.clone(), pa.clone(), &A);
+        let snap = {
+            let (h, pa, pb) = (h.clone(), pa.clone(), pb.clone());
+            thread::spawn(move || checked_snapshot(&h, &pa, &pb))
+        };
+        checked_snapshot(&h, &pa, &pb);
+        ta.join().unwrap();
+        snap.join().unwrap();
+        assert_eq!(take(&h), expected(A.len(), 0));
+    });
+}
+
+/// (c) Snapshots taken while observers run leave the shards in a state where, once all
+/// threads joined, a final snapshot (and a repeated one) sees every observation: the fold of
+/// the cold shard into the hot one loses and duplicates nothing.
+#[test]
+fn final_snapshot_sees_everything() {
+    builder(PREEMPTIONS, true).check(|| {
+        let h = Arc::new(Histogram::new(&BOUNDS));
+        let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
+        let ta = observer(h.clone(), pa.clone(), &A);
+        let tb = observer(h.clone(), pb.clone(), &B);
+        // The main thread snapshots twice while the observers run; the second must not go
+        // back behind the first.
+        let first = prefix_of(checked_snapshot(&h, &pa, &pb));
+        let second = prefix_of(checked_snapshot(&h, &pa, &pb));
+        assert!(
+            second.0 >= first.0 && second.1 >= first.1,
+            "went back: {first:?} then {second:?}"
+        );
+        ta.join().unwrap();
+        tb.join().unwrap();
+        let all = expected(A.len(), B.len());
+        assert_eq!(take(&h), all);
+        assert_eq!(take(&h), all, "a repeated snapshot sees the same");
+        assert_eq!((h.count(), h.sum()), (3, 6.0));
+    });
+}

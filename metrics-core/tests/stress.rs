@@ -1,0 +1,315 @@
+//! Real threads observe into histograms while another thread scrapes the registry, and every
+//! exposition it gets must be consistent: cumulative buckets never decrease, `_count` equals
+//! the `+Inf` bucket, and `_sum` is exactly the sum of the observations the buckets count.
+//!
+//! Every observation that lands in bucket `i` has the same value `v_i`, a small power of two
+//! (or a negative integer), so each `_sum` is exact in an `f64` whatever the order of the adds,
+//! and the bucket counts alone determine it.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Barrier};
+
+use metrics_core::{
+    ChunkedEncoder, Collect, Desc, DynHistogram, Family, Format, Histogram, Kind, Registry,
+    Visitor, DEFAULT_BUCKETS,
+};
+
+/// The value observed for bucket `i` of [`DEFAULT_BUCKETS`] (the last is `+Inf`).
+const STATIC_VALUES: [f64; 12] = [
+    -2.0,      // le=0.005
+    0.0078125, // le=0.01 (2^-7)
+    0.015625,  // le=0.025 (2^-6)
+    0.03125,   // le=0.05 (2^-5)
+    0.0625,    // le=0.1 (2^-4)
+    0.25,      // le=0.25
+    0.5,       // le=0.5
+    1.0,       // le=1.0
+    2.0,       // le=2.5
+    4.0,       // le=5.0
+    8.0,       // le=10.0
+    16.0,      // +Inf
+];
+
+/// Bounds of the labelled run-time histogram family, and the value observed per bucket.
+const DYN_BOUNDS: [f64; 3] = [1.0, 2.0, 4.0];
+const DYN_VALUES: [f64; 4] = [0.5, 1.5, 3.0, 8.0];
+
+/// Scrapes with the streaming encoder, and with the chunked encoder.
+const SCRAPES: usize = 5_000;
+const CHUNKED_SCRAPES: usize = 300;
+/// Upper bound on each observer's iterations; they stop as soon as the scraper is done (or
+/// failed), long before that.
+const MAX_OBSERVATIONS: usize = 100_000_000;
+
+static LATENCY: Histogram<11> = Histogram::new(&DEFAULT_BUCKETS);
+
+/// Registers the `static` histogram (the registry holds `Arc`s).
+struct StaticLatency;
+
+impl Collect for StaticLatency {
+    fn series_count(&self) -> usize {
+        LATENCY.series_count()
+    }
+    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), metrics_core::Error> {
+        LATENCY.collect(index, visit)
+    }
+}
+
+/// One histogram series of a parsed exposition.
+#[derive(Debug, Default)]
+struct Series {
+    /// `(le, cumulative count)` in output order.
+    buckets: Vec<(String, u64)>,
+    sum: Option<f64>,
+    count: Option<u64>,
+}
+
+/// Parses our own text output: `# ` lines are skipped, samples are `name{labels} value` or
+/// `name value`. Returns the histogram series keyed by `(family, labels without le)`.
+fn parse(text: &str) -> BTreeMap<(String, String), Series> {
+    let mut out: BTreeMap<(String, String), Series> = BTreeMap::new();
+    for line in text.lines() {
+        if line.starts_with('#') {
+            continue;
+        }
+        let (left, value) = line
+            .rsplit_once(' ')
+            .unwrap_or_else(|| panic!("no value: {line:?}"));
+        let (name, labels) = match left.split_once('{') {
+            Some((name, rest)) => (
+                name,
+                rest.strip_suffix('}')
+                    .unwrap_or_else(|| panic!("unclosed labels: {line:?}")),
+            ),
+            None => (left, ""),
+        };
+        let mut le = None;
+        let mut others = Vec::new();
+        for pair in labels.split(',').filter(|p| !p.is_empty()) {
+            let (k, v) = pair
+                .split_once('=')
+                .unwrap_or_else(|| panic!("bad label: {line:?}"));
+            let v = v
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or_else(|| panic!("unquoted label value: {line:?}"));
+            if k == "le" {
+                le = Some(v.to_string());
+            } else {
+                others.push(format!("{k}={v}"));
+            }
+        }
+        let labels = others.join(",");
+        let (family, field) = if let Some(f) = name.strip_suffix("_bucket") {
+            (f, "bucket")
+        } else if let Some(f) = name.strip_suffix("_sum") {
+            (f, "sum")
+        } else if let Some(f) = name.strip_suffix("_count") {
+            (f, "count")
+        } else {
+            continue; // not a histogram sample
+        };
+        let s = out.entry((family.to_string(), labels)).or_default();
+        match field {
+            "bucket" => s.buckets.push((
+                le.unwrap_or_else(|| panic!("bucket without le: {line:?}")),
+                value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad count: {line:?}")),
+            )),
+            "sum" => {
+                let v = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad sum: {line:?}"));
+                assert!(s.sum.replace(v).is_none(), "two sums: {line:?}");
+            }
+            _ => {
+                let v = value
+                    .parse()
+                    .unwrap_or_else(|_| panic!("bad count: {line:?}"));
+                assert!(s.count.replace(v).is_none(), "two counts: {line:?}");
+            }
+        }
+    }
+    out
+}
+
+/// The bucket labels and per-bucket values of each histogram family.
+fn layout(family: &str) -> (Vec<String>, &'static [f64]) {
+    let (bounds, values): (&[f64], &'static [f64]) = match family {
+        "latency_seconds" => (&DEFAULT_BUCKETS, &STATIC_VALUES),
+        "payload_kib" => (&DYN_BOUNDS, &DYN_VALUES),
+        other => panic!("unexpected histogram {other}"),
+    };
+    let mut les: Vec<String> = bounds.iter().map(|b| format!("{b:?}")).collect();
+    les.push("+Inf".into());
+    (les, values)
+}
+
+/// Checks every histogram of one exposition and returns its counts, for monotonicity checks
+/// across scrapes.
+fn check(text: &str, expected_series: usize) -> BTreeMap<(String, String), u64> {
+    let parsed = parse(text);
+    assert_eq!(parsed.len(), expected_series, "series in:\n{text}");
+    let mut counts = BTreeMap::new();
+    for (key, s) in parsed {
+        let (les, values) = layout(&key.0);
+        let got: Vec<&str> = s.buckets.iter().map(|(le, _)| le.as_str()).collect();
+        assert_eq!(got, les, "{key:?}: bucket bounds");
+        let mut prev = 0;
+        let mut implied = 0.0;
+        for (i, &(_, cum)) in s.buckets.iter().enumerate() {
+            assert!(cum >= prev, "{key:?}: buckets decrease: {:?}", s.buckets);
+            implied += (cum - prev) as f64 * values[i];
+            prev = cum;
+        }
+        let count = s.count.unwrap_or_else(|| panic!("{key:?}: no _count"));
+        assert_eq!(count, prev, "{key:?}: _count is not the +Inf bucket");
+        let sum = s.sum.unwrap_or_else(|| panic!("{key:?}: no _sum"));
+        assert_eq!(
+            sum, implied,
+            "{key:?}: _sum is not the buckets' observations: {:?}",
+            s.buckets
+        );
+        counts.insert(key, count);
+    }
+    counts
+}
+
+/// Asserts that no series went backwards since the previous scrape.
+fn monotonic(prev: &mut BTreeMap<(String, String), u64>, now: BTreeMap<(String, String), u64>) {
+    for (key, count) in &now {
+        if let Some(before) = prev.get(key) {
+            assert!(
+                count >= before,
+                "{key:?}: count went from {before} to {count}"
+            );
+        }
+    }
+    *prev = now;
+}
+
+#[test]
+fn scrapes_during_observations_are_consistent() {
+    let mut registry = Registry::new();
+    registry
+        .register_shared(
+            Desc::new("latency_seconds", "Request latency.").unit("seconds"),
+            Kind::Histogram,
+            Arc::new(StaticLatency),
+        )
+        .unwrap();
+    let payload: Arc<Family<DynHistogram>> = registry
+        .histogram_family("payload_kib", "Payload sizes.", &["thread"], &DYN_BOUNDS)
+        .unwrap();
+    // Series: the static histogram, one per observer thread and one both share.
+    const SERIES: usize = 4;
+    let registry = Arc::new(registry);
+
+    let done = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(3));
+    let observers: Vec<_> = (0..2usize)
+        .map(|t| {
+            let (payload, done, start) = (payload.clone(), done.clone(), start.clone());
+            std::thread::spawn(move || {
+                let own = payload.labels(&[["t0", "t1"][t]]);
+                let shared = payload.handle(&["shared"]);
+                let mut made = ([0u64; 12], [0u64; 4], 0usize);
+                start.wait();
+                while made.2 < MAX_OBSERVATIONS && !done.load(Ordering::Relaxed) {
+                    let i = (made.2 * 7 + t) % STATIC_VALUES.len();
+                    LATENCY.observe(STATIC_VALUES[i]);
+                    made.0[i] += 1;
+                    let j = (made.2 + t) % DYN_VALUES.len();
+                    own.observe(DYN_VALUES[j]);
+                    shared.observe(DYN_VALUES[j]);
+                    made.1[j] += 1;
+                    made.2 += 1;
+                }
+                made
+            })
+        })
+        .collect();
+
+    let scraper = {
+        let (registry, done, start) = (registry.clone(), done.clone(), start.clone());
+        std::thread::spawn(move || {
+            // Stops the observers however the scraper ends, a failed assertion included.
+            struct Done(Arc<AtomicBool>);
+            impl Drop for Done {
+                fn drop(&mut self) {
+                    self.0.store(true, Ordering::Relaxed);
+                }
+            }
+            let _done = Done(done);
+            let mut prev = BTreeMap::new();
+            let mut out = String::new();
+            start.wait();
+            for _ in 0..SCRAPES {
+                out.clear();
+                metrics_core::encode(&*registry, Format::Text, &mut out).unwrap();
+                monotonic(&mut prev, check(&out, SERIES));
+            }
+            let mut enc: ChunkedEncoder<'_, Registry> =
+                ChunkedEncoder::new(&*registry, Format::Text);
+            let mut buf = [0u8; 64];
+            let mut bytes = Vec::new();
+            for _ in 0..CHUNKED_SCRAPES {
+                bytes.clear();
+                enc.restart();
+                loop {
+                    let n = enc.fill(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    bytes.extend_from_slice(&buf[..n]);
+                }
+                assert!(enc.is_done());
+                let text = std::str::from_utf8(&bytes).unwrap();
+                monotonic(&mut prev, check(text, SERIES));
+            }
+            prev
+        })
+    };
+
+    let last_scraped = scraper.join().unwrap();
+    let made: Vec<_> = observers.into_iter().map(|o| o.join().unwrap()).collect();
+
+    // After the join, a scrape sees exactly what the threads observed.
+    let mut out = String::new();
+    metrics_core::encode(&*registry, Format::Text, &mut out).unwrap();
+    let counts = check(&out, SERIES);
+    let total = (made[0].2 + made[1].2) as u64;
+    assert!(
+        made.iter().all(|m| m.2 > 0),
+        "both observers ran: {}, {}",
+        made[0].2,
+        made[1].2
+    );
+    eprintln!("observations per thread: {} and {}", made[0].2, made[1].2);
+    let key = |f: &str, l: &str| (f.to_string(), l.to_string());
+    assert_eq!(counts[&key("latency_seconds", "")], total);
+    assert_eq!(counts[&key("payload_kib", "thread=shared")], total);
+    assert_eq!(counts[&key("payload_kib", "thread=t0")], made[0].2 as u64);
+    assert_eq!(counts[&key("payload_kib", "thread=t1")], made[1].2 as u64);
+    assert!(last_scraped.values().all(|&c| c <= total));
+    LATENCY.snapshot(|s| {
+        for i in 0..STATIC_VALUES.len() {
+            assert_eq!(
+                s.bucket(i),
+                made[0].0[i] + made[1].0[i],
+                "static bucket {i}"
+            );
+        }
+    });
+    payload.labels(&["shared"]).snapshot(|s| {
+        for j in 0..DYN_VALUES.len() {
+            assert_eq!(
+                s.bucket(j),
+                made[0].1[j] + made[1].1[j],
+                "shared bucket {j}"
+            );
+        }
+    });
+}
