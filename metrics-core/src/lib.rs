@@ -21,6 +21,7 @@ mod gauge;
 mod histogram;
 mod name;
 pub mod negotiate;
+pub mod parse;
 mod static_registry;
 
 #[cfg(feature = "alloc")]
