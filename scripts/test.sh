@@ -3,7 +3,8 @@
 # (scripts/setup.sh, idempotent), then runs
 #   0. gates: rustfmt, clippy -D warnings, rustdoc -D warnings
 #   1. cargo test --workspace (unit, golden, stress, allocation, doc tests; benches in test mode)
-#   2. conformance: the ignored tests that need promtool and Python prometheus_client
+#   2. conformance: the ignored tests that need promtool, Python prometheus_client and a real
+#      Prometheus; the monitoring stack's compose file, config, rules and rule unit tests
 #   3. targets: metrics-core for thumbv6m, riscv32imc, thumbv7em and wasm32 (no_std)
 #   4. concurrency: loom models, miri on the core's unit tests
 # A missing tool is a failure, never a skip. Set SKIP_SETUP=1 to skip the install step.
@@ -27,6 +28,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quie
 step "tier 1+2: cargo test --workspace (ignored tests included: they need the tools set up above)"
 cargo test --workspace --all-targets -- --include-ignored
 cargo test --workspace --doc
+
+step "tier 2: monitoring stack: compose file, Prometheus config, rules and their unit tests"
+docker-compose -f monitoring/docker-compose.yml config -q
+promtool check config monitoring/prometheus/prometheus.yml
+promtool check rules monitoring/prometheus/rules/*.yml
+(cd monitoring/prometheus/tests && promtool test rules ./*.yml)
 
 step "tier 3: no_std builds of metrics-core"
 build() { echo "+ cargo build -p metrics-core $*"; cargo build --quiet -p metrics-core "$@"; }

@@ -1,0 +1,18 @@
+# builder_cli in a small runtime image (used by monitoring/docker-compose.yml).
+#   docker build -t builder-cli .
+FROM rust:1.88-slim-bookworm AS build
+WORKDIR /src
+COPY . .
+RUN cargo build --release --locked -p builder-cli --bin builder_cli
+
+FROM debian:bookworm-slim
+# Job steps are shell commands: coreutils and bash come with the base image.
+RUN useradd --system --create-home --home-dir /var/lib/builder builder \
+    && mkdir -p /var/lib/builder/runs && chown builder /var/lib/builder/runs
+COPY --from=build /src/target/release/builder_cli /usr/local/bin/builder_cli
+COPY jobs /app/jobs
+USER builder
+WORKDIR /var/lib/builder
+EXPOSE 9099
+ENTRYPOINT ["builder_cli"]
+CMD ["--help"]
