@@ -14,7 +14,9 @@ use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use metrics_core::{ChunkedEncoder, Counter, Family, Format, Histogram, Registry, DEFAULT_BUCKETS};
+use metrics_core::{
+    ChunkedEncoder, Counter, Family, Format, Histogram, Registry, ShardedCounter, DEFAULT_BUCKETS,
+};
 
 /// Runs `op` `iters` times on each of two threads started together; the slower thread's time.
 fn two_threads(iters: u64, op: impl Fn() + Sync) -> Duration {
@@ -42,6 +44,10 @@ fn counters(c: &mut Criterion) {
     g.throughput(Throughput::Elements(2));
     g.bench_function("counter_inc_2threads", |b| {
         b.iter_custom(|iters| two_threads(iters, || black_box(&COUNTER).inc()))
+    });
+    static SHARDED: ShardedCounter = ShardedCounter::new();
+    g.bench_function("sharded_counter_inc_2threads", |b| {
+        b.iter_custom(|iters| two_threads(iters, || black_box(&SHARDED).inc()))
     });
     g.finish();
 }

@@ -30,6 +30,8 @@ mod append;
 mod family;
 #[cfg(feature = "alloc")]
 mod registry;
+#[cfg(all(feature = "std", not(loom)))]
+mod sharded;
 
 pub use buckets::{exponential_buckets, linear_buckets, DEFAULT_BUCKETS};
 pub use collect::{
@@ -55,3 +57,5 @@ pub use family::{Family, FamilyMember, DEFAULT_CARDINALITY_LIMIT};
 pub use histogram::DynHistogram;
 #[cfg(feature = "alloc")]
 pub use registry::Registry;
+#[cfg(all(feature = "std", not(loom)))]
+pub use sharded::ShardedCounter;
