@@ -19,12 +19,12 @@ pub(crate) fn help<W: Write + ?Sized>(w: &mut W, s: &str, quote: bool) -> Result
 fn escape<W: Write + ?Sized>(w: &mut W, s: &str, quote: bool) -> Result {
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, &b) in bytes.iter().enumerate() {
-        let rep = match b {
+    while let Some(off) = find_special(&bytes[start..], quote) {
+        let i = start + off;
+        let rep = match bytes[i] {
             b'\\' => "\\\\",
             b'\n' => "\\n",
-            b'"' if quote => "\\\"",
-            _ => continue,
+            _ => "\\\"",
         };
         // `i` is at an ASCII byte, so both slices end on char boundaries.
         w.write_str(&s[start..i])?;
@@ -32,6 +32,42 @@ fn escape<W: Write + ?Sized>(w: &mut W, s: &str, quote: bool) -> Result {
         start = i + 1;
     }
     w.write_str(&s[start..])
+}
+
+const LO: u64 = 0x0101_0101_0101_0101;
+const HI: u64 = 0x8080_8080_8080_8080;
+
+/// Nonzero where a byte of `x` equals `c` (the classic SWAR zero-byte test on `x ^ c…c`; it
+/// can flag a byte above a true match, which only matters once a match exists, and the exact
+/// position is then found byte by byte).
+#[inline]
+fn has_byte(x: u64, c: u8) -> u64 {
+    let y = x ^ (LO * u64::from(c));
+    y.wrapping_sub(LO) & !y & HI
+}
+
+/// The index of the first `\`, newline or (with `quote`) `"` in `b`, eight bytes at a time.
+#[inline]
+fn find_special(b: &[u8], quote: bool) -> Option<usize> {
+    let is_special = |c: u8| c == b'\\' || c == b'\n' || (quote && c == b'"');
+    let mut chunks = b.chunks_exact(8);
+    let mut base = 0;
+    for chunk in &mut chunks {
+        let x = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+        let mut hit = has_byte(x, b'\\') | has_byte(x, b'\n');
+        if quote {
+            hit |= has_byte(x, b'"');
+        }
+        if hit != 0 {
+            return chunk.iter().position(|&c| is_special(c)).map(|p| base + p);
+        }
+        base += 8;
+    }
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| is_special(c))
+        .map(|p| base + p)
 }
 
 #[cfg(test)]
@@ -50,5 +86,21 @@ mod tests {
         let mut s = String::new();
         super::help(&mut s, "say \"hi\"", true).unwrap();
         assert_eq!(s, "say \\\"hi\\\"");
+    }
+
+    #[test]
+    fn finds_specials_at_every_position() {
+        for len in 0..40 {
+            for pos in 0..len {
+                for special in [b'\\', b'\n', b'"'] {
+                    let mut v = std::vec![b'a'; len];
+                    v[pos] = special;
+                    let quote_hit = if special == b'"' { None } else { Some(pos) };
+                    assert_eq!(super::find_special(&v, true), Some(pos));
+                    assert_eq!(super::find_special(&v, false), quote_hit);
+                }
+            }
+            assert_eq!(super::find_special(&std::vec![0xffu8; len], true), None);
+        }
     }
 }

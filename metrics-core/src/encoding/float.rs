@@ -82,7 +82,10 @@ pub fn write_f64<W: Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result {
             return write_u64(w, i.unsigned_abs());
         }
     }
-    write_go_g(w, v, false)
+    match short_decimal(v, false) {
+        Some(buf) => buf.flush(w),
+        None => write_go_g(w, v, false),
+    }
 }
 
 /// Writes `v` in the canonical form Prometheus 3 normalises `le`/`quantile` label values to
@@ -96,7 +99,73 @@ pub fn write_f64<W: Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result {
 ///
 /// Fails only if the writer fails.
 pub fn write_canonical_f64<W: Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result {
-    write_go_g(w, v, true)
+    match short_decimal(v, true) {
+        Some(buf) => buf.flush(w),
+        None => write_go_g(w, v, true),
+    }
+}
+
+/// The fast path for the values expositions are full of (`0.25`, `0.005`, `12.75`, bucket
+/// bounds): magnitudes in `[1e-4, 1e6)`, where Go's 'g' writes plain decimals, with at most 9
+/// fraction digits. `k` is the fewest fraction digits with `round(|v| × 10^k) / 10^k == |v|`:
+/// both operands are exact (below 2^53, powers of ten up to 10^9) and the division is correctly
+/// rounded, so that decimal parses back to `v`; having the fewest fraction digits at a fixed
+/// magnitude it has the fewest significant digits, so it is the shortest representation, the
+/// one Go writes (a tie between two shortest candidates needs a spacing of doubles wider than
+/// `10^-k`, which needs more than 15 significant digits: not here). Everything else, `None`:
+/// the general path.
+#[inline]
+fn short_decimal(v: f64, canonical: bool) -> Option<Buf> {
+    let a = f64::from_bits(v.to_bits() & !(1 << 63));
+    if !(1e-4..1e6).contains(&a) {
+        return None;
+    }
+    let mut scale = 1.0f64;
+    let mut pow = 1u64;
+    for k in 0..=9usize {
+        // `a × scale < 1e15`: adding 0.5 and truncating rounds to the nearest integer.
+        let m = (a * scale + 0.5) as u64;
+        if m as f64 / scale == a {
+            let mut out = Buf::new();
+            if v.is_sign_negative() {
+                out.push(b'-');
+            }
+            let mut int = [0u8; 20];
+            let digits = u64_digits(&mut int, m / pow);
+            out.extend(digits);
+            if k == 0 {
+                if canonical {
+                    out.extend(b".0");
+                }
+            } else {
+                out.push(b'.');
+                let mut frac = [0u8; 20];
+                let f = u64_digits(&mut frac, m % pow);
+                for _ in f.len()..k {
+                    out.push(b'0');
+                }
+                out.extend(f);
+            }
+            return Some(out);
+        }
+        scale *= 10.0;
+        pow *= 10;
+    }
+    None
+}
+
+/// The decimal digits of `v`, written at the end of `buf`.
+#[inline]
+fn u64_digits(buf: &mut [u8; 20], mut v: u64) -> &[u8] {
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (v % 10) as u8;
+        v /= 10;
+        if v == 0 {
+            return &buf[i..];
+        }
+    }
 }
 
 /// `"00" "01" … "99"`: two output digits per division by 100 halves the number of divisions.
@@ -298,6 +367,45 @@ mod tests {
     extern crate std;
 
     use super::*;
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "bulk checks of code without unsafe; too slow under miri"
+    )]
+    fn short_decimal_agrees_with_the_general_path() {
+        let general = |v: f64, canonical: bool| {
+            let mut s = std::string::String::new();
+            write_go_g(&mut s, v, canonical).unwrap();
+            s
+        };
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut checked = 0;
+        for i in 0..200_000u64 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            // Decimals with up to 9 fraction digits, and random doubles, over the range.
+            let v = match i % 3 {
+                0 => (x % 1_000_000_000_000) as f64 / 10f64.powi((x >> 40) as i32 % 10),
+                1 => f64::from_bits(0x3f00_0000_0000_0000 + x % 0x0600_0000_0000_0000),
+                _ => (x % 100_000) as f64 * 0.005,
+            };
+            for v in [v, -v] {
+                for canonical in [false, true] {
+                    if let Some(buf) = short_decimal(v, canonical) {
+                        let fast = core::str::from_utf8(&buf.b[..buf.n]).unwrap();
+                        assert_eq!(fast, general(v, canonical), "{v:e}");
+                        checked += 1;
+                    }
+                }
+            }
+        }
+        assert!(
+            checked > 200_000,
+            "the fast path took only {checked} values"
+        );
+    }
     use std::format;
     use std::string::String;
 
