@@ -1,9 +1,9 @@
 //! Labelled families whose label values arrive at run time (`alloc`).
 //!
-//! A [`Family`] maps label values to a metric. Looking up existing values never locks: a linear
-//! scan over an append-only list (fast for the tens of series a family usually has; keep the
-//! returned reference or an [`Arc`] handle for the hottest paths). Adding a new combination
-//! takes a short spin lock.
+//! A [`Family`] maps label values to a metric. Looking up existing values never locks: a hash
+//! of the values probes a lock-free index into an append-only list of series, so a lookup costs
+//! the same with 10 or 10 000 series (keep the returned reference or an [`Arc`] handle for the
+//! very hottest paths). Adding a new combination takes a short spin lock.
 //!
 //! # Cardinality limit
 //!
@@ -21,6 +21,7 @@ use alloc::vec::Vec;
 use crate::append::AppendOnly;
 use crate::atomic::{AtomicBool, Ordering};
 use crate::collect::{Collect, Kind, Metric, StrList, Visitor, OVERFLOW_LABEL_VALUE};
+use crate::index::{hash_values, Index};
 use crate::{Counter, DynHistogram, Error, FloatCounter, Gauge};
 
 /// The default most series a labelled family holds before folding into its overflow series.
@@ -64,6 +65,7 @@ impl FamilyMember for DynHistogram {
 
 #[derive(Debug)]
 struct Entry<M> {
+    hash: u64,
     values: Box<[Box<str>]>,
     metric: Arc<M>,
 }
@@ -86,6 +88,7 @@ pub struct Family<M: FamilyMember> {
     limit: usize,
     config: M::Config,
     series: AppendOnly<Entry<M>>,
+    index: Index,
     overflow: Arc<M>,
     overflow_used: AtomicBool,
 }
@@ -100,6 +103,7 @@ impl<M: FamilyMember> Family<M> {
             limit: limit.max(1),
             config,
             series: AppendOnly::new(),
+            index: Index::new(),
             overflow,
             overflow_used: AtomicBool::new(false),
         }
@@ -180,26 +184,42 @@ impl<M: FamilyMember> Family<M> {
         Ok(&self.series.get(i).expect("published").metric)
     }
 
-    /// Index of the series with exactly `values`.
+    /// Index of the series with exactly `values` (a miss may be a series being added right
+    /// now: the insert path looks again under the lock).
     #[inline]
     fn find(&self, values: &[&str]) -> Option<usize> {
-        self.series.iter().position(|e| same(&e.values, values))
+        let h = hash_values(values);
+        self.index.find(h, |i| {
+            self.series
+                .get(i)
+                .is_some_and(|e| e.hash == h && same(&e.values, values))
+        })
     }
 
     #[cold]
     fn insert(&self, values: &[&str]) -> Result<usize, Error> {
         self.check_count(values)?;
         let mut found = None;
+        let h = hash_values(values);
         let appended = self.series.append_with(|list| {
-            // Another thread may have added the same values while we waited for the lock.
-            if let Some(i) = list.iter().position(|e| same(&e.values, values)) {
+            // Another thread may have added the same values while we waited for the lock; the
+            // index is complete for the lock holder.
+            let hash_of = |i: usize| list.get(i).map_or(0, |e| e.hash);
+            if let Some(i) = self.index.find(h, |i| {
+                list.get(i)
+                    .is_some_and(|e| e.hash == h && same(&e.values, values))
+            }) {
                 found = Some(i);
                 return Err(None);
             }
             if list.len() >= self.limit {
                 return Err(Some(Error::CardinalityLimit { limit: self.limit }));
             }
+            // Indexed before it is published: a reader that meets the index first sees no
+            // series yet and takes this (locked) path, which then finds it.
+            self.index.insert(h, list.len(), hash_of);
             Ok(Entry {
+                hash: h,
                 values: values.iter().map(|v| Box::from(*v)).collect(),
                 metric: Arc::new(M::from_config(&self.config)),
             })

@@ -29,6 +29,8 @@ mod append;
 #[cfg(feature = "alloc")]
 mod family;
 #[cfg(feature = "alloc")]
+mod index;
+#[cfg(feature = "alloc")]
 mod registry;
 #[cfg(all(feature = "std", not(loom)))]
 mod sharded;
