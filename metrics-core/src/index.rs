@@ -111,7 +111,7 @@ mod tests {
     #[test]
     fn finds_what_was_inserted_across_growth() {
         let index = Index::new();
-        let n = if cfg!(miri) { 100 } else { 1000 };
+        let n: u64 = if cfg!(miri) { 100 } else { 1000 };
         let hashes: alloc::vec::Vec<u64> = (0..n)
             .map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 64)
             .collect();
