@@ -1,6 +1,6 @@
 # builder_cli in a small runtime image (used by monitoring/docker-compose.yml).
 #   docker build -t builder-cli .
-FROM rust:1.88-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm AS build
 WORKDIR /src
 COPY . .
 RUN cargo build --release --locked -p builder-cli --bin builder_cli
