@@ -10,116 +10,11 @@ mod common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use common::*;
-
-const PATIENCE: Duration = Duration::from_secs(40);
-
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .into()
-}
-
-fn tool(var: &str, default: &str) -> std::ffi::OsString {
-    std::env::var_os(var).unwrap_or_else(|| default.into())
-}
-
-/// A server process on a free loopback port, killed when dropped (its log printed if the test
-/// failed).
-struct Server {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Server {
-    fn start(
-        var: &str,
-        binary: &str,
-        package: &str,
-        args: impl Fn(u16, &Path) -> Vec<String>,
-    ) -> Server {
-        let bin = tool(var, binary);
-        let dir = tempfile::tempdir().unwrap();
-        let port = free_port();
-        let log = dir.path().join("server.log");
-        let child = Command::new(&bin)
-            .args(args(port, dir.path()))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(File::create(&log).unwrap()))
-            .stderr(Stdio::from(
-                File::options().append(true).open(&log).unwrap(),
-            ))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {bin:?} ({e}): install Debian's `{package}` package \
-                     (`bash scripts/test.sh` does), or point ${var} at the binary"
-                )
-            });
-        let mut s = Server {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-            _dir: dir,
-        };
-        s.wait_ready();
-        s
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("server exited with {status}: {}", self.log_text());
-            }
-            if let Ok(r) = ureq::get(format!("{}/-/ready", self.url)).call() {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            if let Ok(r) = ureq::get(format!("{}/metrics", self.url)).call() {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            assert!(
-                Instant::now() < deadline,
-                "server not ready: {}",
-                self.log_text()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn get(&self, path: &str) -> String {
-        ureq::get(format!("{}{path}", self.url))
-            .call()
-            .unwrap()
-            .body_mut()
-            .read_to_string()
-            .unwrap()
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- server log ---\n{}", self.log_text());
-        }
-    }
-}
+use test_support::{workspace_root, Prometheus, Service, Tool};
 
 const MIXED: &str = r#"
 name: stack
@@ -160,11 +55,12 @@ fn expected_json(samples: &Samples) -> String {
 }
 
 fn promtool_clean(file: &Path) {
-    let out = Command::new(tool("PROMTOOL", "promtool"))
+    let out = Tool::PROMTOOL
+        .command()
         .args(["check", "metrics"])
         .stdin(File::open(file).unwrap())
         .output()
-        .expect("promtool not found: install Debian's `prometheus` package (scripts/test.sh does)");
+        .unwrap_or_else(|e| panic!("{}", Tool::PROMTOOL.unavailable(&e)));
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
@@ -183,9 +79,9 @@ fn python_parses(format: &str, file: &Path, samples: &Samples) {
     std::fs::write(&json, expected_json(samples)).unwrap();
     let python = std::env::var_os("PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"));
+        .unwrap_or_else(|| workspace_root().join(".venv/bin/python"));
     let out = Command::new(&python)
-        .arg(workspace().join("scripts/check_exposition.py"))
+        .arg(workspace_root().join("scripts/check_exposition.py"))
         .arg(format)
         .arg(file)
         .arg(&json)
@@ -242,12 +138,10 @@ fn scraped_output_passes_promtool_and_prometheus_client() {
 #[test]
 #[ignore = "needs prometheus-pushgateway (Debian package); run via scripts/test.sh"]
 fn pushgateway_holds_the_pushed_run() {
-    let pg = Server::start(
-        "PUSHGATEWAY",
-        "prometheus-pushgateway",
-        "prometheus-pushgateway",
-        |port, _| vec![format!("--web.listen-address=127.0.0.1:{port}")],
-    );
+    let pg = Service::start(Tool::PUSHGATEWAY, "/-/ready", |port, _| {
+        [format!("--web.listen-address=127.0.0.1:{port}")]
+    });
+    let pg_url = pg.url("");
     let case = Case::new(MIXED);
     // An instance with a `/` and a space: sent base64-encoded.
     let o = case.run(
@@ -255,7 +149,7 @@ fn pushgateway_holds_the_pushed_run() {
         &[
             "--quiet",
             "--pushgateway",
-            &pg.url,
+            &pg_url,
             "--push-instance",
             "ci/runner 1",
         ],
@@ -307,19 +201,14 @@ fn node_exporter_textfile_collector_reads_the_file() {
         std::fs::read_to_string(case.out.join("metrics.prom")).unwrap()
     );
     let dir = textdir.clone();
-    let ne = Server::start(
-        "NODE_EXPORTER",
-        "prometheus-node-exporter",
-        "prometheus-node-exporter",
-        move |port, _| {
-            vec![
-                format!("--web.listen-address=127.0.0.1:{port}"),
-                "--collector.disable-defaults".into(),
-                "--collector.textfile".into(),
-                format!("--collector.textfile.directory={}", dir.display()),
-            ]
-        },
-    );
+    let ne = Service::start(Tool::NODE_EXPORTER, "/metrics", move |port, _| {
+        [
+            format!("--web.listen-address=127.0.0.1:{port}"),
+            "--collector.disable-defaults".into(),
+            "--collector.textfile".into(),
+            format!("--collector.textfile.directory={}", dir.display()),
+        ]
+    });
     let served = parse(&ne.get("/metrics"));
     assert_eq!(
         served.get("node_textfile_scrape_error"),
@@ -370,34 +259,12 @@ fn prometheus_scrapes_repeat_every_and_answers_promql() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let prom = Server::start("PROMETHEUS", "prometheus", "prometheus", move |p, dir| {
-        let config = dir.join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: builder\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-            ),
-        )
-        .unwrap();
-        vec![
-            format!("--config.file={}", config.display()),
-            format!("--storage.tsdb.path={}", dir.join("data").display()),
-            format!("--web.listen-address=127.0.0.1:{p}"),
-        ]
-    });
-    let query = |promql: &str| -> Option<f64> {
-        let mut r = ureq::get(format!("{}/api/v1/query", prom.url))
-            .query("query", promql)
-            .call()
-            .ok()?;
-        let v: serde_json::Value =
-            serde_json::from_str(&r.body_mut().read_to_string().ok()?).ok()?;
-        let res = v["data"]["result"].as_array()?;
-        match &res[..] {
-            [one] => one["value"][1].as_str()?.parse().ok(),
-            _ => None,
-        }
-    };
+    let prom = Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: builder\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+        ),
+        |_| {},
+    );
     let fail_q = "sum(pipeline_step_status_total{status=\"FAIL\",step=\"bad\"})";
     let p95_q = "histogram_quantile(0.95, sum by (le) (pipeline_step_duration_seconds_bucket{step=\"good\"}))";
     let deadline = Instant::now() + Duration::from_secs(90);
@@ -431,8 +298,8 @@ fn prometheus_scrapes_repeat_every_and_answers_promql() {
         buckets.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap());
         if fails >= 3.0 {
             let want_p95 = quantile(0.95, &buckets);
-            let got_fail = query(fail_q);
-            let got_p95 = query(p95_q);
+            let got_fail = prom.value(fail_q);
+            let got_p95 = prom.value(p95_q);
             let again = parse(&scrape(port, "text/plain;version=0.0.4"));
             let stable = again.get(&format!(
                 "pipeline_step_status_total{{step=\"bad\",{l},status=\"FAIL\"}}"
@@ -454,7 +321,7 @@ fn prometheus_scrapes_repeat_every_and_answers_promql() {
     };
     assert!(runs_seen >= 3.0);
     // pipeline_run_info follows the current run: one series.
-    assert_eq!(query("count(pipeline_run_info)"), Some(1.0));
+    assert_eq!(prom.value("count(pipeline_run_info)"), Some(1.0));
     signal(&runner, nix::sys::signal::Signal::SIGTERM);
     let status = runner.wait().unwrap();
     assert_eq!(status.code(), Some(143));

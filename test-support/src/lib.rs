@@ -1,12 +1,22 @@
 //! Helpers the workspace's integration tests share (a dev-dependency only).
 //!
-//! [`Prometheus`] runs Debian's `prometheus` (or `$PROMETHEUS`) on a free loopback port with
-//! its own temporary storage, answers PromQL through the HTTP API, and is killed when dropped,
-//! also when the test panics (its log is then printed).
+//! [`Service`] runs an outside server (Debian's `prometheus`, `prometheus-pushgateway`,
+//! `prometheus-node-exporter`, …, each overridable through an environment variable, see
+//! [`Tool`]) on a free loopback port with its own temporary directory, waits until it answers,
+//! and kills it when dropped, also when the test panics (its log is then printed).
+//!
+//! [`Prometheus`] is such a service running a given config: it answers PromQL through the HTTP
+//! API ([`Prometheus::query`], [`Prometheus::value`]) and polls for expected values
+//! ([`Prometheus::expect`], [`Prometheus::wait_for`]).
+//!
+//! A missing binary is a panic (a test failure, never a skip) that names the Debian package to
+//! install and the environment variable that points at another binary.
 
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
+use std::ffi::{OsStr, OsString};
+use std::fs::File;
 use std::io::Read;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -14,6 +24,15 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+/// How long a [`Service`] may take to answer its readiness path.
+const READY_TIMEOUT: Duration = Duration::from_secs(40);
+
+/// How long [`Prometheus::expect`] polls for the wanted value.
+const EXPECT_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How long one HTTP request to a service may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// A TCP port free on 127.0.0.1 right now.
 pub fn free_port() -> u16 {
@@ -31,12 +50,230 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// A running Prometheus server, killed on drop.
-pub struct Prometheus {
+/// An HTTP client that returns 4xx/5xx answers as responses and gives up after `timeout`.
+fn agent(timeout: Duration) -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(timeout))
+        .build()
+        .new_agent()
+}
+
+/// An outside program the tests run: `$var` when set, else `binary` on the `PATH`, installed by
+/// Debian's `package`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tool {
+    /// The environment variable that points at another binary.
+    pub var: &'static str,
+    /// The binary looked up on the `PATH` when `var` is not set.
+    pub binary: &'static str,
+    /// The Debian package that installs `binary`.
+    pub package: &'static str,
+}
+
+impl Tool {
+    /// The Prometheus server (`$PROMETHEUS`).
+    pub const PROMETHEUS: Tool = Tool {
+        var: "PROMETHEUS",
+        binary: "prometheus",
+        package: "prometheus",
+    };
+    /// `promtool` (`$PROMTOOL`), from the `prometheus` package.
+    pub const PROMTOOL: Tool = Tool {
+        var: "PROMTOOL",
+        binary: "promtool",
+        package: "prometheus",
+    };
+    /// The Pushgateway (`$PUSHGATEWAY`).
+    pub const PUSHGATEWAY: Tool = Tool {
+        var: "PUSHGATEWAY",
+        binary: "prometheus-pushgateway",
+        package: "prometheus-pushgateway",
+    };
+    /// The node exporter (`$NODE_EXPORTER`).
+    pub const NODE_EXPORTER: Tool = Tool {
+        var: "NODE_EXPORTER",
+        binary: "prometheus-node-exporter",
+        package: "prometheus-node-exporter",
+    };
+
+    /// The binary to run: `$var`, or `binary`.
+    pub fn path(&self) -> OsString {
+        std::env::var_os(self.var).unwrap_or_else(|| self.binary.into())
+    }
+
+    /// A [`Command`] for [`Tool::path`].
+    pub fn command(&self) -> Command {
+        Command::new(self.path())
+    }
+
+    /// The panic message for a binary that cannot be run (`err`, from spawning it): which
+    /// package to install, or which variable to set.
+    pub fn unavailable(&self, err: &std::io::Error) -> String {
+        format!(
+            "cannot run {:?} ({err}): install Debian's `{}` package (`bash scripts/test.sh` \
+             does, through scripts/setup.sh), or point ${} at the binary",
+            self.path(),
+            self.package,
+            self.var
+        )
+    }
+}
+
+/// A server process on a free loopback port, its output logged to a file; killed when dropped
+/// (its log printed if the test is panicking).
+pub struct Service {
     child: Child,
+    tool: Tool,
+    /// Its port on 127.0.0.1.
+    pub port: u16,
+    log: PathBuf,
+    dir: PathBuf,
+    _owned: Option<tempfile::TempDir>,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service")
+            .field("binary", &self.tool.binary)
+            .field("port", &self.port)
+            .field("dir", &self.dir)
+            .finish()
+    }
+}
+
+impl Service {
+    /// Starts `tool` in a fresh temporary directory (removed on drop) and waits until
+    /// `GET ready_path` answers 200. `args` gets the free port it is to listen on and the
+    /// directory, and returns the command line's arguments.
+    ///
+    /// Panics, naming the package to install, when the binary cannot be run; panics with its log
+    /// when it exits or is not ready within 40 s.
+    pub fn start<I, S>(tool: Tool, ready_path: &str, args: impl FnOnce(u16, &Path) -> I) -> Service
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let mut s = Service::spawn(tool, dir.path(), args);
+        s._owned = Some(dir);
+        s.wait_ready(ready_path);
+        s
+    }
+
+    /// As [`Service::start`], in `dir`, which the caller keeps until the service is dropped.
+    /// The log is `<binary>.log` in it.
+    pub fn start_in<I, S>(
+        tool: Tool,
+        dir: &Path,
+        ready_path: &str,
+        args: impl FnOnce(u16, &Path) -> I,
+    ) -> Service
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut s = Service::spawn(tool, dir, args);
+        s.wait_ready(ready_path);
+        s
+    }
+
+    fn spawn<I, S>(tool: Tool, dir: &Path, args: impl FnOnce(u16, &Path) -> I) -> Service
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let port = free_port();
+        let log = dir.join(format!("{}.log", tool.binary));
+        let out = File::create(&log).expect("log file");
+        let child = tool
+            .command()
+            .args(args(port, dir))
+            .stdin(Stdio::null())
+            .stdout(out.try_clone().expect("log file"))
+            .stderr(out)
+            .spawn()
+            .unwrap_or_else(|e| panic!("{}", tool.unavailable(&e)));
+        Service {
+            child,
+            tool,
+            port,
+            log,
+            dir: dir.to_path_buf(),
+            _owned: None,
+        }
+    }
+
+    fn wait_ready(&mut self, ready_path: &str) {
+        let deadline = Instant::now() + READY_TIMEOUT;
+        let client = agent(Duration::from_secs(2));
+        let url = self.url(ready_path);
+        loop {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("{} exited with {status}:\n{}", self.tool.binary, self.log());
+            }
+            if client.get(&url).call().is_ok_and(|r| r.status() == 200) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} not ready ({url}) after {READY_TIMEOUT:?}:\n{}",
+                self.tool.binary,
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// `http://127.0.0.1:<port><path>`; `path` is empty or starts with `/`.
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// The directory it runs in (config, storage, log).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `GET <path>`: the body of a 200 answer; panics on anything else.
+    pub fn get(&self, path: &str) -> String {
+        let url = self.url(path);
+        let mut r = agent(REQUEST_TIMEOUT)
+            .get(&url)
+            .call()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        let body = r
+            .body_mut()
+            .read_to_string()
+            .unwrap_or_else(|e| panic!("GET {url}: {e}"));
+        assert_eq!(r.status(), 200, "GET {url}: {body}");
+        body
+    }
+
+    /// Its log (stdout and stderr) so far.
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if std::thread::panicking() {
+            eprintln!("--- {} log ---\n{}", self.tool.binary, self.log());
+        }
+    }
+}
+
+/// A running Prometheus server ([`Tool::PROMETHEUS`]), killed on drop.
+pub struct Prometheus {
+    // Declared first: the process is killed before `dir` is removed.
+    service: Service,
     /// Its web port on 127.0.0.1.
     pub port: u16,
-    /// Its config directory and storage; the config file is `prometheus.yml` in it.
+    /// Its config directory and storage; the config file is `prometheus.yml` in it, the log
+    /// `prometheus.log`.
     pub dir: tempfile::TempDir,
 }
 
@@ -51,75 +288,42 @@ impl std::fmt::Debug for Prometheus {
 impl Prometheus {
     /// Starts Prometheus on `config` (YAML text written as `prometheus.yml` in a fresh
     /// directory, after `setup` has had the chance to put rule files beside it) and waits
-    /// until it is ready. Panics, saying how to install it, when the binary is missing.
+    /// until `/-/ready` answers. Panics, saying how to install it, when the binary is missing.
     pub fn start(config: &str, setup: impl FnOnce(&Path)) -> Prometheus {
         let dir = tempfile::tempdir().expect("temporary directory");
         setup(dir.path());
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write prometheus.yml");
-        let port = free_port();
-        let binary = std::env::var_os("PROMETHEUS").unwrap_or_else(|| "prometheus".into());
-        let log = std::fs::File::create(dir.path().join("prometheus.log")).expect("log file");
-        let child = Command::new(&binary)
-            .arg(format!("--config.file={}", config_path.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .arg("--web.enable-lifecycle")
-            .stdin(Stdio::null())
-            .stdout(log.try_clone().expect("log file"))
-            .stderr(log)
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start {}: {e}; install Debian's `prometheus` package (bash \
-                     scripts/setup.sh does) or set PROMETHEUS",
-                    binary.to_string_lossy()
-                )
-            });
-        let mut p = Prometheus { child, port, dir };
-        p.wait_ready();
-        p
+        let service = Service::start_in(Tool::PROMETHEUS, dir.path(), "/-/ready", |port, dir| {
+            [
+                format!("--config.file={}", config_path.display()),
+                format!("--storage.tsdb.path={}", dir.join("data").display()),
+                format!("--web.listen-address=127.0.0.1:{port}"),
+                "--web.enable-lifecycle".to_string(),
+            ]
+        });
+        Prometheus {
+            port: service.port,
+            service,
+            dir,
+        }
     }
 
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("prometheus exited with {status}:\n{}", self.log());
-            }
-            if ureq::get(&format!("http://127.0.0.1:{}/-/ready", self.port))
-                .call()
-                .is_ok()
-            {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "prometheus not ready after 30 s:\n{}",
-                self.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
+    /// `http://127.0.0.1:<port>`, the base of its web UI and API.
+    pub fn url(&self) -> String {
+        self.service.url("")
     }
 
     /// Prometheus' own log so far.
     pub fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("prometheus.log")).unwrap_or_default()
+        self.service.log()
     }
 
     /// `GET /api/v1/<path>`: the `data` member of a successful answer; an error answer is an
     /// `Err` with Prometheus' message.
     pub fn api(&self, path_and_query: &str) -> Result<Value, String> {
-        let url = format!("http://127.0.0.1:{}/api/v1/{path_and_query}", self.port);
-        let mut response = match ureq::get(&url)
-            .config()
-            .http_status_as_error(false)
-            .build()
-            .call()
-        {
+        let url = self.service.url(&format!("/api/v1/{path_and_query}"));
+        let mut response = match agent(REQUEST_TIMEOUT).get(&url).call() {
             Ok(r) => r,
             Err(e) => return Err(format!("{url}: {e}")),
         };
@@ -144,6 +348,38 @@ impl Prometheus {
         Ok(data["result"].as_array().cloned().unwrap_or_default())
     }
 
+    /// The value of `promql` now when it returns exactly one series; `None` while it returns
+    /// none or several. Panics (with Prometheus' log) when the query fails.
+    pub fn value(&self, promql: &str) -> Option<f64> {
+        let result = self
+            .query(promql)
+            .unwrap_or_else(|e| panic!("{promql}: {e}\nprometheus log:\n{}", self.log()));
+        match &result[..] {
+            [one] => one["value"][1].as_str()?.parse().ok(),
+            _ => None,
+        }
+    }
+
+    /// Polls `promql` every 200 ms until it returns one series whose value is `want` (relative
+    /// tolerance 1e-9, absolute below 1), for at most 30 s; then panics with what it returned
+    /// and Prometheus' log.
+    pub fn expect(&self, promql: &str, want: f64) {
+        let deadline = Instant::now() + EXPECT_TIMEOUT;
+        loop {
+            let got = self.value(promql);
+            if got.is_some_and(|g| (g - want).abs() <= 1e-9 * want.abs().max(1.0)) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{promql}: got {got:?}, want {want}; all: {:?}\nprometheus log:\n{}",
+                self.query(promql),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+
     /// Polls `check` every 250 ms until it returns `Some`, for at most `timeout`; panics with
     /// `what` and Prometheus' log when it never does.
     pub fn wait_for<T>(
@@ -163,16 +399,6 @@ impl Prometheus {
                 self.log()
             );
             std::thread::sleep(Duration::from_millis(250));
-        }
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            eprintln!("--- prometheus log ---\n{}", self.log());
         }
     }
 }

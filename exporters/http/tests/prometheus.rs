@@ -7,150 +7,25 @@
 
 mod common;
 
-use std::fs::File;
-use std::net::TcpListener;
-use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::*;
 use metrics_core::Format;
 use metrics_exporter_http::{Config, Exporter};
-use serde_json::Value;
+use test_support::Prometheus;
 
-/// How long Prometheus may take to start and scrape.
+/// How long Prometheus may take to scrape the exporters' self metrics.
 const PATIENCE: Duration = Duration::from_secs(25);
 
-/// A Prometheus server on a free loopback port with its own storage; killed (and its log
-/// printed, if the test failed) when dropped, also while a failed test unwinds.
-struct Prometheus {
-    child: Child,
-    url: String,
-    log: PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Prometheus {
-    fn start(scrape_configs: &str) -> Prometheus {
-        let binary = std::env::var_os("PROMETHEUS").unwrap_or_else(|| "prometheus".into());
-        let dir = tempfile::tempdir().unwrap();
-        let config = dir.path().join("prometheus.yml");
-        std::fs::write(
-            &config,
-            format!(
-                "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
-                 scrape_configs:\n{scrape_configs}"
-            ),
-        )
-        .unwrap();
-        let port = free_port();
-        let log = dir.path().join("prometheus.log");
-        let child = Command::new(&binary)
-            .arg(format!("--config.file={}", config.display()))
-            .arg(format!(
-                "--storage.tsdb.path={}",
-                dir.path().join("data").display()
-            ))
-            .arg(format!("--web.listen-address=127.0.0.1:{port}"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(File::create(&log).unwrap()))
-            .stderr(Stdio::from(
-                File::options().append(true).open(&log).unwrap(),
-            ))
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot run {binary:?} ({e}): install Debian's `prometheus` package \
-                     (`bash scripts/test.sh` does), or point $PROMETHEUS at the binary"
-                )
-            });
-        let mut p = Prometheus {
-            child,
-            url: format!("http://127.0.0.1:{port}"),
-            log,
-            _dir: dir,
-        };
-        p.wait_ready();
-        p
-    }
-
-    fn wait_ready(&mut self) {
-        let deadline = Instant::now() + PATIENCE;
-        let a = agent(Duration::from_secs(2));
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                panic!("prometheus exited with {status}: {}", self.log_text());
-            }
-            if let Ok(r) = a.get(format!("{}/-/ready", self.url)).call() {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            assert!(Instant::now() < deadline, "prometheus is not ready");
-            thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    /// The result vector of an instant query.
-    fn query(&self, promql: &str) -> Vec<Value> {
-        let r = reply(
-            agent(Duration::from_secs(5))
-                .get(format!("{}/api/v1/query", self.url))
-                .query("query", promql)
-                .call(),
-        );
-        let v: Value = serde_json::from_slice(&r.body).unwrap();
-        assert_eq!(v["status"], "success", "{promql}: {v}");
-        v["data"]["result"].as_array().unwrap().clone()
-    }
-
-    /// The single value `promql` returns, once it returns exactly one series.
-    fn value(&self, promql: &str) -> Option<f64> {
-        match &self.query(promql)[..] {
-            [one] => one["value"][1].as_str().unwrap().parse().ok(),
-            _ => None,
-        }
-    }
-
-    /// Waits until `promql` returns one series whose value is `want`.
-    fn expect(&self, promql: &str, want: f64) {
-        let deadline = Instant::now() + PATIENCE;
-        loop {
-            let got = self.value(promql);
-            if got.is_some_and(|g| (g - want).abs() <= 1e-9 * want.abs().max(1.0)) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "{promql}: got {got:?}, want {want}; all: {:?}",
-                self.query(promql)
-            );
-            thread::sleep(Duration::from_millis(200));
-        }
-    }
-
-    fn log_text(&self) -> String {
-        std::fs::read_to_string(&self.log).unwrap_or_default()
-    }
-}
-
-impl Drop for Prometheus {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!("--- prometheus log ---\n{}", self.log_text());
-        }
-    }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Prometheus scraping every second, with `scrape_configs` (YAML list items).
+fn start_prometheus(scrape_configs: &str) -> Prometheus {
+    Prometheus::start(
+        &format!(
+            "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\n\
+             scrape_configs:\n{scrape_configs}"
+        ),
+        |_| {},
+    )
 }
 
 fn job(name: &str, exporter: &Exporter) -> String {
@@ -215,7 +90,7 @@ fn prometheus_scrapes_both_formats() {
     )
     .unwrap();
 
-    let p = Prometheus::start(&(job("om", &negotiated) + &job("text", &text)));
+    let p = start_prometheus(&(job("om", &negotiated) + &job("text", &text)));
     assert_values(&p, "om");
     assert_values(&p, "text");
 
@@ -225,24 +100,17 @@ fn prometheus_scrapes_both_formats() {
             "http_exporter_scrapes_total{{job=\"{job}\",format=\"{format}\",code=\"200\"}}"
         ))
     };
-    let deadline = Instant::now() + PATIENCE;
-    while scrapes("om", "openmetrics").unwrap_or(0.0) < 1.0
-        || scrapes("text", "text").unwrap_or(0.0) < 1.0
-    {
-        assert!(Instant::now() < deadline, "no self metrics");
-        thread::sleep(Duration::from_millis(200));
-    }
+    p.wait_for("self metrics", PATIENCE, |_| {
+        (scrapes("om", "openmetrics").unwrap_or(0.0) >= 1.0
+            && scrapes("text", "text").unwrap_or(0.0) >= 1.0)
+            .then_some(())
+    });
     assert_eq!(scrapes("om", "text"), Some(0.0));
     assert_eq!(scrapes("text", "openmetrics"), Some(0.0));
 
     // Both targets healthy, without scrape errors.
-    let r = reply(
-        agent(Duration::from_secs(5))
-            .get(format!("{}/api/v1/targets", p.url))
-            .call(),
-    );
-    let v: Value = serde_json::from_slice(&r.body).unwrap();
-    let targets = v["data"]["activeTargets"].as_array().unwrap();
+    let v = p.api("targets").expect("targets");
+    let targets = v["activeTargets"].as_array().unwrap();
     assert_eq!(targets.len(), 2, "{v}");
     for t in targets {
         assert_eq!(t["health"], "up", "{t}");
