@@ -5,7 +5,8 @@
 #   1. cargo test --workspace (unit, golden, stress, allocation, doc tests; benches in test mode)
 #   2. conformance: the ignored tests that need promtool, Python prometheus_client and a real
 #      Prometheus; the monitoring stack's compose file, config, rules and rule unit tests
-#   3. targets: metrics-core for thumbv6m, riscv32imc, thumbv7em and wasm32 (no_std)
+#   3. targets: metrics-core for thumbv6m, riscv32imc, thumbv7em and wasm32 (no_std); the wasm
+#      npm package built and tested under Node and headless Chromium (wasm/test.sh)
 #   4. concurrency: loom models, miri on the core's unit tests
 # A missing tool is a failure, never a skip. Set SKIP_SETUP=1 to skip the install step.
 set -euo pipefail
@@ -43,6 +44,9 @@ build --no-default-features --target thumbv7em-none-eabihf --features portable-a
 build --no-default-features --target thumbv7em-none-eabihf --features portable-atomic,alloc
 build --no-default-features --target wasm32-unknown-unknown
 build --no-default-features --target wasm32-unknown-unknown --features alloc
+
+step "tier 3: wasm package (wasm-bindgen-test in Node and headless Chromium, node --test, Prometheus scrape)"
+bash wasm/test.sh
 
 step "tier 4: loom models"
 RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# Builds the npm package into wasm/pkg/{web,node,bundler}: release wasm with the size profile,
+# wasm-bindgen (pinned to the crate's version in Cargo.lock), wasm-opt -Oz (npm's binaryen),
+# and prints the .wasm size raw and gzipped. Idempotent: installs only what is missing.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/.." && pwd)"
+cd "$root"
+
+# The wasm-bindgen version in Cargo.lock; the CLI must match it exactly.
+version="$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/[^0-9.]/, ""); print; exit }' Cargo.lock)"
+if [ -z "$version" ]; then
+  echo "build.sh: wasm-bindgen not found in Cargo.lock" >&2
+  exit 1
+fi
+installed="$(wasm-bindgen --version 2>/dev/null | awk '{ print $2 }' || true)"
+if [ "$installed" != "$version" ]; then
+  echo "build.sh: installing wasm-bindgen-cli $version (found: ${installed:-none})" >&2
+  cargo install wasm-bindgen-cli --version "$version" --force
+fi
+if ! rustup target list --installed 2>/dev/null | grep -qx wasm32-unknown-unknown; then
+  rustup target add wasm32-unknown-unknown
+fi
+
+# devDependencies (binaryen for wasm-opt, prom-client for the benchmark), as locked.
+(cd "$here" && npm ci --no-audit --no-fund --loglevel=error)
+
+# `cargo rustc --crate-type cdylib`: with the manifest's two crate types (cdylib + rlib) cargo
+# silently drops `-C lto`, which costs about 30 KB. No std (see src/standalone.rs): about a
+# quarter smaller again.
+build=(rustc -p metrics-wasm --lib --crate-type cdylib --target wasm32-unknown-unknown
+  --profile wasm-release --no-default-features --features standalone)
+if [ "${METRICS_WASM_NIGHTLY:-0}" = 1 ]; then
+  # Opt-in: core and alloc rebuilt for size. Needs the nightly toolchain with rust-src.
+  CARGO_TARGET_DIR="$root/target/wasm-nightly" cargo +nightly "${build[@]}" \
+    -Z build-std=core,alloc -Z build-std-features=optimize_for_size
+  raw="$root/target/wasm-nightly/wasm32-unknown-unknown/wasm-release/metrics_wasm.wasm"
+else
+  cargo "${build[@]}"
+  raw="$root/target/wasm32-unknown-unknown/wasm-release/metrics_wasm.wasm"
+fi
+
+# The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them.
+features=(--enable-bulk-memory --enable-mutable-globals --enable-sign-ext
+  --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
+
+for target in web nodejs bundler; do
+  case "$target" in
+    nodejs) dir=node ;;
+    *) dir="$target" ;;
+  esac
+  out="$here/pkg/$dir"
+  rm -rf "$out"
+  wasm-bindgen --target "$target" --out-dir "$out" --out-name metrics_wasm "$raw"
+  "$here/node_modules/.bin/wasm-opt" -Oz "${features[@]}" --strip-debug --strip-producers \
+    -o "$out/metrics_wasm_bg.wasm" "$out/metrics_wasm_bg.wasm"
+  rm -f "$out/.gitignore" "$out/package.json"
+done
+# The nodejs target is CommonJS; the package is "type": "module".
+echo '{ "type": "commonjs" }' > "$here/pkg/node/package.json"
+
+wasm="$here/pkg/web/metrics_wasm_bg.wasm"
+raw_size=$(wc -c < "$wasm")
+gz_size=$(gzip -9 -c "$wasm" | wc -c)
+echo "metrics_wasm_bg.wasm: ${raw_size} bytes raw, ${gz_size} bytes gzip -9"

@@ -1,0 +1,45 @@
+//! Exposition formats by name, and content negotiation from an `Accept` header.
+
+use alloc::string::String;
+
+use metrics_core::Format;
+use wasm_bindgen::prelude::*;
+
+/// The format named `name`: `"text"` (Prometheus text 0.0.4, also the default) or
+/// `"openmetrics"` (OpenMetrics 1.0.0).
+pub(crate) fn parse(name: Option<&str>) -> Result<Format, JsError> {
+    match name {
+        None | Some("text") => Ok(Format::Text),
+        Some("openmetrics") => Ok(Format::OpenMetrics),
+        Some(other) => Err(JsError::new(&alloc::format!(
+            "unknown format {other:?}: use \"text\" (Prometheus text 0.0.4) or \"openmetrics\" \
+             (OpenMetrics 1.0.0)"
+        ))),
+    }
+}
+
+/// The JS name of `format`.
+pub(crate) fn name(format: Format) -> &'static str {
+    match format {
+        Format::Text => "text",
+        Format::OpenMetrics => "openmetrics",
+    }
+}
+
+/// The format a scraper asks for in its `Accept` header: `"openmetrics"` when it names
+/// `application/openmetrics-text` with the highest q-value, else `"text"` (also when there is
+/// no header).
+#[wasm_bindgen(unchecked_return_type = "\"text\" | \"openmetrics\"")]
+pub fn negotiate(accept: Option<String>) -> String {
+    name(metrics_core::negotiate(accept.as_deref())).into()
+}
+
+/// The exact `Content-Type` header value for a format (`"text"` or `"openmetrics"`).
+///
+/// Throws an `Error` for any other format name.
+#[wasm_bindgen(js_name = contentType)]
+pub fn content_type(
+    #[wasm_bindgen(unchecked_param_type = "\"text\" | \"openmetrics\"")] format: &str,
+) -> Result<String, JsError> {
+    Ok(parse(Some(format))?.content_type().into())
+}

@@ -1,0 +1,23 @@
+#![doc = include_str!("../README.md")]
+#![no_std]
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+
+extern crate alloc;
+
+mod counter;
+mod error;
+mod exposition;
+mod format;
+mod gauge;
+mod histogram;
+mod registry;
+mod slot;
+mod standalone;
+
+pub use counter::{Counter, CounterChild};
+pub use exposition::Exposition;
+pub use format::{content_type, negotiate};
+pub use gauge::{Gauge, GaugeChild};
+pub use histogram::{Histogram, HistogramChild};
+pub use registry::Registry;

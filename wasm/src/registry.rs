@@ -1,0 +1,222 @@
+//! The JS `Registry`: registration, rendering, negotiated scrapes, reset.
+
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::RefCell;
+
+use metrics_core::{DynHistogram, FloatCounter, Gauge, DEFAULT_BUCKETS};
+use wasm_bindgen::prelude::*;
+
+use crate::slot::{Reregister, Slot};
+use crate::{format, Counter, Exposition, Histogram};
+
+/// A set of metric families, rendered together.
+///
+/// Names are checked when a metric is created: a bad metric or label name, a reserved label
+/// (`le`, `quantile`, `__*`) or a name that clashes with one already registered (including the
+/// generated `_total`, `_bucket`, `_sum`, `_count` samples) throws an `Error` that says what
+/// to change.
+#[wasm_bindgen]
+pub struct Registry {
+    core: RefCell<metrics_core::Registry>,
+    slots: RefCell<Vec<Rc<dyn Reregister>>>,
+    limit: Option<usize>,
+}
+
+impl core::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Registry")
+            .field("core", &self.core)
+            .field("limit", &self.limit)
+            .finish()
+    }
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry::new(None)
+    }
+}
+
+#[wasm_bindgen]
+impl Registry {
+    /// An empty registry. `cardinalityLimit` is the most series each labelled family of this
+    /// registry holds (10 000 when omitted); past it, new label values throw an `Error`.
+    #[wasm_bindgen(constructor)]
+    pub fn new(#[wasm_bindgen(js_name = cardinalityLimit)] cardinality_limit: Option<u32>) -> Self {
+        Registry {
+            core: RefCell::new(metrics_core::Registry::new()),
+            slots: RefCell::new(Vec::new()),
+            limit: cardinality_limit.map(|l| l as usize),
+        }
+    }
+
+    /// Creates a counter. `labelNames` are declared now; every call then gives as many label
+    /// values (or use `labels(values)` for a bound child). Exposed as `<name>_total`.
+    pub fn counter(
+        &self,
+        name: &str,
+        help: &str,
+        #[wasm_bindgen(js_name = labelNames)] label_names: Option<Vec<String>>,
+    ) -> Result<Counter, JsError> {
+        Ok(Counter::from_slot(self.add::<FloatCounter>(
+            name,
+            help,
+            label_names,
+            (),
+        )?))
+    }
+
+    /// Creates a gauge (see `counter` for labels).
+    pub fn gauge(
+        &self,
+        name: &str,
+        help: &str,
+        #[wasm_bindgen(js_name = labelNames)] label_names: Option<Vec<String>>,
+    ) -> Result<crate::Gauge, JsError> {
+        Ok(crate::Gauge::from_slot(self.add::<Gauge>(
+            name,
+            help,
+            label_names,
+            (),
+        )?))
+    }
+
+    /// Creates a histogram over `buckets` (finite upper bounds, strictly increasing; `+Inf`
+    /// is added; Prometheus' default buckets `0.005 ... 10` when omitted).
+    pub fn histogram(
+        &self,
+        name: &str,
+        help: &str,
+        #[wasm_bindgen(js_name = labelNames)] label_names: Option<Vec<String>>,
+        buckets: Option<Vec<f64>>,
+    ) -> Result<Histogram, JsError> {
+        let buckets = buckets.as_deref().unwrap_or(&DEFAULT_BUCKETS);
+        let bounds = DynHistogram::new(buckets)
+            .map_err(|e| crate::error::js_error(name, &e))?
+            .bounds()
+            .into();
+        Ok(Histogram::from_slot(self.add::<DynHistogram>(
+            name,
+            help,
+            label_names,
+            bounds,
+        )?))
+    }
+
+    /// Every family in `format`: `"text"` (Prometheus text 0.0.4, the default) or
+    /// `"openmetrics"` (OpenMetrics 1.0.0, ends with `# EOF`).
+    pub fn render(
+        &self,
+        #[wasm_bindgen(unchecked_optional_param_type = "\"text\" | \"openmetrics\"")]
+        format: Option<String>,
+    ) -> Result<String, JsError> {
+        self.encode(format::parse(format.as_deref())?)
+    }
+
+    /// Renders in the format the `Accept` header asks for (Prometheus sends one): the body,
+    /// the exact `Content-Type` to send with it, and the format's name.
+    pub fn scrape(&self, accept: Option<String>) -> Result<Exposition, JsError> {
+        let format = metrics_core::negotiate(accept.as_deref());
+        Ok(Exposition::new(self.encode(format)?, format))
+    }
+
+    /// Sets every metric back to zero and forgets every labelled series (for tests). Metric
+    /// objects and children created earlier stay valid and record into the fresh series.
+    pub fn reset(&self) -> Result<(), JsError> {
+        let mut fresh = metrics_core::Registry::new();
+        for slot in self.slots.borrow().iter() {
+            slot.reregister(&mut fresh, self.limit)
+                .map_err(|e| JsError::new(&alloc::format!("reset: {e}")))?;
+        }
+        *self.core.borrow_mut() = fresh;
+        Ok(())
+    }
+
+    /// Number of registered metrics.
+    #[wasm_bindgen(getter)]
+    pub fn size(&self) -> usize {
+        self.core.borrow().len()
+    }
+}
+
+impl Registry {
+    fn add<M: metrics_core::FamilyMember>(
+        &self,
+        name: &str,
+        help: &str,
+        label_names: Option<Vec<String>>,
+        config: M::Config,
+    ) -> Result<Rc<Slot<M>>, JsError>
+    where
+        M::Config: Clone,
+    {
+        let labels = label_names.unwrap_or_default();
+        let slot = Slot::<M>::register(
+            &mut self.core.borrow_mut(),
+            name,
+            help,
+            &labels,
+            config,
+            self.limit,
+        )
+        .map_err(|e| crate::error::js_error(name, &e))?;
+        let slot = Rc::new(slot);
+        self.slots.borrow_mut().push(slot.clone());
+        Ok(slot)
+    }
+
+    fn encode(&self, format: metrics_core::Format) -> Result<String, JsError> {
+        let mut out = String::new();
+        metrics_core::encode(&*self.core.borrow(), format, &mut out)
+            .map_err(|e| JsError::new(&alloc::format!("render: {e}")))?;
+        Ok(out)
+    }
+}
+
+/// Host tests of the paths that create no JS value (errors need a JS engine: `tests/web.rs`).
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use alloc::string::ToString;
+    use alloc::vec;
+
+    fn s(v: &[&str]) -> Option<Vec<String>> {
+        Some(v.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn records_renders_and_resets() {
+        let r = Registry::new(None);
+        let c = r.counter("jobs", "Jobs run.", s(&["kind"])).unwrap();
+        let g = r.gauge("queue_depth", "", None).unwrap();
+        let h = r
+            .histogram("job_seconds", "", None, Some(vec![1.0]))
+            .unwrap();
+        let child = c.labels(vec!["build".into()]).unwrap();
+        child.inc().unwrap();
+        c.inc_by(2.0, s(&["build"])).unwrap();
+        g.set(3.0, None).unwrap();
+        g.dec(s(&[])).unwrap();
+        h.observe(0.5, None).unwrap();
+        assert_eq!(
+            r.render(None).unwrap(),
+            "# HELP jobs_total Jobs run.\n# TYPE jobs_total counter\njobs_total{kind=\"build\"} 3\n\
+             # TYPE queue_depth gauge\nqueue_depth 2\n\
+             # TYPE job_seconds histogram\njob_seconds_bucket{le=\"1.0\"} 1\n\
+             job_seconds_bucket{le=\"+Inf\"} 1\njob_seconds_sum 0.5\njob_seconds_count 1\n"
+        );
+        let om = r
+            .scrape(Some("application/openmetrics-text".into()))
+            .unwrap();
+        assert_eq!(om.format(), "openmetrics");
+        assert!(om.body().ends_with("# EOF\n"));
+        r.reset().unwrap();
+        assert_eq!(child.get().unwrap(), 0.0);
+        assert_eq!(g.get(None).unwrap(), 0.0);
+        child.inc().unwrap();
+        assert_eq!(c.get(s(&["build"])).unwrap(), 1.0);
+        assert_eq!(r.size(), 3);
+    }
+}
