@@ -130,8 +130,3 @@ impl<'a> Desc<'a> {
         self.labels
     }
 }
-
-/// The family name of a counter: `name` without a trailing `_total`.
-pub(crate) fn counter_base(name: &str) -> &str {
-    name.strip_suffix("_total").unwrap_or(name)
-}

@@ -1,6 +1,6 @@
 //! The sample names a family exposes, for duplicate detection without allocation.
 
-use crate::desc::counter_base;
+use crate::name::bytes_eq;
 use crate::Kind;
 
 /// The suffixes a family of `kind` puts after its base name.
@@ -12,48 +12,75 @@ pub(crate) const fn suffixes(kind: Kind) -> &'static [&'static str] {
     }
 }
 
-/// The base name of a family: a counter's name without `_total`.
+/// The length of a family's base name: a counter's name without a trailing `_total` (unless
+/// nothing would be left), any other name whole.
+pub(crate) const fn base_len(name: &str, kind: Kind) -> usize {
+    let b = name.as_bytes();
+    if let Kind::Counter = kind {
+        if b.len() > 6 {
+            let (head, tail) = b.split_at(b.len() - 6);
+            if bytes_eq(tail, b"_total") {
+                return head.len();
+            }
+        }
+    }
+    b.len()
+}
+
+/// The base name of a family (see [`base_len`]).
 #[inline]
 pub(crate) fn base(name: &str, kind: Kind) -> &str {
-    match kind {
-        Kind::Counter => counter_base(name),
-        _ => name,
-    }
+    // `base_len` cuts an ASCII suffix, so this is a char boundary.
+    name.get(..base_len(name, kind)).unwrap_or(name)
 }
 
-/// True when `a_base + a_suffix == b_base + b_suffix`.
-#[cfg(feature = "alloc")]
-fn concat_eq(a: &str, a_suffix: &str, b: &str, b_suffix: &str) -> bool {
-    if a.len() + a_suffix.len() != b.len() + b_suffix.len() {
+/// True when `a + sa == b + sb`, byte for byte.
+const fn concat_eq(a: &[u8], sa: &[u8], b: &[u8], sb: &[u8]) -> bool {
+    if a.len() + sa.len() != b.len() + sb.len() {
         return false;
     }
-    let left = a.bytes().chain(a_suffix.bytes());
-    let right = b.bytes().chain(b_suffix.bytes());
-    left.eq(right)
+    let mut i = 0;
+    while i < a.len() + sa.len() {
+        let x = if i < a.len() { a[i] } else { sa[i - a.len()] };
+        let y = if i < b.len() { b[i] } else { sb[i - b.len()] };
+        if x != y {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
-/// The first name both families would expose, if any.
-#[cfg(feature = "alloc")]
-pub(crate) fn clash<'a>(
-    a_name: &'a str,
+/// The first name both families would expose, as (length of `a_name`'s base, suffix), if any.
+/// `const`, so the compile-time registry checks with it too.
+pub(crate) const fn clash(
+    a_name: &str,
     a_kind: Kind,
     b_name: &str,
     b_kind: Kind,
-) -> Option<(&'a str, &'static str)> {
-    let (a, b) = (base(a_name, a_kind), base(b_name, b_kind));
-    for sa in suffixes(a_kind) {
-        for sb in suffixes(b_kind) {
-            if concat_eq(a, sa, b, sb) {
-                return Some((a, sa));
+) -> Option<(usize, &'static str)> {
+    let a_len = base_len(a_name, a_kind);
+    let a = a_name.as_bytes().split_at(a_len).0;
+    let b = b_name.as_bytes().split_at(base_len(b_name, b_kind)).0;
+    let (sa, sb) = (suffixes(a_kind), suffixes(b_kind));
+    let mut i = 0;
+    while i < sa.len() {
+        let mut j = 0;
+        while j < sb.len() {
+            if concat_eq(a, sa[i].as_bytes(), b, sb[j].as_bytes()) {
+                return Some((a_len, sa[i]));
             }
+            j += 1;
         }
+        i += 1;
     }
     None
 }
 
 /// Builds the [`Error::Duplicate`](crate::Error::Duplicate) for a clash.
 #[cfg(feature = "alloc")]
-pub(crate) fn duplicate_error((base, suffix): (&str, &str)) -> crate::Error {
+pub(crate) fn duplicate_error(name: &str, (base_len, suffix): (usize, &str)) -> crate::Error {
+    let base = &name[..base_len];
     let mut buf = [0u8; 64];
     let name = if base.len() + suffix.len() <= 64 {
         buf[..base.len()].copy_from_slice(base.as_bytes());
@@ -67,7 +94,7 @@ pub(crate) fn duplicate_error((base, suffix): (&str, &str)) -> crate::Error {
     }
 }
 
-#[cfg(all(test, feature = "alloc"))]
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -79,8 +106,15 @@ mod tests {
         assert!(clash("h", Kind::Histogram, "h", Kind::Gauge).is_some());
         assert!(clash("h", Kind::Histogram, "h_seconds", Kind::Gauge).is_none());
         assert!(clash("a", Kind::Gauge, "b", Kind::Gauge).is_none());
+        assert_eq!(base("jobs_total", Kind::Counter), "jobs");
         assert_eq!(
-            duplicate_error(("h", "_count")),
+            base("_total", Kind::Counter),
+            "_total",
+            "never an empty name"
+        );
+        assert_eq!(base("x_total", Kind::Gauge), "x_total");
+        assert_eq!(
+            duplicate_error("h", (1, "_count")),
             crate::Error::Duplicate {
                 name: crate::error::Truncated::new("h_count")
             }

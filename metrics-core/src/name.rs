@@ -70,15 +70,11 @@ pub(crate) const fn unit_problem(name: &str, unit: &str) -> Option<&'static str>
         }
         i += 1;
     }
-    let mut n = name.as_bytes();
     // A counter may be named with its `_total`; the unit belongs before it.
-    let total = b"_total";
-    if n.len() > total.len() {
-        let (head, tail) = n.split_at(n.len() - total.len());
-        if bytes_eq(tail, total) {
-            n = head;
-        }
-    }
+    let n = name
+        .as_bytes()
+        .split_at(crate::exposed::base_len(name, crate::Kind::Counter))
+        .0;
     if n.len() < u.len() + 1 || n[n.len() - u.len() - 1] != b'_' {
         return Some("the metric name must end with `_<unit>`");
     }

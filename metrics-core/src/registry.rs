@@ -91,7 +91,7 @@ impl Registry {
         }
         for e in &self.entries {
             if let Some(c) = clash(desc.name(), kind, &e.name, e.kind) {
-                return Err(duplicate_error(c));
+                return Err(duplicate_error(desc.name(), c));
             }
         }
         self.entries.push(Entry {

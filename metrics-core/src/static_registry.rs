@@ -1,7 +1,6 @@
 //! The compile-time registry: descriptions in flash, metrics in `static`s, no heap.
 
 use crate::collect::{Collect, Families, FamilyRef, Kind, Metric, StrList, Visitor};
-use crate::name::bytes_eq;
 use crate::{Desc, Error};
 
 /// One series of a [`StaticFamily`]: its label values and its metric.
@@ -174,7 +173,13 @@ impl StaticRegistry {
             let mut j = 0;
             while j < i {
                 assert!(
-                    !const_clash(&entries[i], &entries[j]),
+                    crate::exposed::clash(
+                        entries[i].desc.name(),
+                        entries[i].kind,
+                        entries[j].desc.name(),
+                        entries[j].kind
+                    )
+                    .is_none(),
                     "two families of the static registry expose the same metric name"
                 );
                 j += 1;
@@ -183,59 +188,6 @@ impl StaticRegistry {
         }
         StaticRegistry { entries }
     }
-}
-
-/// `const` version of [`crate::exposed::clash`]: compares every exposed name of both entries.
-const fn const_clash(a: &StaticEntry, b: &StaticEntry) -> bool {
-    let (an, bn) = (
-        const_base(a.desc.name(), a.kind),
-        const_base(b.desc.name(), b.kind),
-    );
-    let (sa, sb) = (
-        crate::exposed::suffixes(a.kind),
-        crate::exposed::suffixes(b.kind),
-    );
-    let mut i = 0;
-    while i < sa.len() {
-        let mut j = 0;
-        while j < sb.len() {
-            if const_concat_eq(an, sa[i].as_bytes(), bn, sb[j].as_bytes()) {
-                return true;
-            }
-            j += 1;
-        }
-        i += 1;
-    }
-    false
-}
-
-const fn const_base(name: &str, kind: Kind) -> &[u8] {
-    let b = name.as_bytes();
-    if let Kind::Counter = kind {
-        if b.len() > 6 {
-            let (head, tail) = b.split_at(b.len() - 6);
-            if bytes_eq(tail, b"_total") {
-                return head;
-            }
-        }
-    }
-    b
-}
-
-const fn const_concat_eq(a: &[u8], sa: &[u8], b: &[u8], sb: &[u8]) -> bool {
-    if a.len() + sa.len() != b.len() + sb.len() {
-        return false;
-    }
-    let mut i = 0;
-    while i < a.len() + sa.len() {
-        let x = if i < a.len() { a[i] } else { sa[i - a.len()] };
-        let y = if i < b.len() { b[i] } else { sb[i - b.len()] };
-        if x != y {
-            return false;
-        }
-        i += 1;
-    }
-    true
 }
 
 impl Families for StaticRegistry {
