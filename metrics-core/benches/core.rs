@@ -13,6 +13,10 @@ use std::hint::black_box;
 use std::sync::Barrier;
 use std::time::{Duration, Instant};
 
+#[path = "../tests/common/registry_10k.rs"]
+#[allow(dead_code)]
+mod registry_10k;
+
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use metrics_core::{
     ChunkedEncoder, Counter, Family, Format, Histogram, Registry, ShardedCounter, DEFAULT_BUCKETS,
@@ -88,47 +92,8 @@ fn histograms(c: &mut Criterion) {
     g.finish();
 }
 
-/// A run-time registry with 10 000 series: 6 counter families and 3 gauge families of 1000
-/// series each, and a histogram family of 1000 series with 4 bounds.
-fn registry_10k() -> Registry {
-    let mut registry = Registry::new();
-    let values: Vec<String> = (0..1_000).map(|i| format!("value_{i}")).collect();
-    for f in 0..6u64 {
-        let family = registry
-            .counter_family(
-                &format!("requests_{f}"),
-                "Requests served.",
-                &["route", "code"],
-            )
-            .unwrap();
-        for (i, v) in values.iter().enumerate() {
-            family.labels(&[v, "200"]).inc_by(i as u64 * (f + 1));
-        }
-    }
-    for f in 0..3 {
-        let family = registry
-            .gauge_family(&format!("queue_depth_{f}"), "Queue depth.", &["queue"])
-            .unwrap();
-        for (i, v) in values.iter().enumerate() {
-            family.labels(&[v]).set(i as f64 * 0.25);
-        }
-    }
-    let family = registry
-        .histogram_family(
-            "rpc_seconds",
-            "RPC latency.",
-            &["method"],
-            &[0.01, 0.1, 1.0, 10.0],
-        )
-        .unwrap();
-    for (i, v) in values.iter().enumerate() {
-        family.labels(&[v]).observe(i as f64 / 300.0);
-    }
-    registry
-}
-
 fn encoders(c: &mut Criterion) {
-    let registry = registry_10k();
+    let registry = registry_10k::registry_10k().registry;
     let mut g = c.benchmark_group("encode");
     g.throughput(Throughput::Elements(10_000));
     for (name, format) in [

@@ -8,7 +8,11 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+#[path = "common/registry_10k.rs"]
+mod registry_10k;
+
 use metrics_core::{ChunkedEncoder, Counter, Format, Histogram, Registry, DEFAULT_BUCKETS};
+use registry_10k::{registry_10k, Registry10k, LABEL_VALUES};
 
 struct CountingAlloc;
 
@@ -65,8 +69,6 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
 static REQUESTS: Counter = Counter::new();
 static LATENCY: Histogram<11> = Histogram::new(&DEFAULT_BUCKETS);
 
-const LABEL_VALUES: usize = 1_000;
-
 #[test]
 fn hot_path_and_repeated_scrapes_allocate_nothing() {
     // The counter itself: an allocation here would make every other count meaningless.
@@ -75,39 +77,13 @@ fn hot_path_and_repeated_scrapes_allocate_nothing() {
 
     // 10 000 series: 6 counter families, 3 gauge families and a histogram family, 1000 label
     // values each.
-    let mut registry = Registry::new();
-    let names: Vec<String> = (0..LABEL_VALUES).map(|i| format!("v{i}")).collect();
-    let mut counters = Vec::new();
-    for f in 0..6 {
-        let family = registry
-            .counter_family(&format!("requests_{f}"), "Requests.", &["route", "code"])
-            .unwrap();
-        for v in &names {
-            family.labels(&[v, "200"]).inc_by(f + 1);
-        }
-        counters.push(family);
-    }
-    let mut gauges = Vec::new();
-    for f in 0..3 {
-        let family = registry
-            .gauge_family(&format!("queue_depth_{f}"), "Queue depth.", &["queue"])
-            .unwrap();
-        for (i, v) in names.iter().enumerate() {
-            family.labels(&[v]).set(i as f64 * 0.5);
-        }
-        gauges.push(family);
-    }
-    let latency = registry
-        .histogram_family(
-            "rpc_seconds",
-            "RPC latency.",
-            &["method"],
-            &[0.01, 0.1, 1.0, 10.0],
-        )
-        .unwrap();
-    for (i, v) in names.iter().enumerate() {
-        latency.labels(&[v]).observe(i as f64 / 100.0);
-    }
+    let Registry10k {
+        mut registry,
+        counters,
+        gauges,
+        latency,
+        values: names,
+    } = registry_10k();
     let series: usize = counters.iter().map(|f| f.len()).sum::<usize>()
         + gauges.iter().map(|f| f.len()).sum::<usize>()
         + latency.len();
