@@ -10,6 +10,7 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
+use metrics_core::parse::{Line, Parser};
 use metrics_core::{
     ChunkedEncoder, Collect, Desc, DynHistogram, Family, Format, Histogram, Kind, Registry,
     Visitor, DEFAULT_BUCKETS,
@@ -65,42 +66,27 @@ struct Series {
     count: Option<u64>,
 }
 
-/// Parses our own text output: `# ` lines are skipped, samples are `name{labels} value` or
-/// `name value`. Returns the histogram series keyed by `(family, labels without le)`.
+/// Reads our own text output with the core's parser. Returns the histogram series keyed by
+/// `(family, labels without le)`.
 fn parse(text: &str) -> BTreeMap<(String, String), Series> {
     let mut out: BTreeMap<(String, String), Series> = BTreeMap::new();
-    for line in text.lines() {
-        if line.starts_with('#') {
+    for line in Parser::new(text) {
+        let line = line.unwrap_or_else(|e| panic!("unreadable exposition: {e}"));
+        let Line::Sample(sample) = line else {
             continue;
-        }
-        let (left, value) = line
-            .rsplit_once(' ')
-            .unwrap_or_else(|| panic!("no value: {line:?}"));
-        let (name, labels) = match left.split_once('{') {
-            Some((name, rest)) => (
-                name,
-                rest.strip_suffix('}')
-                    .unwrap_or_else(|| panic!("unclosed labels: {line:?}")),
-            ),
-            None => (left, ""),
         };
         let mut le = None;
         let mut others = Vec::new();
-        for pair in labels.split(',').filter(|p| !p.is_empty()) {
-            let (k, v) = pair
-                .split_once('=')
-                .unwrap_or_else(|| panic!("bad label: {line:?}"));
-            let v = v
-                .strip_prefix('"')
-                .and_then(|v| v.strip_suffix('"'))
-                .unwrap_or_else(|| panic!("unquoted label value: {line:?}"));
+        for label in sample.labels() {
+            let (k, v) = label.unwrap_or_else(|e| panic!("bad label: {e:?}"));
             if k == "le" {
-                le = Some(v.to_string());
+                le = Some(v.raw().to_string());
             } else {
-                others.push(format!("{k}={v}"));
+                others.push(format!("{k}={}", v.raw()));
             }
         }
         let labels = others.join(",");
+        let name = sample.name;
         let (family, field) = if let Some(f) = name.strip_suffix("_bucket") {
             (f, "bucket")
         } else if let Some(f) = name.strip_suffix("_sum") {
@@ -111,24 +97,25 @@ fn parse(text: &str) -> BTreeMap<(String, String), Series> {
             continue; // not a histogram sample
         };
         let s = out.entry((family.to_string(), labels)).or_default();
+        let value = sample.raw_value;
         match field {
             "bucket" => s.buckets.push((
-                le.unwrap_or_else(|| panic!("bucket without le: {line:?}")),
+                le.unwrap_or_else(|| panic!("bucket without le: {sample:?}")),
                 value
                     .parse()
-                    .unwrap_or_else(|_| panic!("bad count: {line:?}")),
+                    .unwrap_or_else(|_| panic!("bad count: {sample:?}")),
             )),
             "sum" => {
-                let v = value
-                    .parse()
-                    .unwrap_or_else(|_| panic!("bad sum: {line:?}"));
-                assert!(s.sum.replace(v).is_none(), "two sums: {line:?}");
+                assert!(
+                    s.sum.replace(sample.value).is_none(),
+                    "two sums: {sample:?}"
+                );
             }
             _ => {
                 let v = value
                     .parse()
-                    .unwrap_or_else(|_| panic!("bad count: {line:?}"));
-                assert!(s.count.replace(v).is_none(), "two counts: {line:?}");
+                    .unwrap_or_else(|_| panic!("bad count: {sample:?}"));
+                assert!(s.count.replace(v).is_none(), "two counts: {sample:?}");
             }
         }
     }
