@@ -181,6 +181,51 @@ macro_rules! zeros {
     };
 }
 
+/// What [`Histogram`] and `DynHistogram` share: the hot path, snapshots and `Collect`, over
+/// their `bounds` and `core` fields.
+macro_rules! histogram_api {
+    ([$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> $ty {
+            /// Records one observation. Lock-free, no allocation, safe from interrupt handlers.
+            #[inline]
+            pub fn observe(&self, v: f64) {
+                self.core.observe(&self.bounds[..], v);
+            }
+
+            /// Calls `f` with a consistent snapshot.
+            pub fn snapshot<R>(&self, f: impl FnOnce(&dyn HistogramValue) -> R) -> R {
+                self.core.snapshot(&self.bounds[..], |v| f(v))
+            }
+
+            /// The number of observations (a snapshot).
+            pub fn count(&self) -> u64 {
+                self.snapshot(|s| s.count())
+            }
+
+            /// The sum of observations (a snapshot).
+            pub fn sum(&self) -> f64 {
+                self.snapshot(|s| s.sum())
+            }
+        }
+
+        impl<$($generics)*> Collect for $ty {
+            fn series_count(&self) -> usize {
+                1
+            }
+            fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
+                if index != 0 {
+                    return Ok(());
+                }
+                self.snapshot(|v| visit(StrList::EMPTY, Value::Histogram(v)))
+            }
+        }
+
+        impl<$($generics)*> Metric for $ty {
+            const KIND: Kind = Kind::Histogram;
+        }
+    };
+}
+
 /// A histogram with `N` finite bucket bounds in `'static` memory (flash on firmware), all state
 /// inline: `const`-constructible for `static`s, no heap.
 ///
@@ -213,49 +258,13 @@ impl<const N: usize> Histogram<N> {
         }
     }
 
-    /// Records one observation. Lock-free, no allocation, safe from interrupt handlers.
-    #[inline]
-    pub fn observe(&self, v: f64) {
-        self.core.observe(self.bounds, v);
-    }
-
-    /// Calls `f` with a consistent snapshot.
-    pub fn snapshot<R>(&self, f: impl FnOnce(&dyn HistogramValue) -> R) -> R {
-        self.core.snapshot(self.bounds, |v| f(v))
-    }
-
-    /// The number of observations (a snapshot).
-    pub fn count(&self) -> u64 {
-        self.snapshot(|s| s.count())
-    }
-
-    /// The sum of observations (a snapshot).
-    pub fn sum(&self) -> f64 {
-        self.snapshot(|s| s.sum())
-    }
-
     /// The finite bucket bounds.
     pub fn bounds(&self) -> &'static [f64] {
         self.bounds
     }
 }
 
-impl<const N: usize> Collect for Histogram<N> {
-    fn series_count(&self) -> usize {
-        1
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        if index != 0 {
-            return Ok(());
-        }
-        self.core
-            .snapshot(self.bounds, |v| visit(StrList::EMPTY, Value::Histogram(v)))
-    }
-}
-
-impl<const N: usize> Metric for Histogram<N> {
-    const KIND: Kind = Kind::Histogram;
-}
+histogram_api!([const N: usize] Histogram<N>);
 
 #[cfg(feature = "alloc")]
 pub use dynamic::DynHistogram;
@@ -302,27 +311,6 @@ mod dynamic {
             }
         }
 
-        /// Records one observation. Lock-free, no allocation.
-        #[inline]
-        pub fn observe(&self, v: f64) {
-            self.core.observe(&self.bounds, v);
-        }
-
-        /// Calls `f` with a consistent snapshot.
-        pub fn snapshot<R>(&self, f: impl FnOnce(&dyn HistogramValue) -> R) -> R {
-            self.core.snapshot(&self.bounds, |v| f(v))
-        }
-
-        /// The number of observations (a snapshot).
-        pub fn count(&self) -> u64 {
-            self.snapshot(|s| s.count())
-        }
-
-        /// The sum of observations (a snapshot).
-        pub fn sum(&self) -> f64 {
-            self.snapshot(|s| s.sum())
-        }
-
         /// The finite bucket bounds.
         pub fn bounds(&self) -> &[f64] {
             &self.bounds
@@ -333,22 +321,7 @@ mod dynamic {
         }
     }
 
-    impl Collect for DynHistogram {
-        fn series_count(&self) -> usize {
-            1
-        }
-        fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-            if index != 0 {
-                return Ok(());
-            }
-            self.core
-                .snapshot(&self.bounds, |v| visit(StrList::EMPTY, Value::Histogram(v)))
-        }
-    }
-
-    impl Metric for DynHistogram {
-        const KIND: Kind = Kind::Histogram;
-    }
+    histogram_api!([] DynHistogram);
 }
 
 #[cfg(all(test, not(loom)))]
