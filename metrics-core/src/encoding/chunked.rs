@@ -10,8 +10,8 @@
 
 use core::fmt::{self, Write};
 
-use super::line::{self, Meta, Num};
-use crate::collect::{Families, FamilyRef, Kind, StrList, Value};
+use super::line::{self, Meta, Num, Slot};
+use crate::collect::{Families, FamilyRef, StrList, Value};
 use crate::exposed::base;
 use crate::{Error, Format};
 
@@ -196,42 +196,22 @@ impl<const B: usize> SeriesState<'_, B> {
             _ => &[],
         };
         let names = f.desc.label_names();
-        let name = f.desc.name();
-        loop {
-            let sample = match captured {
-                Captured::Counter(n) if *self.line == 0 => {
-                    Some((base(name, Kind::Counter), "_total", None, n))
-                }
-                Captured::Gauge(v) if *self.line == 0 => Some((name, "", None, Num::F64(v))),
-                Captured::Histogram {
-                    buckets,
-                    count,
-                    sum,
-                } => {
-                    let k = *self.line;
-                    if k < buckets {
-                        Some((
-                            name,
-                            "_bucket",
-                            Some(bounds[k]),
-                            Num::U64(self.cumulative[k]),
-                        ))
-                    } else if k == buckets {
-                        Some((name, "_bucket", Some(f64::INFINITY), Num::U64(count)))
-                    } else if k == buckets + 1 && !line::omit_sum(format, bounds) {
-                        Some((name, "_sum", None, Num::F64(sum)))
-                    } else if k <= buckets + 2 {
-                        *self.line = buckets + 2;
-                        Some((name, "_count", None, Num::U64(count)))
-                    } else {
-                        None
-                    }
-                }
-                _ => None,
+        let base = base(f.desc.name(), f.kind);
+        let buckets = match captured {
+            Captured::Histogram { buckets, .. } => buckets,
+            _ => 0,
+        };
+        let omit = line::omit_sum(format, bounds);
+        while let Some((suffix, slot)) = line::plan(f.kind, buckets, omit, *self.line) {
+            let num = match (slot, captured) {
+                (Slot::Scalar, Captured::Counter(n)) => n,
+                (Slot::Scalar, Captured::Gauge(v)) => Num::F64(v),
+                (Slot::Bucket(i), _) => Num::U64(self.cumulative[i]),
+                (Slot::Sum, Captured::Histogram { sum, .. }) => Num::F64(sum),
+                (Slot::Inf | Slot::Count, Captured::Histogram { count, .. }) => Num::U64(count),
+                _ => return Err(Error::KindMismatch),
             };
-            let Some((base, suffix, le, num)) = sample else {
-                return Ok(true);
-            };
+            let le = line::le(slot, bounds);
             if !emit(win, self.offset, |w| {
                 line::write_sample(w, base, suffix, names, values, le, num)
             })? {
@@ -239,6 +219,7 @@ impl<const B: usize> SeriesState<'_, B> {
             }
             *self.line += 1;
         }
+        Ok(true)
     }
 
     fn capture(&mut self, value: Value<'_>) -> Result<Captured, Error> {

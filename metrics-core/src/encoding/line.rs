@@ -9,7 +9,7 @@ use core::fmt::Write;
 
 use super::escape;
 use super::float::{write_canonical_f64, write_f64, write_u64};
-use crate::collect::{FamilyRef, HistogramValue, Kind, StrList, Value};
+use crate::collect::{FamilyRef, Kind, StrList, Value};
 use crate::exposed::base;
 use crate::{Error, Format};
 
@@ -153,6 +153,59 @@ pub(crate) fn omit_sum(format: Format, bounds: &[f64]) -> bool {
     format == Format::OpenMetrics && bounds.first().is_some_and(|b| *b < 0.0)
 }
 
+/// Which number a sample line shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Slot {
+    /// A counter's or gauge's value.
+    Scalar,
+    /// The cumulative count up to finite bucket `i`.
+    Bucket(usize),
+    /// The `+Inf` bucket.
+    Inf,
+    /// A histogram's sum.
+    Sum,
+    /// A histogram's count (equal to the `+Inf` bucket).
+    Count,
+}
+
+/// Line `k` of a series, in exposition order, as (name suffix, slot); `None` past the last.
+/// Both encoders follow this one plan: buckets, `+Inf`, `_sum` (unless `omit_sum`), `_count`.
+#[inline]
+pub(crate) fn plan(
+    kind: Kind,
+    buckets: usize,
+    omit_sum: bool,
+    k: usize,
+) -> Option<(&'static str, Slot)> {
+    match kind {
+        Kind::Counter => (k == 0).then_some(("_total", Slot::Scalar)),
+        Kind::Gauge => (k == 0).then_some(("", Slot::Scalar)),
+        Kind::Histogram => {
+            if k < buckets {
+                return Some(("_bucket", Slot::Bucket(k)));
+            }
+            if k == buckets {
+                return Some(("_bucket", Slot::Inf));
+            }
+            match k - buckets - 1 + usize::from(omit_sum) {
+                0 => Some(("_sum", Slot::Sum)),
+                1 => Some(("_count", Slot::Count)),
+                _ => None,
+            }
+        }
+    }
+}
+
+/// The `le` label of a slot.
+#[inline]
+pub(crate) fn le(slot: Slot, bounds: &[f64]) -> Option<f64> {
+    match slot {
+        Slot::Bucket(i) => bounds.get(i).copied(),
+        Slot::Inf => Some(f64::INFINITY),
+        _ => None,
+    }
+}
+
 /// Writes every sample line of one series (the streaming path).
 pub(crate) fn write_series<W: Write + ?Sized>(
     w: &mut W,
@@ -163,58 +216,63 @@ pub(crate) fn write_series<W: Write + ?Sized>(
 ) -> Result<(), Error> {
     check(f, values, &value)?;
     let names = f.desc.label_names();
-    let name = f.desc.name();
-    match value {
-        Value::Counter(v) => write_sample(
-            w,
-            base(name, Kind::Counter),
-            "_total",
-            names,
-            values,
-            None,
-            Num::U64(v),
-        )?,
-        Value::CounterF64(v) => write_sample(
-            w,
-            base(name, Kind::Counter),
-            "_total",
-            names,
-            values,
-            None,
-            Num::F64(v),
-        )?,
-        Value::Gauge(v) => write_sample(w, name, "", names, values, None, Num::F64(v))?,
-        Value::Histogram(h) => write_histogram(w, name, format, names, values, h)?,
+    let base = base(f.desc.name(), f.kind);
+    let bounds: &[f64] = match value {
+        Value::Histogram(h) => h.bounds(),
+        _ => &[],
+    };
+    let omit = omit_sum(format, bounds);
+    let mut cumulative = 0u64;
+    let mut k = 0;
+    while let Some((suffix, slot)) = plan(f.kind, bounds.len(), omit, k) {
+        let num = match (slot, value) {
+            (Slot::Scalar, Value::Counter(v)) => Num::U64(v),
+            (Slot::Scalar, Value::CounterF64(v) | Value::Gauge(v)) => Num::F64(v),
+            (Slot::Bucket(i), Value::Histogram(h)) => {
+                cumulative += h.bucket(i);
+                Num::U64(cumulative)
+            }
+            (Slot::Inf, Value::Histogram(h)) => {
+                cumulative += h.bucket(bounds.len());
+                Num::U64(cumulative)
+            }
+            (Slot::Sum, Value::Histogram(h)) => Num::F64(h.sum()),
+            (Slot::Count, _) => Num::U64(cumulative),
+            _ => return Err(Error::KindMismatch),
+        };
+        write_sample(w, base, suffix, names, values, le(slot, bounds), num)?;
+        k += 1;
     }
     Ok(())
 }
 
-fn write_histogram<W: Write + ?Sized>(
-    w: &mut W,
-    name: &str,
-    format: Format,
-    names: StrList<'_>,
-    values: StrList<'_>,
-    h: &dyn HistogramValue,
-) -> core::fmt::Result {
-    let bounds = h.bounds();
-    let mut cum = 0u64;
-    for (i, &le) in bounds.iter().enumerate() {
-        cum += h.bucket(i);
-        write_sample(w, name, "_bucket", names, values, Some(le), Num::U64(cum))?;
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plan_orders_lines_and_omits_the_sum_when_asked() {
+        let lines = |omit| {
+            (0..)
+                .map_while(|k| plan(Kind::Histogram, 2, omit, k))
+                .collect::<std::vec::Vec<_>>()
+        };
+        assert_eq!(
+            lines(false),
+            [
+                ("_bucket", Slot::Bucket(0)),
+                ("_bucket", Slot::Bucket(1)),
+                ("_bucket", Slot::Inf),
+                ("_sum", Slot::Sum),
+                ("_count", Slot::Count)
+            ]
+        );
+        assert_eq!(lines(true).len(), 4);
+        assert!(!lines(true).contains(&("_sum", Slot::Sum)));
+        assert_eq!(
+            plan(Kind::Counter, 0, false, 0),
+            Some(("_total", Slot::Scalar))
+        );
+        assert_eq!(plan(Kind::Gauge, 0, false, 1), None);
     }
-    cum += h.bucket(bounds.len());
-    write_sample(
-        w,
-        name,
-        "_bucket",
-        names,
-        values,
-        Some(f64::INFINITY),
-        Num::U64(cum),
-    )?;
-    if !omit_sum(format, bounds) {
-        write_sample(w, name, "_sum", names, values, None, Num::F64(h.sum()))?;
-    }
-    write_sample(w, name, "_count", names, values, None, Num::U64(cum))
 }
