@@ -198,3 +198,31 @@ pub trait Families {
 /// holds its cardinality limit of series, new label combinations are counted in this one
 /// series, which appears in the output as e.g. `requests_total{method="__overflow__",code="__overflow__"}`.
 pub const OVERFLOW_LABEL_VALUE: &str = "__overflow__";
+
+/// Implements [`Collect`] and [`Metric`] for a metric that is one unlabelled series whose value
+/// is `$value` (an expression of `$this`, the metric).
+macro_rules! single_series {
+    ([$($generics:tt)*] $ty:ty, $kind:expr, |$this:ident| $value:expr) => {
+        impl<$($generics)*> $crate::collect::Collect for $ty {
+            fn series_count(&self) -> usize {
+                1
+            }
+            fn collect(
+                &self,
+                index: usize,
+                visit: &mut $crate::collect::Visitor<'_>,
+            ) -> Result<(), $crate::Error> {
+                if index == 0 {
+                    let $this = self;
+                    visit($crate::collect::StrList::EMPTY, $value)?;
+                }
+                Ok(())
+            }
+        }
+
+        impl<$($generics)*> $crate::collect::Metric for $ty {
+            const KIND: $crate::collect::Kind = $kind;
+        }
+    };
+}
+pub(crate) use single_series;

@@ -18,8 +18,8 @@
 //! }
 //! ```
 
-use crate::collect::{Collect, Kind, Metric, StrList, Value, Visitor};
-use crate::Error;
+use crate::collect::single_series;
+use crate::collect::{Kind, Value};
 
 /// A gauge whose value is `f()` at encode time.
 ///
@@ -45,21 +45,7 @@ impl<F> core::fmt::Debug for FnGauge<F> {
     }
 }
 
-impl<F: Fn() -> f64 + Send + Sync> Collect for FnGauge<F> {
-    fn series_count(&self) -> usize {
-        1
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        if index == 0 {
-            visit(StrList::EMPTY, Value::Gauge((self.f)()))?;
-        }
-        Ok(())
-    }
-}
-
-impl<F: Fn() -> f64 + Send + Sync> Metric for FnGauge<F> {
-    const KIND: Kind = Kind::Gauge;
-}
+single_series!([F: Fn() -> f64 + Send + Sync] FnGauge<F>, Kind::Gauge, |g| Value::Gauge((g.f)()));
 
 /// A counter whose total is `f()` at encode time (e.g. a hardware counter register).
 pub struct FnCounter<F> {
@@ -79,18 +65,4 @@ impl<F> core::fmt::Debug for FnCounter<F> {
     }
 }
 
-impl<F: Fn() -> u64 + Send + Sync> Collect for FnCounter<F> {
-    fn series_count(&self) -> usize {
-        1
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        if index == 0 {
-            visit(StrList::EMPTY, Value::Counter((self.f)()))?;
-        }
-        Ok(())
-    }
-}
-
-impl<F: Fn() -> u64 + Send + Sync> Metric for FnCounter<F> {
-    const KIND: Kind = Kind::Counter;
-}
+single_series!([F: Fn() -> u64 + Send + Sync] FnCounter<F>, Kind::Counter, |c| Value::Counter((c.f)()));

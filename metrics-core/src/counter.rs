@@ -1,8 +1,8 @@
 //! Counters: totals that only go up.
 
 use crate::atomic::{const_fn, AtomicU64, Ordering};
-use crate::collect::{Collect, Kind, Metric, StrList, Value, Visitor};
-use crate::Error;
+use crate::collect::single_series;
+use crate::collect::{Kind, Value};
 
 /// An integer counter: one `AtomicU64` (8 bytes), `const`-constructible for `static`s.
 ///
@@ -50,21 +50,7 @@ impl Counter {
     }
 }
 
-impl Collect for Counter {
-    fn series_count(&self) -> usize {
-        1
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        if index == 0 {
-            visit(StrList::EMPTY, Value::Counter(self.get()))?;
-        }
-        Ok(())
-    }
-}
-
-impl Metric for Counter {
-    const KIND: Kind = Kind::Counter;
-}
+single_series!([] Counter, Kind::Counter, |c| Value::Counter(c.get()));
 
 /// A float counter for totals that are not whole numbers, such as seconds spent.
 ///
@@ -112,21 +98,7 @@ impl FloatCounter {
     }
 }
 
-impl Collect for FloatCounter {
-    fn series_count(&self) -> usize {
-        1
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        if index == 0 {
-            visit(StrList::EMPTY, Value::CounterF64(self.get()))?;
-        }
-        Ok(())
-    }
-}
-
-impl Metric for FloatCounter {
-    const KIND: Kind = Kind::Counter;
-}
+single_series!([] FloatCounter, Kind::Counter, |c| Value::CounterF64(c.get()));
 
 /// Adds `v` to the `f64` stored as bits in `a`, with a CAS loop.
 #[inline]

@@ -1,9 +1,9 @@
 //! Gauges: values that go up and down.
 
 use crate::atomic::{const_fn, AtomicU64, Ordering};
-use crate::collect::{Collect, Kind, Metric, StrList, Value, Visitor};
+use crate::collect::single_series;
+use crate::collect::{Kind, Value};
 use crate::counter::add_f64;
-use crate::Error;
 
 /// A float gauge: the value's bits in one `AtomicU64`, `const`-constructible for `static`s.
 ///
@@ -65,21 +65,7 @@ impl Gauge {
     }
 }
 
-impl Collect for Gauge {
-    fn series_count(&self) -> usize {
-        1
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        if index == 0 {
-            visit(StrList::EMPTY, Value::Gauge(self.get()))?;
-        }
-        Ok(())
-    }
-}
-
-impl Metric for Gauge {
-    const KIND: Kind = Kind::Gauge;
-}
+single_series!([] Gauge, Kind::Gauge, |g| Value::Gauge(g.get()));
 
 #[cfg(all(test, not(loom)))]
 mod tests {

@@ -14,8 +14,8 @@
 use core::cell::Cell;
 
 use crate::atomic::{AtomicU64, AtomicUsize, Ordering};
-use crate::collect::{Collect, Kind, Metric, StrList, Value, Visitor};
-use crate::Error;
+use crate::collect::single_series;
+use crate::collect::{Kind, Value};
 
 /// One cell on a line of its own.
 #[derive(Debug)]
@@ -96,21 +96,7 @@ impl<const N: usize> Default for ShardedCounter<N> {
     }
 }
 
-impl<const N: usize> Collect for ShardedCounter<N> {
-    fn series_count(&self) -> usize {
-        1
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        if index == 0 {
-            visit(StrList::EMPTY, Value::Counter(self.get()))?;
-        }
-        Ok(())
-    }
-}
-
-impl<const N: usize> Metric for ShardedCounter<N> {
-    const KIND: Kind = Kind::Counter;
-}
+single_series!([const N: usize] ShardedCounter<N>, Kind::Counter, |c| Value::Counter(c.get()));
 
 impl<const N: usize> crate::FamilyMember for ShardedCounter<N> {
     type Config = ();
