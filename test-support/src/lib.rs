@@ -16,6 +16,7 @@
 #![deny(missing_docs)]
 
 use std::ffi::{OsStr, OsString};
+use std::fmt::Write as _;
 use std::fs::File;
 use std::io::Read;
 use std::net::TcpListener;
@@ -51,7 +52,7 @@ pub fn workspace_root() -> PathBuf {
 }
 
 /// An HTTP client that returns 4xx/5xx answers as responses and gives up after `timeout`.
-fn agent(timeout: Duration) -> ureq::Agent {
+pub fn agent(timeout: Duration) -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(timeout))
@@ -411,7 +412,9 @@ pub fn urlencode(s: &str) -> String {
             b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                 out.push(b as char)
             }
-            _ => out.push_str(&format!("%{b:02X}")),
+            _ => {
+                let _ = write!(out, "%{b:02X}");
+            }
         }
     }
     out

@@ -53,23 +53,19 @@ pub(crate) fn bind(address: SocketAddr, write_timeout: Duration) -> Result<TcpLi
 }
 
 /// Waits until nothing listens on `address` any more (a connection is refused), for at most
-/// `limit`. tiny_http's accept thread owns the listener and closes it when it ends, shortly
-/// after its `Server` is dropped; this is how `stop` knows the port is free again.
-pub(crate) fn wait_closed(address: SocketAddr, limit: Duration) -> bool {
+/// `limit`, or until a connection attempt fails otherwise. tiny_http's accept thread owns the
+/// listener and closes it when it ends, shortly after its `Server` is dropped; this is how
+/// `stop` knows the port is free again.
+pub(crate) fn wait_closed(address: SocketAddr, limit: Duration) {
     let target = connectable(address);
     let deadline = Instant::now() + limit;
-    loop {
-        match TcpStream::connect_timeout(&target, Duration::from_millis(100)) {
-            // Still listening: the accept thread has not reached its exit check yet. The
-            // connection is dropped at once; tiny_http reads end-of-stream from it.
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::ConnectionRefused => return true,
-            // Anything else (no route, timeout) cannot tell; give up waiting.
-            Err(_) => return false,
-        }
-        if Instant::now() >= deadline {
-            return false;
-        }
+    // A connection that succeeds means still listening: the accept thread has not reached its
+    // exit check yet (the connection is dropped at once; tiny_http reads end-of-stream from
+    // it). A refused one means closed; any other error (no route, timeout) cannot tell, so
+    // waiting ends too.
+    while TcpStream::connect_timeout(&target, Duration::from_millis(100)).is_ok()
+        && Instant::now() < deadline
+    {
         thread::sleep(Duration::from_millis(2));
     }
 }

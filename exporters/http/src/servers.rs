@@ -123,42 +123,42 @@ impl Servers {
     pub(crate) fn idle(&self) -> bool {
         let now = Instant::now();
         let mut probe = lock(&self.probe);
-        match &*probe {
-            None => {
-                let last = self.last_request.load(Ordering::Relaxed);
-                if self.millis(now) < last + SILENCE.as_millis() as u64 {
-                    return false;
-                }
-                // Whatever happens now, the next probe waits for another silence.
-                self.last_request.store(self.millis(now), Ordering::Relaxed);
-                let requests = self.requests.load(Ordering::Relaxed);
-                // A failed connect or write is no evidence either way.
-                if let Ok(mut stream) = TcpStream::connect_timeout(&self.probe_addr, PROBE_CONNECT)
-                {
-                    if stream.write_all(PROBE).is_ok() {
-                        *probe = Some(Probe {
-                            _stream: stream,
-                            sent: now,
-                            requests,
-                        });
-                    }
-                }
-                false
-            }
-            Some(p) => {
-                if self.requests.load(Ordering::Relaxed) > p.requests {
-                    *probe = None;
-                    false
-                } else if now.duration_since(p.sent) > PROBE_TIMEOUT {
-                    *probe = None;
-                    drop(probe);
-                    self.failed(&self.current());
-                    true
-                } else {
-                    false
-                }
-            }
+        let Some(p) = &*probe else {
+            *probe = self.probe_after_silence(now);
+            return false;
+        };
+        if self.requests.load(Ordering::Relaxed) > p.requests {
+            // A request got through since the probe was sent: the accept loop works.
+            *probe = None;
+            return false;
         }
+        if now.duration_since(p.sent) <= PROBE_TIMEOUT {
+            return false;
+        }
+        *probe = None;
+        drop(probe);
+        self.failed(&self.current());
+        true
+    }
+
+    /// When no request has arrived for [`SILENCE`], sends a probe (`None` when it is not time
+    /// yet, or the probe could not be sent).
+    fn probe_after_silence(&self, now: Instant) -> Option<Probe> {
+        let last = self.last_request.load(Ordering::Relaxed);
+        if self.millis(now) < last + SILENCE.as_millis() as u64 {
+            return None;
+        }
+        // Whatever happens now, the next probe waits for another silence.
+        self.last_request.store(self.millis(now), Ordering::Relaxed);
+        let requests = self.requests.load(Ordering::Relaxed);
+        // A failed connect or write is no evidence either way.
+        let mut stream = TcpStream::connect_timeout(&self.probe_addr, PROBE_CONNECT).ok()?;
+        stream.write_all(PROBE).ok()?;
+        Some(Probe {
+            _stream: stream,
+            sent: now,
+            requests,
+        })
     }
 
     /// The server to take requests from.

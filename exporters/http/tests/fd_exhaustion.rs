@@ -43,7 +43,7 @@ fn serves_again_after_running_out_of_file_descriptors() {
     let started = Instant::now();
     let body = loop {
         let attempt = agent(Duration::from_secs(2))
-            .get(format!("http://{addr}/metrics"))
+            .get(url(addr, "/metrics"))
             .call();
         if let Ok(mut r) = attempt {
             assert_eq!(r.status(), 200);

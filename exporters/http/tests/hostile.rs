@@ -18,7 +18,7 @@ fn scrape_within_a_second(addr: SocketAddr) -> Duration {
     let started = Instant::now();
     let r = reply(
         agent(Duration::from_secs(1))
-            .get(format!("http://{addr}/metrics"))
+            .get(url(addr, "/metrics"))
             .header("Accept", PROMETHEUS_ACCEPT)
             .header("Accept-Encoding", "gzip")
             .call(),
@@ -220,7 +220,7 @@ fn a_client_that_does_not_read_holds_a_worker_at_most_about_twice_the_write_time
     let started = Instant::now();
     let r = reply(
         agent(Duration::from_secs(10))
-            .get(format!("http://{addr}/metrics"))
+            .get(url(addr, "/metrics"))
             .call(),
     );
     let took = started.elapsed();

@@ -4,7 +4,6 @@ mod common;
 
 use std::net::TcpListener;
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::*;
 use metrics_core::{Collect, Desc, Families, FamilyRef, Format, Kind, Visitor};
@@ -39,11 +38,7 @@ fn landing_page() {
     assert_eq!(r.header("connection"), Some("close"));
     assert!(r.header("date").is_some_and(|d| d.ends_with(" GMT")));
 
-    let h = reply(
-        agent(Duration::from_secs(5))
-            .head(format!("http://{}/", e.local_addr()))
-            .call(),
-    );
+    let h = reply(client().head(url(e.local_addr(), "/")).call());
     assert_eq!(h.status, 200);
     assert!(h.body.is_empty());
     assert_eq!(
@@ -77,20 +72,16 @@ fn not_found() {
         assert!(r.text().contains("/metrics"), "{}", r.text());
     }
     // Unknown path with another method: still 404.
-    let r = reply(
-        agent(Duration::from_secs(5))
-            .post(format!("http://{}/nope", e.local_addr()))
-            .send_empty(),
-    );
+    let r = reply(client().post(url(e.local_addr(), "/nope")).send_empty());
     assert_eq!(r.status, 404);
 }
 
 #[test]
 fn other_methods_get_405_with_allow() {
     let (_s, e) = start(local());
-    let a = agent(Duration::from_secs(5));
+    let a = client();
     for path in ["/metrics", "/", "/-/healthy"] {
-        let url = format!("http://{}{path}", e.local_addr());
+        let url = url(e.local_addr(), path);
         for r in [
             reply(a.post(&url).send("x")),
             reply(a.put(&url).send_empty()),
@@ -124,7 +115,7 @@ fn metrics_negotiated_from_accept() {
             &text,
         ),
     ] {
-        let rq = agent(Duration::from_secs(5)).get(format!("http://{}/metrics", e.local_addr()));
+        let rq = client().get(url(e.local_addr(), "/metrics"));
         // ureq sends `Accept: */*` unless told otherwise.
         let rq = match accept {
             Some(a) => rq.header("Accept", a),
@@ -148,8 +139,8 @@ fn metrics_negotiated_from_accept() {
 #[test]
 fn metrics_head_has_the_get_headers_and_no_body() {
     let (_s, e) = start(local());
-    let url = format!("http://{}/metrics?ignored=1", e.local_addr());
-    let a = agent(Duration::from_secs(5));
+    let url = url(e.local_addr(), "/metrics?ignored=1");
+    let a = client();
     for enc in ["identity", "gzip"] {
         let g = reply(
             a.get(&url)

@@ -55,13 +55,7 @@ pub fn sample() -> Sample {
 }
 
 /// A client that returns 4xx/5xx as responses, with a timeout.
-pub fn agent(timeout: Duration) -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(timeout))
-        .build()
-        .new_agent()
-}
+pub use test_support::agent;
 
 /// A response, read completely.
 #[derive(Debug)]
@@ -99,9 +93,19 @@ pub fn reply(r: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Reply 
     }
 }
 
+/// The client of most tests: [`agent`] with a 5 s timeout.
+pub fn client() -> ureq::Agent {
+    agent(Duration::from_secs(5))
+}
+
+/// `http://{addr}{path}`.
+pub fn url(addr: SocketAddr, path: &str) -> String {
+    format!("http://{addr}{path}")
+}
+
 /// `GET http://{addr}{path}` with extra headers.
 pub fn get(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> Reply {
-    let mut rq = agent(Duration::from_secs(5)).get(format!("http://{addr}{path}"));
+    let mut rq = client().get(url(addr, path));
     for (k, v) in headers {
         rq = rq.header(*k, *v);
     }
