@@ -76,7 +76,8 @@ impl Worker {
             // body and sends it slowly would hold this worker, and an absurd Content-Length
             // aborts the process on allocation failure. No route takes a body, so the request
             // is abandoned unanswered instead: its connection and the tiny_http thread waiting
-            // on it are leaked, a bounded cost per such request rather than a stalled worker.
+            // on it are leaked (unbounded over many such requests: see the README's limits)
+            // rather than a stalled worker.
             self.shared.count_error(ErrorKind::RequestBody);
             std::mem::forget(request);
             return;
