@@ -5,6 +5,9 @@
 
 extern crate alloc;
 
+#[macro_use]
+mod wrapper;
+
 mod counter;
 mod error;
 mod exposition;

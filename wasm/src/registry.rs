@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use metrics_core::{DynHistogram, FloatCounter, Gauge, DEFAULT_BUCKETS};
+use metrics_core::{DynHistogram, Families, FloatCounter, Gauge, DEFAULT_BUCKETS};
 use wasm_bindgen::prelude::*;
 
 use crate::slot::{Reregister, Slot};
@@ -126,9 +126,15 @@ impl Registry {
     /// objects and children created earlier stay valid and record into the fresh series.
     pub fn reset(&self) -> Result<(), JsError> {
         let mut fresh = metrics_core::Registry::new();
-        for slot in self.slots.borrow().iter() {
-            slot.reregister(&mut fresh, self.limit)
-                .map_err(|e| JsError::new(&alloc::format!("reset: {e}")))?;
+        {
+            let old = self.core.borrow();
+            // Slot `i` holds the old registry's family `i`: `add` appends to both, and only once
+            // the core registered the family. Its description is taken from there.
+            let descs = (0..old.family_count()).filter_map(|i| Families::family(&*old, i));
+            for (slot, family) in self.slots.borrow().iter().zip(descs) {
+                slot.reregister(&mut fresh, family.desc, self.limit)
+                    .map_err(|e| JsError::new(&alloc::format!("reset: {e}")))?;
+            }
         }
         *self.core.borrow_mut() = fresh;
         Ok(())

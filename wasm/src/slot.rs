@@ -20,19 +20,36 @@ use crate::error::{js_error, unreachable_error};
 
 /// A family that can be registered (again) into a core registry.
 pub(crate) trait Reregister {
-    /// Registers a fresh, zeroed family under the same description and points the slot at it.
+    /// Registers a fresh, zeroed family under `desc` (the description the old registry holds
+    /// for this slot's family) and points the slot at it.
     fn reregister(
         &self,
         registry: &mut metrics_core::Registry,
+        desc: Desc<'_>,
         limit: Option<usize>,
     ) -> Result<(), Error>;
+}
+
+/// A registered family and its one series when it has no labels.
+type Registered<M> = (Arc<Family<M>>, Option<Arc<M>>);
+
+/// Registers a family under `desc`; with its one series when it has no labels (created now so
+/// it is exposed at zero before first use, as Prometheus clients do).
+fn register_family<M: FamilyMember>(
+    registry: &mut metrics_core::Registry,
+    desc: Desc<'_>,
+    config: M::Config,
+    limit: Option<usize>,
+) -> Result<Registered<M>, Error> {
+    let unlabelled = desc.label_names().is_empty();
+    let family = registry.family::<M>(desc, config, limit)?;
+    let unlabelled = unlabelled.then(|| family.handle(&[]));
+    Ok((family, unlabelled))
 }
 
 /// One registered family.
 pub(crate) struct Slot<M: FamilyMember> {
     name: Box<str>,
-    help: Box<str>,
-    labels: Box<[Box<str>]>,
     config: M::Config,
     family: RefCell<Arc<Family<M>>>,
     /// The one series of a family without labels, created at registration so it is exposed
@@ -55,16 +72,10 @@ where
         limit: Option<usize>,
     ) -> Result<Self, Error> {
         let label_refs: Vec<&str> = labels.iter().map(String::as_str).collect();
-        let family = registry.family::<M>(
-            Desc::try_new(name, help)?.try_labels(&label_refs)?,
-            config.clone(),
-            limit,
-        )?;
-        let unlabelled = labels.is_empty().then(|| family.handle(&[]));
+        let desc = Desc::try_new(name, help)?.try_labels(&label_refs)?;
+        let (family, unlabelled) = register_family::<M>(registry, desc, config.clone(), limit)?;
         Ok(Slot {
             name: name.into(),
-            help: help.into(),
-            labels: labels.iter().map(|l| Box::from(l.as_str())).collect(),
             config,
             family: RefCell::new(family),
             unlabelled: RefCell::new(unlabelled),
@@ -85,30 +96,19 @@ where
         f: impl FnOnce(&M) -> R,
     ) -> Result<R, JsError> {
         // Fast path: a family without labels, called without label values.
-        if values.is_none() {
+        if values.as_ref().is_none_or(Vec::is_empty) {
             if let Some(m) = &*self.unlabelled.borrow() {
                 return Ok(f(m));
             }
         }
-        Ok(f(&*self.series(values)?))
+        Ok(f(&*self.series(values.unwrap_or_default())?))
     }
 
-    /// The series for `values`: one lookup, no reference count touched. Not inlined: one copy
-    /// per metric type, not one per method.
+    /// The series for `values`: one lookup, no reference count touched (a wrong number of
+    /// values, `[]` for a labelled family included, is the core's `LabelCount`). Not inlined:
+    /// one copy per metric type, not one per method.
     #[inline(never)]
-    fn series(&self, values: Option<Vec<String>>) -> Result<Ref<'_, M>, JsError> {
-        let values = values.unwrap_or_default();
-        if values.is_empty() {
-            return Ref::filter_map(self.unlabelled.borrow(), |m| m.as_deref()).map_err(|_| {
-                js_error(
-                    &self.name,
-                    &Error::LabelCount {
-                        expected: self.labels.len(),
-                        got: 0,
-                    },
-                )
-            });
-        }
+    fn series(&self, values: Vec<String>) -> Result<Ref<'_, M>, JsError> {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         Ref::filter_map(self.family.borrow(), |f| f.try_labels(&refs).ok()).map_err(|family| {
             match family.try_labels(&refs) {
@@ -123,14 +123,6 @@ where
     pub(crate) fn resolve(&self, values: &[String]) -> Result<Arc<M>, Error> {
         let refs: Vec<&str> = values.iter().map(String::as_str).collect();
         let family = self.family.borrow();
-        if let Some(m) = self
-            .unlabelled
-            .borrow()
-            .as_ref()
-            .filter(|_| refs.is_empty())
-        {
-            return Ok(m.clone());
-        }
         family.try_labels(&refs)?;
         // The series exists now, so `handle` finds it (no overflow, no panic).
         Ok(family.handle(&refs))
@@ -149,15 +141,13 @@ where
     fn reregister(
         &self,
         registry: &mut metrics_core::Registry,
+        desc: Desc<'_>,
         limit: Option<usize>,
     ) -> Result<(), Error> {
-        let labels: Vec<&str> = self.labels.iter().map(|l| &**l).collect();
-        let family = registry.family::<M>(
-            Desc::try_new(&self.name, &self.help)?.try_labels(&labels)?,
-            self.config.clone(),
-            limit,
-        )?;
-        *self.unlabelled.borrow_mut() = labels.is_empty().then(|| family.handle(&[]));
+        debug_assert_eq!(desc.name(), &*self.name);
+        let (family, unlabelled) =
+            register_family::<M>(registry, desc, self.config.clone(), limit)?;
+        *self.unlabelled.borrow_mut() = unlabelled;
         *self.family.borrow_mut() = family;
         self.generation.set(self.generation.get().wrapping_add(1));
         Ok(())
