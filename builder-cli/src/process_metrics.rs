@@ -1,5 +1,6 @@
 //! The standard `process_*` metrics, read from `/proc/self` at every scrape (Linux only; on
-//! other systems the families are not registered).
+//! other systems the families are not registered). The start time never changes: it is read
+//! once, when the families are registered.
 
 use std::sync::Arc;
 
@@ -10,7 +11,8 @@ enum Which {
     Cpu,
     Resident,
     Virtual,
-    Start,
+    /// The process start time, read once at registration (`None` when it could not be read).
+    Start(Option<f64>),
     OpenFds,
     MaxFds,
 }
@@ -18,20 +20,21 @@ enum Which {
 #[derive(Debug)]
 struct Proc(Which);
 
-fn clock_ticks() -> f64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::CLK_TCK)
+/// A `sysconf` value, or `default` when it cannot be read.
+fn sysconf_or(var: nix::unistd::SysconfVar, default: f64) -> f64 {
+    nix::unistd::sysconf(var)
         .ok()
         .flatten()
         .map(|v| v as f64)
-        .unwrap_or(100.0)
+        .unwrap_or(default)
+}
+
+fn clock_ticks() -> f64 {
+    sysconf_or(nix::unistd::SysconfVar::CLK_TCK, 100.0)
 }
 
 fn page_size() -> f64 {
-    nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
-        .ok()
-        .flatten()
-        .map(|v| v as f64)
-        .unwrap_or(4096.0)
+    sysconf_or(nix::unistd::SysconfVar::PAGE_SIZE, 4096.0)
 }
 
 /// Fields of `/proc/self/stat` after the command name (field 3 is index 0).
@@ -53,6 +56,11 @@ fn boot_time() -> Option<f64> {
         .and_then(|v| v.trim().parse().ok())
 }
 
+/// Start time of the process in Unix seconds: boot time plus field 22 (in clock ticks).
+fn start_time(stat: &[String]) -> Option<f64> {
+    Some(boot_time()? + field(stat, 22)? / clock_ticks())
+}
+
 fn max_fds() -> Option<f64> {
     let s = std::fs::read_to_string("/proc/self/limits").ok()?;
     let line = s.lines().find(|l| l.starts_with("Max open files"))?;
@@ -68,13 +76,13 @@ impl Proc {
         match self.0 {
             Which::OpenFds => Some(std::fs::read_dir("/proc/self/fd").ok()?.count() as f64),
             Which::MaxFds => max_fds(),
+            Which::Start(start) => start,
             w => {
                 let f = stat_fields()?;
                 match w {
                     Which::Cpu => Some((field(&f, 14)? + field(&f, 15)?) / clock_ticks()),
                     Which::Virtual => field(&f, 23),
                     Which::Resident => Some(field(&f, 24)? * page_size()),
-                    Which::Start => Some(boot_time()? + field(&f, 22)? / clock_ticks()),
                     _ => None,
                 }
             }
@@ -101,9 +109,10 @@ impl Collect for Proc {
 /// A registry of the process metrics (empty when `/proc/self/stat` cannot be read).
 pub fn registry() -> Result<Arc<Registry>, Error> {
     let mut r = Registry::new();
-    if stat_fields().is_none() {
+    let Some(stat) = stat_fields() else {
         return Ok(Arc::new(r));
-    }
+    };
+    let start = start_time(&stat);
     let fams: [(&str, &str, Kind, Which); 6] = [
         (
             "process_cpu_seconds",
@@ -127,7 +136,7 @@ pub fn registry() -> Result<Arc<Registry>, Error> {
             "process_start_time_seconds",
             "Start time of the process since unix epoch in seconds.",
             Kind::Gauge,
-            Which::Start,
+            Which::Start(start),
         ),
         (
             "process_open_fds",

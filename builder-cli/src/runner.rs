@@ -13,6 +13,7 @@
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
 use std::io::Write;
+use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -22,7 +23,7 @@ use crate::output::Staging;
 use crate::progress::Progress;
 use crate::signals::Stop;
 use crate::step_process;
-use crate::validate::{Job, Profile};
+use crate::validate::{Job, Profile, Step};
 
 /// Options of one run.
 #[derive(Debug, Clone)]
@@ -151,88 +152,7 @@ pub fn run(
             let log_path = staging.log_path(&step.name);
             let tx = tx.clone();
             let stop = stop.clone();
-            std::thread::spawn(move || {
-                let attempts = step.retries + 1;
-                let first_start = SystemTime::now();
-                let t_first = Instant::now();
-                let log = OpenOptions::new().create(true).append(true).open(&log_path);
-                let mut log = match log {
-                    Ok(l) => l,
-                    Err(e) => {
-                        let now = SystemTime::now();
-                        let r = StepRecord {
-                            name: step.name.clone(),
-                            status: Status::Fail,
-                            reason: Some(format!("cannot create {}: {e}", log_path.display())),
-                            exit_code: None,
-                            attempts: 0,
-                            timed_out: false,
-                            allow_failure: step.allow_failure,
-                            started_at: Some(rfc3339(first_start)),
-                            finished_at: Some(rfc3339(now)),
-                            duration_seconds: Some(0.0),
-                            total_seconds: Some(0.0),
-                            log: format!("logs/{}.log", step.name),
-                        };
-                        let _ = tx.send(Event::Done(i, r));
-                        return;
-                    }
-                };
-                let mut attempt_no = 0;
-                let last = loop {
-                    attempt_no += 1;
-                    let _ = tx.send(Event::Attempt(i, attempt_no));
-                    let _ = writeln!(
-                        log,
-                        "=== builder_cli: step {} attempt {attempt_no}/{attempts} started {}: {}",
-                        step.name,
-                        rfc3339(SystemTime::now()),
-                        step.command.display()
-                    );
-                    let a = step_process::run(
-                        &step.command,
-                        &env,
-                        &step.workdir,
-                        &mut log,
-                        step.timeout,
-                        &stop,
-                    );
-                    let _ = writeln!(
-                        log,
-                        "=== builder_cli: step {} attempt {attempt_no}/{attempts} {} after {:.3}s{}",
-                        step.name,
-                        if a.ok() { "OK" } else { "FAIL" },
-                        a.duration.as_secs_f64(),
-                        a.error.as_deref().map(|e| format!(": {e}")).unwrap_or_default()
-                    );
-                    if a.ok() || attempt_no >= attempts || a.interrupted.is_some() {
-                        break a;
-                    }
-                    let _ = tx.send(Event::Retry(
-                        i,
-                        attempt_no,
-                        a.error.clone().unwrap_or_default(),
-                    ));
-                    if stop.sleep(step.retry_delay) {
-                        break a;
-                    }
-                };
-                let r = StepRecord {
-                    name: step.name.clone(),
-                    status: if last.ok() { Status::Ok } else { Status::Fail },
-                    reason: last.error.clone(),
-                    exit_code: last.exit_code,
-                    attempts: attempt_no,
-                    timed_out: last.timed_out,
-                    allow_failure: step.allow_failure,
-                    started_at: Some(rfc3339(first_start)),
-                    finished_at: Some(rfc3339(SystemTime::now())),
-                    duration_seconds: Some(last.duration.as_secs_f64()),
-                    total_seconds: Some(t_first.elapsed().as_secs_f64()),
-                    log: format!("logs/{}.log", step.name),
-                };
-                let _ = tx.send(Event::Done(i, r));
-            });
+            std::thread::spawn(move || run_step(i, &step, &env, &log_path, &tx, &stop));
         }
 
         if running == 0 {
@@ -315,6 +235,101 @@ pub fn run(
         keep_going: opts.keep_going,
         steps: order.iter().filter_map(|i| records.remove(i)).collect(),
     }
+}
+
+/// One step in its own thread: its attempts, appended to the log at `log_path`; sends an
+/// `Attempt` per attempt, a `Retry` before each retry, then `Done` with the step's record.
+fn run_step(
+    i: usize,
+    step: &Step,
+    env: &BTreeMap<String, String>,
+    log_path: &Path,
+    tx: &mpsc::Sender<Event>,
+    stop: &Stop,
+) {
+    let attempts = step.retries + 1;
+    let first_start = SystemTime::now();
+    let t_first = Instant::now();
+    let log = OpenOptions::new().create(true).append(true).open(log_path);
+    let mut log = match log {
+        Ok(l) => l,
+        Err(e) => {
+            let now = SystemTime::now();
+            let r = StepRecord {
+                name: step.name.clone(),
+                status: Status::Fail,
+                reason: Some(format!("cannot create {}: {e}", log_path.display())),
+                exit_code: None,
+                attempts: 0,
+                timed_out: false,
+                allow_failure: step.allow_failure,
+                started_at: Some(rfc3339(first_start)),
+                finished_at: Some(rfc3339(now)),
+                duration_seconds: Some(0.0),
+                total_seconds: Some(0.0),
+                log: format!("logs/{}.log", step.name),
+            };
+            let _ = tx.send(Event::Done(i, r));
+            return;
+        }
+    };
+    let mut attempt_no = 0;
+    let last = loop {
+        attempt_no += 1;
+        let _ = tx.send(Event::Attempt(i, attempt_no));
+        let _ = writeln!(
+            log,
+            "=== builder_cli: step {} attempt {attempt_no}/{attempts} started {}: {}",
+            step.name,
+            rfc3339(SystemTime::now()),
+            step.command.display()
+        );
+        let a = step_process::run(
+            &step.command,
+            env,
+            &step.workdir,
+            &mut log,
+            step.timeout,
+            stop,
+        );
+        let _ = writeln!(
+            log,
+            "=== builder_cli: step {} attempt {attempt_no}/{attempts} {} after {:.3}s{}",
+            step.name,
+            if a.ok() { "OK" } else { "FAIL" },
+            a.duration.as_secs_f64(),
+            a.error
+                .as_deref()
+                .map(|e| format!(": {e}"))
+                .unwrap_or_default()
+        );
+        if a.ok() || attempt_no >= attempts || a.interrupted.is_some() {
+            break a;
+        }
+        let _ = tx.send(Event::Retry(
+            i,
+            attempt_no,
+            a.error.clone().unwrap_or_default(),
+        ));
+        if stop.sleep(step.retry_delay) {
+            break a;
+        }
+    };
+    let r = StepRecord {
+        name: step.name.clone(),
+        status: if last.ok() { Status::Ok } else { Status::Fail },
+        reason: last.error.clone(),
+        exit_code: last.exit_code,
+        attempts: attempt_no,
+        timed_out: last.timed_out,
+        allow_failure: step.allow_failure,
+        started_at: Some(rfc3339(first_start)),
+        finished_at: Some(rfc3339(SystemTime::now())),
+        duration_seconds: Some(last.duration.as_secs_f64()),
+        total_seconds: Some(t_first.elapsed().as_secs_f64()),
+        log: format!("logs/{}.log", step.name),
+    };
+    let _ = tx.send(Event::Done(i, r));
 }
 
 fn skipped(name: String, allow_failure: bool, reason: String) -> StepRecord {

@@ -246,12 +246,7 @@ pub fn check(path: &Path, file: JobFile) -> Result<Job, JobErrors> {
                 Some(&j) => needs.push(j),
                 None => err(
                     Some(Pos::of(d)),
-                    format!(
-                        "step {:?} needs unknown step {:?}: {}",
-                        s.name.value,
-                        d.value,
-                        suggest(&d.value, index.keys())
-                    ),
+                    unknown_step(&format!("step {:?} needs", s.name.value), &d.value, &index),
                 ),
             }
         }
@@ -325,11 +320,7 @@ pub fn check(path: &Path, file: JobFile) -> Result<Job, JobErrors> {
                         Some(&i) => chosen.push(i),
                         None => err(
                             Some(Pos::of(s)),
-                            format!(
-                                "profile {pname:?} lists unknown step {:?}: {}",
-                                s.value,
-                                suggest(&s.value, index.keys())
-                            ),
+                            unknown_step(&format!("profile {pname:?} lists"), &s.value, &index),
                         ),
                     }
                 }
@@ -343,10 +334,10 @@ pub fn check(path: &Path, file: JobFile) -> Result<Job, JobErrors> {
             if !index.contains_key(&k.value) {
                 err(
                     Some(Pos::of(k)),
-                    format!(
-                        "profile {pname:?} has a threshold for unknown step {:?}: {}",
-                        k.value,
-                        suggest(&k.value, index.keys())
+                    unknown_step(
+                        &format!("profile {pname:?} has a threshold for"),
+                        &k.value,
+                        &index,
                     ),
                 );
             }
@@ -362,10 +353,10 @@ pub fn check(path: &Path, file: JobFile) -> Result<Job, JobErrors> {
                 }
                 None => err(
                     Some(Pos::of(k)),
-                    format!(
-                        "profile {pname:?} has `step_env` for unknown step {:?}: {}",
-                        k.value,
-                        suggest(&k.value, index.keys())
+                    unknown_step(
+                        &format!("profile {pname:?} has `step_env` for"),
+                        &k.value,
+                        &index,
                     ),
                 ),
             }
@@ -442,6 +433,15 @@ fn duration(
             None
         }
     }
+}
+
+/// `<what> unknown step "<name>": <suggestion>`, the message of every reference to a step that
+/// does not exist.
+fn unknown_step(what: &str, name: &str, index: &HashMap<String, usize>) -> String {
+    format!(
+        "{what} unknown step {name:?}: {}",
+        suggest(name, index.keys())
+    )
 }
 
 fn suggest<'a>(name: &str, known: impl Iterator<Item = &'a String>) -> String {

@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -29,10 +30,7 @@ profiles:
 #[test]
 fn success_scraped_metrics_match_run_json() {
     let case = Case::new(SUCCESS);
-    let mut live = Live::start(&case, "main", &[]);
-    live.wait_for_run(&case);
-    let scraped = parse(&live.scrape());
-    let (code, stdout, _) = live.stop();
+    let (scraped, code, stdout, _) = Live::run_scraped(&case, "main", &[]);
     assert_eq!(code, 0);
     assert!(
         stdout.contains("STEP") && stdout.contains("2 OK, 0 FAIL"),
@@ -115,22 +113,11 @@ profiles:
 #[test]
 fn failing_step_skips_dependants_fail_fast() {
     let case = Case::new(FAILING);
-    let mut live = Live::start(&case, "main", &[]);
-    live.wait_for_run(&case);
-    let scraped = parse(&live.scrape());
-    let (code, _, _) = live.stop();
+    let (scraped, code, _, _) = Live::run_scraped(&case, "main", &[]);
     assert_eq!(code, 1);
     let m = case.manifest();
     assert_eq!(m["status"], "FAIL");
-    let by = |n: &str| {
-        m["steps"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|s| s["name"] == n)
-            .unwrap()
-            .clone()
-    };
+    let by = |n: &str| step(&m, n);
     assert_eq!(by("breaks")["status"], "FAIL");
     assert_eq!(by("breaks")["exit_code"], 3);
     assert_eq!(by("after-break")["status"], "SKIPPED");
@@ -158,13 +145,7 @@ fn failing_step_skips_dependants_fail_fast() {
     let o = case.run("main", &["--keep-going", "--quiet"]);
     assert_eq!(o.status.code(), Some(1));
     let m = case.manifest();
-    let later = m["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "later")
-        .unwrap();
-    assert_eq!(later["status"], "OK");
+    assert_eq!(step(&m, "later")["status"], "OK");
     assert_metrics_match(&case.metrics_file(), &m);
 }
 
@@ -217,10 +198,7 @@ fn retry_that_succeeds() {
     let case = Case::new(
         "name: e2e\nsteps:\n  - name: second-time-lucky\n    run: |\n      n=$(cat count 2>/dev/null || echo 0); n=$((n+1)); echo $n > count\n      echo attempt $n\n      [ $n -ge 2 ]\n    retries: 3\n    retry_delay: 100ms\nprofiles:\n  main: {}\n",
     );
-    let mut live = Live::start(&case, "main", &[]);
-    live.wait_for_run(&case);
-    let scraped = parse(&live.scrape());
-    let (code, _, stderr) = live.stop();
+    let (scraped, code, _, stderr) = Live::run_scraped(&case, "main", &[]);
     assert_eq!(code, 0);
     assert!(stderr.contains("retry second-time-lucky"), "{stderr}");
     let m = case.manifest();
@@ -241,22 +219,19 @@ fn retry_that_succeeds() {
 #[test]
 fn independent_steps_run_in_parallel() {
     // Each step waits (up to 10 s) until all three have started: only a parallel run passes.
-    let step = |n: &str| {
+    let waiting_step = |n: &str| {
         format!(
             "  - name: {n}\n    run: |\n      touch started-{n}\n      for i in $(seq 1 100); do [ -e started-a ] && [ -e started-b ] && [ -e started-c ] && exit 0; sleep 0.1; done; exit 1\n"
         )
     };
     let yaml = format!(
         "name: e2e\nsteps:\n{}{}{}  - name: join\n    needs: [a, b, c]\n    run: echo joined\nprofiles:\n  wide:\n    parallelism: 3\n  narrow:\n    parallelism: 1\n    steps: [join]\n",
-        step("a"),
-        step("b"),
-        step("c")
+        waiting_step("a"),
+        waiting_step("b"),
+        waiting_step("c")
     );
     let case = Case::new(&yaml);
-    let mut live = Live::start(&case, "wide", &[]);
-    live.wait_for_run(&case);
-    let scraped = parse(&live.scrape());
-    let (code, _, _) = live.stop();
+    let (scraped, code, _, _) = Live::run_scraped(&case, "wide", &[]);
     assert_eq!(code, 0);
     let m = case.manifest();
     assert_eq!(m["parallelism"], 3);
@@ -356,8 +331,6 @@ fn malformed_job_file_names_the_line() {
         "nothing may run with an invalid job file"
     );
 }
-
-use std::process::Command;
 
 #[test]
 fn unknown_profile_is_a_usage_error() {

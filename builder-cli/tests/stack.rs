@@ -174,12 +174,7 @@ fn pushgateway_holds_the_pushed_run() {
     assert_eq!(served.get(&info), Some(&1.0), "{info} not in {served:#?}");
     let bad = "pipeline_step_status_total{instance=\"ci/runner 1\",job=\"stack\",profile=\"main\",status=\"FAIL\",step=\"bad\"}";
     assert_eq!(served.get(bad), Some(&1.0));
-    let good = m["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["name"] == "good")
-        .unwrap();
+    let good = step(&m, "good");
     let last = "pipeline_step_last_duration_seconds{instance=\"ci/runner 1\",job=\"stack\",profile=\"main\",step=\"good\"}";
     assert_eq!(served.get(last), good["duration_seconds"].as_f64().as_ref());
 }

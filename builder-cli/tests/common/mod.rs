@@ -4,10 +4,12 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
+
+use metrics_core::parse::{Line, Parser};
+pub use test_support::free_port;
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_builder_cli");
 
@@ -110,6 +112,20 @@ impl Live {
         scrape(self.port, "text/plain;version=0.0.4")
     }
 
+    /// A whole lingering run: starts it, waits for run.json, scrapes once and stops it.
+    /// Returns the scraped samples, the exit code, stdout and stderr.
+    pub fn run_scraped(
+        case: &Case,
+        profile: &str,
+        extra: &[&str],
+    ) -> (Samples, i32, String, String) {
+        let mut live = Live::start(case, profile, extra);
+        live.wait_for_run(case);
+        let scraped = parse(&live.scrape());
+        let (code, stdout, stderr) = live.stop();
+        (scraped, code, stdout, stderr)
+    }
+
     /// Ends the linger with SIGTERM and returns the exit code and stderr.
     pub fn stop(self) -> (i32, String, String) {
         signal(&self.child, nix::sys::signal::Signal::SIGTERM);
@@ -126,14 +142,6 @@ pub fn signal(child: &Child, sig: nix::sys::signal::Signal) {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), sig).unwrap();
 }
 
-pub fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A scrape, or `None` while the exporter is not up.
 pub fn try_scrape(port: u16, accept: &str) -> Option<String> {
     let mut resp = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
@@ -144,11 +152,7 @@ pub fn try_scrape(port: u16, accept: &str) -> Option<String> {
 }
 
 pub fn scrape(port: u16, accept: &str) -> String {
-    let mut resp = ureq::get(&format!("http://127.0.0.1:{port}/metrics"))
-        .header("Accept", accept)
-        .call()
-        .unwrap();
-    resp.body_mut().read_to_string().unwrap()
+    try_scrape(port, accept).unwrap_or_else(|| panic!("no scrape from 127.0.0.1:{port}"))
 }
 
 /// Sample lines: `name{labels}` -> value, looked up whatever the order of the labels.
@@ -157,7 +161,13 @@ pub struct Samples(pub BTreeMap<String, f64>);
 
 /// `name{labels}` with its labels sorted by name.
 pub fn normalize(series: &str) -> String {
-    let (name, mut labels) = split_series(series);
+    let (name, labels) = split_series(series);
+    key(name, labels)
+}
+
+/// The key of a series: `name{labels}` with the labels sorted by name and their values
+/// (given unescaped) escaped again.
+fn key(name: String, mut labels: Vec<(String, String)>) -> String {
     if labels.is_empty() {
         return name;
     }
@@ -231,19 +241,24 @@ pub fn split_series(series: &str) -> (String, Vec<(String, String)>) {
     (name, labels)
 }
 
+/// The samples of an exposition, read with `metrics_core::parse::Parser`.
 pub fn parse(text: &str) -> Samples {
     Samples(
-        text.lines()
-            .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-            .map(|l| {
-                let i = l.rfind(' ').unwrap();
-                let v = &l[i + 1..];
-                let v = match v {
-                    "+Inf" => f64::INFINITY,
-                    "-Inf" => f64::NEG_INFINITY,
-                    _ => v.parse().unwrap(),
-                };
-                (normalize(&l[..i]), v)
+        Parser::new(text)
+            .filter_map(|line| match line.unwrap() {
+                Line::Sample(s) => {
+                    let labels = s
+                        .labels()
+                        .map(|l| {
+                            let (k, v) = l.unwrap();
+                            let mut value = String::new();
+                            v.write_to(&mut value).unwrap();
+                            (k.to_string(), value)
+                        })
+                        .collect();
+                    Some((key(s.name.to_string(), labels), s.value))
+                }
+                _ => None,
             })
             .collect(),
     )
@@ -302,6 +317,16 @@ pub fn assert_metrics_match(samples: &Samples, manifest: &serde_json::Value) {
             "{name}: {done} not in [{st}, {fin}]"
         );
     }
+}
+
+/// The step called `name` in run.json.
+pub fn step<'m>(manifest: &'m serde_json::Value, name: &str) -> &'m serde_json::Value {
+    manifest["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in run.json"))
 }
 
 pub fn stderr(o: &Output) -> String {
