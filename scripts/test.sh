@@ -27,6 +27,8 @@ cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
 
 step "tier 1+2: cargo test --workspace (ignored tests included: they need the tools set up above)"
+# --all-targets includes the criterion benches (metrics-core, benchmarks/): run once each, in
+# criterion's test mode.
 cargo test --workspace --all-targets -- --include-ignored
 cargo test --workspace --doc
 

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Runs metrics-core and the peer crates on the same workloads in one run and rewrites
+# BENCHMARKS.md from the raw results (criterion's JSON and the allocation counts).
+#
+#   bash scripts/bench.sh            # full run (about 15 minutes on 2 cores), rewrites BENCHMARKS.md
+#   bash scripts/bench.sh --test     # each benchmark once (smoke test); BENCHMARKS.md untouched
+#
+# Run it on a quiet machine: other work on the cores skews the figures.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "${1:-}" = "--test" ]; then
+  cargo bench -p metrics-benchmarks --bench peers -- --test
+  cargo run --release -q -p metrics-benchmarks --bin alloc_count
+  exit 0
+fi
+
+out=target/criterion
+groups=(counter_inc counter_inc_2threads labelled_inc histogram_observe histogram_observe_2threads
+  encode_10k encode_100k http_scrape_10k)
+# Results of an earlier run must not leak into this one's table.
+for g in "${groups[@]}"; do rm -rf "${out:?}/$g"; done
+
+echo "[bench] criterion: cargo bench -p metrics-benchmarks --bench peers" >&2
+cargo bench -p metrics-benchmarks --bench peers -- "$@"
+echo "[bench] allocation counts" >&2
+cargo run --release -q -p metrics-benchmarks --bin alloc_count >target/alloc_count.jsonl
+python3 scripts/benchmarks_md.py "$out" target/alloc_count.jsonl >BENCHMARKS.md.tmp
+mv BENCHMARKS.md.tmp BENCHMARKS.md
+echo "[bench] wrote BENCHMARKS.md" >&2
