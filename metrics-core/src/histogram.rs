@@ -2,20 +2,25 @@
 //!
 //! # The consistency scheme (Go client's hot/cold shards)
 //!
-//! A histogram has two *shards*, each with its bucket counters, a sum and a `done` counter.
-//! One 64-bit word, `hot_count`, holds in bit 63 which shard is *hot* and in bits 0..63 how
-//! many observations have *started*.
+//! A histogram has two *shards*, each with its bucket counters and a sum. One 64-bit word,
+//! `hot_count`, holds in bit 63 which shard is *hot* and in bits 0..63 how many observations
+//! have *started*.
 //!
 //! - `observe(v)`: `n = hot_count.fetch_add(1)` both registers the observation and tells the
-//!   hot shard; the observer adds to that shard's bucket and sum, then increments its `done`
-//!   (Release). Three counter RMWs and a float CAS, no lock: safe from interrupt handlers and
-//!   many threads.
+//!   hot shard; the observer adds to that shard's sum, then increments its bucket (Release):
+//!   the bucket increment is the observation's last write, so the buckets double as the
+//!   shard's count of *completed* observations (Go's client keeps a separate `done` counter;
+//!   dropping it saves one contended RMW per observation). Two counter RMWs and a float CAS,
+//!   no lock: safe from interrupt handlers and many threads.
 //! - A snapshot (encode) takes a small spin lock that only snapshots contend for, then
 //!   flips the hot bit with one `fetch_add(1 << 63)`. The value it read says how many
 //!   observations started before the flip (`count`) and which shard was hot: that shard is now
 //!   *cold*. Every observation that started before the flip went to the cold shard, every later
-//!   one goes to the new hot shard. The snapshot waits until the cold shard's `done` equals
-//!   `count` (Acquire, so all their bucket and sum writes are visible): then the cold shard
+//!   one goes to the new hot shard. The snapshot waits until the cold shard's buckets add up
+//!   to `count`. Each bucket only grows while those observers finish and ends at its final
+//!   value, so the loads (each Acquire, each reading the last increment of its bucket's
+//!   release sequence, so every sum written before it is visible) add up to `count` exactly
+//!   when every one of them has finished: then the cold shard
 //!   holds exactly the first `count` observations, no writer touches it any more, and the
 //!   encoder reads it in place: buckets, sum and count of one and the same set of observations.
 //!   Finally it adds the cold shard into the hot one, zeroes the cold one and unlocks. So the
@@ -33,14 +38,24 @@ use crate::Error;
 
 const HOT_BIT: u64 = 1 << 63;
 
-/// One shard: non-cumulative bucket counts (finite bounds), the `+Inf` bucket, the sum's bits
-/// and the number of completed observations.
+/// One shard: non-cumulative bucket counts (finite bounds), the `+Inf` bucket and the sum's
+/// bits. The buckets add up to the number of completed observations.
 #[derive(Debug)]
 struct Shard<C> {
     buckets: C,
     inf: AtomicU64,
     sum: AtomicU64,
-    done: AtomicU64,
+}
+
+impl<C: AsRef<[AtomicU64]>> Shard<C> {
+    /// Completed observations: the buckets' total, each read with Acquire.
+    fn completed(&self) -> u64 {
+        self.buckets
+            .as_ref()
+            .iter()
+            .chain(core::iter::once(&self.inf))
+            .fold(0u64, |n, b| n.wrapping_add(b.load(Ordering::Acquire)))
+    }
 }
 
 /// The lock-free state shared by [`Histogram`] and [`DynHistogram`]; `C` is the bucket storage
@@ -59,16 +74,12 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         // before the flip is visible before we add to it.
         let n = self.hot_count.fetch_add(1, Ordering::Acquire);
         let shard = &self.shards[(n >> 63) as usize];
+        add_f64(&shard.sum, v, Ordering::Relaxed);
+        // Last, with Release: the snapshot that sees this increment sees the sum above.
         let i = bucket_index(bounds, v);
         let buckets = shard.buckets.as_ref();
-        if i < buckets.len() {
-            buckets[i].fetch_add(1, Ordering::Relaxed);
-        } else {
-            shard.inf.fetch_add(1, Ordering::Relaxed);
-        }
-        add_f64(&shard.sum, v, Ordering::Relaxed);
-        // Release: the snapshot that sees this increment sees the bucket and sum above.
-        shard.done.fetch_add(1, Ordering::Release);
+        let bucket = buckets.get(i).unwrap_or(&shard.inf);
+        bucket.fetch_add(1, Ordering::Release);
     }
 
     fn snapshot<R>(&self, bounds: &[f64], f: impl FnOnce(&ShardView<'_>) -> R) -> R {
@@ -85,7 +96,7 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         let cold_idx = (n >> 63) as usize;
         let cold = &self.shards[cold_idx];
         let hot = &self.shards[cold_idx ^ 1];
-        while cold.done.load(Ordering::Acquire) != count {
+        while cold.completed() != count {
             spin_loop();
         }
         let view = ShardView {
@@ -108,8 +119,6 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         }
         let s = f64::from_bits(cold.sum.swap(0, Ordering::Relaxed));
         add_f64(&hot.sum, s, Ordering::Relaxed);
-        let d = cold.done.swap(0, Ordering::Relaxed);
-        hot.done.fetch_add(d, Ordering::Release);
         self.snapshotting.store(false, Ordering::Release);
         r
     }
@@ -163,7 +172,6 @@ macro_rules! shard {
             buckets: $buckets,
             inf: AtomicU64::new(0),
             sum: AtomicU64::new(0),
-            done: AtomicU64::new(0),
         }
     };
 }

@@ -18,8 +18,13 @@ pub(crate) fn help<W: Write + ?Sized>(w: &mut W, s: &str, quote: bool) -> Result
 #[inline]
 fn escape<W: Write + ?Sized>(w: &mut W, s: &str, quote: bool) -> Result {
     let bytes = s.as_bytes();
+    let Some(first) = find_special(bytes, quote) else {
+        // The common case: nothing to escape, one write.
+        return w.write_str(s);
+    };
     let mut start = 0;
-    while let Some(off) = find_special(&bytes[start..], quote) {
+    let mut next = Some(first);
+    while let Some(off) = next {
         let i = start + off;
         let rep = match bytes[i] {
             b'\\' => "\\\\",
@@ -30,6 +35,7 @@ fn escape<W: Write + ?Sized>(w: &mut W, s: &str, quote: bool) -> Result {
         w.write_str(&s[start..i])?;
         w.write_str(rep)?;
         start = i + 1;
+        next = find_special(&bytes[start..], quote);
     }
     w.write_str(&s[start..])
 }
@@ -50,6 +56,17 @@ fn has_byte(x: u64, c: u8) -> u64 {
 #[inline]
 fn find_special(b: &[u8], quote: bool) -> Option<usize> {
     let is_special = |c: u8| c == b'\\' || c == b'\n' || (quote && c == b'"');
+    if b.len() < 8 {
+        // Short values (most label values): a plain scan, no chunking set-up.
+        let mut i = 0;
+        while i < b.len() {
+            if is_special(b[i]) {
+                return Some(i);
+            }
+            i += 1;
+        }
+        return None;
+    }
     let mut chunks = b.chunks_exact(8);
     let mut base = 0;
     for chunk in &mut chunks {

@@ -45,9 +45,10 @@ where
         for meta in [Meta::Help, Meta::Type, Meta::Unit] {
             line::write_meta(w, &f, format, meta)?;
         }
+        let base = crate::exposed::base(f.desc.name(), f.kind);
         for j in 0..f.metric.series_count() {
             f.metric.collect(j, &mut |values, value| {
-                line::write_series(w, &f, format, values, value)
+                line::write_series(w, &f, base, format, values, value)
             })?;
         }
     }
