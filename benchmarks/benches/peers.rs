@@ -24,9 +24,9 @@ use metrics_benchmarks::ours::Ours;
 use metrics_benchmarks::prometheus_client_crate::PrometheusClient;
 use metrics_benchmarks::prometheus_crate::Prometheus;
 use metrics_benchmarks::{
-    label_sequence, observations, pin_to_core, two_threads, Workloads, SEQUENCE,
+    label_sequence, observations, pin_to_core, two_threads, Workloads, BOUNDS, SEQUENCE,
 };
-use metrics_core::ShardedCounter;
+use metrics_core::{ShardedCounter, ShardedHistogram};
 
 /// Index into the pre-drawn sequences.
 #[inline]
@@ -78,8 +78,14 @@ fn histogram_observe<W: Workloads>(c: &mut Criterion) {
                 W::observe(black_box(&h), values[at(i)]);
             })
         });
+    histogram_observe_2threads::<W>(c, W::NAME);
+}
+
+fn histogram_observe_2threads<W: Workloads>(c: &mut Criterion, name: &str) {
+    let h = W::histogram();
+    let values = observations();
     c.benchmark_group("histogram_observe_2threads")
-        .bench_function(W::NAME, |b| {
+        .bench_function(name, |b| {
             b.iter_custom(|iters| {
                 per_op(two_threads(iters, |t, i| {
                     W::observe(black_box(&h), values[at(i + t as u64 * 7)])
@@ -139,7 +145,28 @@ fn ours(c: &mut Criterion) {
         });
     counter_inc_2threads::<Ours>(c, "ours_plain");
     labelled_inc::<Ours>(c);
-    histogram_observe::<Ours>(c);
+    // One thread: the plain histogram. Two threads: the per-thread one users opt into for hot
+    // histograms, and the plain one beside it.
+    let h = Ours::histogram();
+    let values = observations();
+    let mut i = 0;
+    c.benchmark_group("histogram_observe")
+        .bench_function("ours", |b| {
+            b.iter(|| {
+                i += 1;
+                Ours::observe(black_box(&h), values[at(i)]);
+            })
+        });
+    static SHARDED_H: ShardedHistogram<8> = ShardedHistogram::new(&BOUNDS);
+    c.benchmark_group("histogram_observe_2threads")
+        .bench_function("ours", |b| {
+            b.iter_custom(|iters| {
+                per_op(two_threads(iters, |t, i| {
+                    black_box(&SHARDED_H).observe(values[at(i + t as u64 * 7)])
+                }))
+            })
+        });
+    histogram_observe_2threads::<Ours>(c, "ours_plain");
     encode::<Ours>(c);
 }
 

@@ -61,7 +61,7 @@ impl<C: AsRef<[AtomicU64]>> Shard<C> {
 /// The lock-free state shared by [`Histogram`] and [`DynHistogram`]; `C` is the bucket storage
 /// (`[AtomicU64; N]` or a boxed slice).
 #[derive(Debug)]
-struct Core<C> {
+pub(crate) struct Core<C> {
     hot_count: AtomicU64,
     shards: [Shard<C>; 2],
     snapshotting: AtomicBool,
@@ -69,7 +69,7 @@ struct Core<C> {
 
 impl<C: AsRef<[AtomicU64]>> Core<C> {
     #[inline]
-    fn observe(&self, bounds: &[f64], v: f64) {
+    pub(crate) fn observe(&self, bounds: &[f64], v: f64) {
         // Acquire pairs with the snapshot's AcqRel flip: the zeroing of a shard that happened
         // before the flip is visible before we add to it.
         let n = self.hot_count.fetch_add(1, Ordering::Acquire);
@@ -82,7 +82,11 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         bucket.fetch_add(1, Ordering::Release);
     }
 
-    fn snapshot<R>(&self, bounds: &[f64], f: impl FnOnce(&ShardView<'_>) -> R) -> R {
+    pub(crate) fn snapshot<R>(
+        &self,
+        bounds: &[f64],
+        f: impl FnOnce(&dyn HistogramValue) -> R,
+    ) -> R {
         while self
             .snapshotting
             .compare_exchange_weak(false, true, Ordering::Acquire, Ordering::Relaxed)
@@ -105,7 +109,7 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
             inf: &cold.inf,
             sum: f64::from_bits(cold.sum.load(Ordering::Relaxed)),
         };
-        let r = f(&view);
+        let r = f(&view as &dyn HistogramValue);
         // Fold the cold shard into the hot one and clear it for the next flip.
         for (c, h) in cold.buckets.as_ref().iter().zip(hot.buckets.as_ref()) {
             let v = c.swap(0, Ordering::Relaxed);
@@ -249,6 +253,19 @@ pub struct Histogram<const N: usize> {
     core: Core<[AtomicU64; N]>,
 }
 
+impl<const N: usize> Core<[AtomicU64; N]> {
+    const_fn! {
+        /// Both shards at zero, the first one hot.
+        pub(crate) fn new() -> Self {
+            Core {
+                hot_count: AtomicU64::new(0),
+                shards: [shard!(zeros!(N)), shard!(zeros!(N))],
+                snapshotting: AtomicBool::new(false),
+            }
+        }
+    }
+}
+
 impl<const N: usize> Histogram<N> {
     const_fn! {
         /// A histogram over `bounds` (strictly increasing, finite, `+Inf` implied). Panics (a
@@ -257,11 +274,7 @@ impl<const N: usize> Histogram<N> {
             assert!(bounds_valid(bounds), "histogram bounds must be finite, strictly increasing and non-empty");
             Histogram {
                 bounds,
-                core: Core {
-                    hot_count: AtomicU64::new(0),
-                    shards: [shard!(zeros!(N)), shard!(zeros!(N))],
-                    snapshotting: AtomicBool::new(false),
-                },
+                core: Core::new(),
             }
         }
     }

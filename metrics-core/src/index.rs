@@ -22,17 +22,43 @@ pub(crate) struct Index {
     tables: AppendOnly<Box<[AtomicU32]>>,
 }
 
-/// FNV-1a over the values, each followed by a 0xff byte (never part of UTF-8), so that
-/// `["ab", "c"]` and `["a", "bc"]` differ.
+/// A hash of the label values, eight bytes at a time: each word is mixed in with a folded
+/// multiply, each value's length after its bytes (so that
+/// `["ab", "c"]` and `["a", "bc"]` differ), and a final avalanche so that the low bits the
+/// table uses depend on every input bit. About five times fewer instructions than the
+/// byte-at-a-time FNV-1a it replaced, on typical label values. Not keyed: the family's
+/// cardinality limit bounds what colliding values can cost.
 #[inline]
 pub(crate) fn hash_values(values: &[&str]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for v in values {
-        for &b in v.as_bytes() {
-            h = (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3);
-        }
-        h = (h ^ 0xff).wrapping_mul(0x0000_0100_0000_01b3);
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    /// The folded multiply (ahash, foldhash): the full 128-bit product of state and word,
+    /// high half xor low half, so every word bit reaches every state bit in one step.
+    #[inline]
+    fn mix(h: u64, word: u64) -> u64 {
+        let m = u128::from(h ^ word) * u128::from(K);
+        (m as u64) ^ ((m >> 64) as u64)
     }
+    let mut h: u64 = 0;
+    for v in values {
+        let bytes = v.as_bytes();
+        let mut chunks = bytes.chunks_exact(8);
+        for c in &mut chunks {
+            h = mix(
+                h,
+                u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]),
+            );
+        }
+        let tail = chunks
+            .remainder()
+            .iter()
+            .rev()
+            .fold(0u64, |w, &b| (w << 8) | u64::from(b));
+        h = mix(mix(h, tail), bytes.len() as u64);
+    }
+    // Avalanche (the murmur3 / splitmix finaliser).
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
     h
 }
 
@@ -106,6 +132,34 @@ mod tests {
     fn separators_matter() {
         assert_ne!(hash_values(&["ab", "c"]), hash_values(&["a", "bc"]));
         assert_ne!(hash_values(&["a", ""]), hash_values(&["a"]));
+    }
+
+    #[test]
+    fn low_bits_spread_typical_values() {
+        // The table indexes by the low bits: sequential numbers, and values that share a long
+        // prefix and differ in one byte of a later word, must still spread over the slots.
+        extern crate std;
+        use std::format;
+        let n = if cfg!(miri) { 256 } else { 8192 };
+        let slots = n * 2;
+        for make in [
+            |i: usize| format!("{i}"),
+            |i: usize| format!("/api/v1/products/{i:08}/owner"),
+        ] {
+            let mut load = alloc::vec![0u32; slots];
+            let mut hashes = alloc::vec::Vec::new();
+            for i in 0..n {
+                let v = make(i);
+                let h = hash_values(&[v.as_str(), "GET"]);
+                load[h as usize & (slots - 1)] += 1;
+                hashes.push(h);
+            }
+            hashes.sort_unstable();
+            hashes.dedup();
+            assert_eq!(hashes.len(), n, "no full-hash collisions");
+            let worst = *load.iter().max().unwrap();
+            assert!(worst <= 8, "worst slot load {worst} (random: about 6)");
+        }
     }
 
     #[test]

@@ -34,6 +34,8 @@ mod index;
 mod registry;
 #[cfg(all(feature = "std", not(loom)))]
 mod sharded;
+#[cfg(all(feature = "std", not(loom)))]
+mod sharded_histogram;
 
 pub use buckets::{exponential_buckets, linear_buckets, DEFAULT_BUCKETS};
 pub use collect::{
@@ -61,3 +63,5 @@ pub use histogram::DynHistogram;
 pub use registry::Registry;
 #[cfg(all(feature = "std", not(loom)))]
 pub use sharded::ShardedCounter;
+#[cfg(all(feature = "std", not(loom)))]
+pub use sharded_histogram::ShardedHistogram;

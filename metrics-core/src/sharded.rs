@@ -49,7 +49,7 @@ std::thread_local! {
 static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
 
 #[inline]
-fn shard() -> usize {
+pub(crate) fn shard() -> usize {
     SHARD.with(|s| {
         let v = s.get();
         if v != usize::MAX {
