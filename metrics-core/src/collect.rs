@@ -158,6 +158,16 @@ pub trait Collect: Send + Sync {
     fn label_count(&self) -> usize {
         0
     }
+    /// The streaming encoder's fast path: an implementation that keeps each series' sample
+    /// line pre-rendered up to its value (a run-time registry's counter and gauge families)
+    /// writes its first series' lines straight into `w` and returns how many series it wrote;
+    /// the encoder collects the rest (if any) one by one. The default writes none. The bytes
+    /// must be exactly those of the one-by-one path (the golden tests compare both encoders).
+    #[doc(hidden)]
+    fn write_rendered(&self, w: &mut dyn core::fmt::Write) -> Result<usize, Error> {
+        let _ = w;
+        Ok(0)
+    }
 }
 
 /// A metric type: its kind is known from its Rust type.

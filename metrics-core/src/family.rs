@@ -20,7 +20,7 @@ use alloc::vec::Vec;
 
 use crate::append::AppendOnly;
 use crate::atomic::{AtomicBool, Ordering};
-use crate::collect::{Collect, Kind, Metric, StrList, Visitor, OVERFLOW_LABEL_VALUE};
+use crate::collect::{Collect, Kind, Metric, StrList, Value, Visitor, OVERFLOW_LABEL_VALUE};
 use crate::index::{hash_values, Index};
 use crate::{Counter, DynHistogram, Error, FloatCounter, Gauge};
 
@@ -33,12 +33,20 @@ pub trait FamilyMember: Metric + Sized + 'static {
     type Config: Send + Sync + core::fmt::Debug;
     /// A new series at zero.
     fn from_config(config: &Self::Config) -> Self;
+    /// The current value of a one-line metric (counter, gauge), which lets a registered family
+    /// keep its lines pre-rendered; `None` (the default) for a histogram.
+    fn scalar(&self) -> Option<Value<'static>> {
+        None
+    }
 }
 
 impl FamilyMember for Counter {
     type Config = ();
     fn from_config(_: &()) -> Self {
         Counter::new()
+    }
+    fn scalar(&self) -> Option<Value<'static>> {
+        Some(Value::Counter(self.get()))
     }
 }
 
@@ -47,12 +55,18 @@ impl FamilyMember for FloatCounter {
     fn from_config(_: &()) -> Self {
         FloatCounter::new()
     }
+    fn scalar(&self) -> Option<Value<'static>> {
+        Some(Value::CounterF64(self.get()))
+    }
 }
 
 impl FamilyMember for Gauge {
     type Config = ();
     fn from_config(_: &()) -> Self {
         Gauge::new()
+    }
+    fn scalar(&self) -> Option<Value<'static>> {
+        Some(Value::Gauge(self.get()))
     }
 }
 
@@ -68,6 +82,17 @@ struct Entry<M> {
     hash: u64,
     values: Box<[Box<str>]>,
     metric: Arc<M>,
+    /// The sample line up to its value (`name_total{a="x"} `), when the family renders.
+    prefix: Option<Box<str>>,
+}
+
+/// What a registered family needs to pre-render its series' lines: the sample name and the
+/// label names.
+#[derive(Debug)]
+struct Render {
+    name: Box<str>,
+    suffix: &'static str,
+    labels: Box<[Box<str>]>,
 }
 
 /// Series of one metric type keyed by label values given at run time.
@@ -91,6 +116,7 @@ pub struct Family<M: FamilyMember> {
     index: Index,
     overflow: Arc<M>,
     overflow_used: AtomicBool,
+    render: Option<Render>,
 }
 
 impl<M: FamilyMember> Family<M> {
@@ -106,7 +132,28 @@ impl<M: FamilyMember> Family<M> {
             index: Index::new(),
             overflow,
             overflow_used: AtomicBool::new(false),
+            render: None,
         }
+    }
+
+    /// Makes the family keep each series' sample line pre-rendered up to its value, for the
+    /// streaming encoder (one write instead of one per name, label and quote). Called by
+    /// [`Registry::family`](crate::Registry::family) with the description the family is
+    /// registered under, before any series exists; histogram families ignore it. Costs one
+    /// heap string per series (the line's start, e.g. 30 bytes) against a scrape about four
+    /// times faster.
+    pub(crate) fn rendered_as(mut self, desc: &crate::Desc<'_>) -> Self {
+        let probe = M::from_config(&self.config);
+        if let Some(v) = probe.scalar() {
+            if let Some((suffix, _)) = crate::encoding::line::scalar(&v) {
+                self.render = Some(Render {
+                    name: crate::exposed::base(desc.name(), M::KIND).into(),
+                    suffix,
+                    labels: desc.label_names().iter().map(Box::from).collect(),
+                });
+            }
+        }
+        self
     }
 
     /// The series for `values`, created at zero if new; past the cardinality limit, the
@@ -222,6 +269,7 @@ impl<M: FamilyMember> Family<M> {
                 hash: h,
                 values: values.iter().map(|v| Box::from(*v)).collect(),
                 metric: Arc::new(M::from_config(&self.config)),
+                prefix: self.render.as_ref().map(|r| r.prefix(values)),
             })
         });
         match appended {
@@ -245,7 +293,43 @@ fn same(stored: &[Box<str>], values: &[&str]) -> bool {
     stored.len() == values.len() && stored.iter().zip(values).all(|(a, b)| **a == **b)
 }
 
+impl Render {
+    /// The start of the sample line of the series with `values`, as the encoder spells it.
+    fn prefix(&self, values: &[&str]) -> Box<str> {
+        let mut line = alloc::string::String::new();
+        // Writing into a String cannot fail.
+        let _ = crate::encoding::line::write_prefix(
+            &mut line,
+            &self.name,
+            self.suffix,
+            StrList::Owned(&self.labels),
+            StrList::Borrowed(values),
+            None,
+        );
+        line.into_boxed_str()
+    }
+}
+
 impl<M: FamilyMember> Collect for Family<M> {
+    fn write_rendered(&self, w: &mut dyn core::fmt::Write) -> Result<usize, Error> {
+        if self.render.is_none() {
+            return Ok(0);
+        }
+        let mut n = 0;
+        for e in self.series.iter() {
+            let (Some(prefix), Some(value)) = (&e.prefix, e.metric.scalar()) else {
+                break;
+            };
+            let Some((_, num)) = crate::encoding::line::scalar(&value) else {
+                break;
+            };
+            w.write_str(prefix)?;
+            crate::encoding::line::write_num_line(w, num)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
     fn series_count(&self) -> usize {
         self.series.len() + usize::from(self.overflowed())
     }

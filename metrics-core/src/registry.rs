@@ -175,7 +175,8 @@ impl Registry {
             desc.label_names().len(),
             limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT),
             config,
-        );
+        )
+        .rendered_as(&desc);
         self.register(desc, family)
     }
 

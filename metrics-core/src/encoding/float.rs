@@ -182,10 +182,21 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 /// # Errors
 ///
 /// Fails only if the writer fails.
-pub fn write_u64<W: Write + ?Sized>(w: &mut W, mut v: u64) -> fmt::Result {
-    // u64::MAX has 20 digits.
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
+pub fn write_u64<W: Write + ?Sized>(w: &mut W, v: u64) -> fmt::Result {
+    write_u64_then(w, v, false)
+}
+
+/// [`write_u64`], followed by a newline in the same write when `newline` is set (a sample
+/// line's end: one write fewer per line).
+#[inline]
+pub(crate) fn write_u64_then<W: Write + ?Sized>(
+    w: &mut W,
+    mut v: u64,
+    newline: bool,
+) -> fmt::Result {
+    // u64::MAX has 20 digits, plus the newline.
+    let mut buf = [b'\n'; 21];
+    let mut i = buf.len() - 1;
     while v >= 100 {
         let pair = (v % 100) as usize * 2;
         v /= 100;
@@ -200,8 +211,10 @@ pub fn write_u64<W: Write + ?Sized>(w: &mut W, mut v: u64) -> fmt::Result {
         i -= 1;
         buf[i] = b'0' + v as u8;
     }
-    // Only ASCII digits were written, so this cannot fail; mapping the error avoids a panic path.
-    w.write_str(core::str::from_utf8(&buf[i..]).map_err(|_| fmt::Error)?)
+    let end = buf.len() - usize::from(!newline);
+    // SAFETY: `buf[i..end]` holds only ASCII digits and the ASCII newline written above, so
+    // it is valid UTF-8. (`from_utf8` here cost a fifth of a large scrape's instructions.)
+    w.write_str(unsafe { core::str::from_utf8_unchecked(&buf[i..end]) })
 }
 
 /// Go's `FormatFloat(v, 'g', -1, 64)` with Prometheus spellings of the non-finite values; with

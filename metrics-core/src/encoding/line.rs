@@ -8,7 +8,7 @@
 use core::fmt::Write;
 
 use super::escape;
-use super::float::{write_canonical_f64, write_f64, write_u64};
+use super::float::{write_canonical_f64, write_f64, write_u64_then};
 use crate::collect::{FamilyRef, Kind, StrList, Value};
 use crate::exposed::base;
 use crate::{Error, Format};
@@ -88,9 +88,6 @@ pub(crate) fn write_meta<W: Write + ?Sized>(
 }
 
 /// Writes one sample line: `base+suffix{labels[,le="…"]} value\n`.
-///
-/// Constant pieces are merged (`="`, `",`, `"} `) so that a line with one label takes eight
-/// writes: the scrape of a large registry is dominated by the number of writes per line.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn write_sample<W: Write + ?Sized>(
@@ -102,29 +99,66 @@ pub(crate) fn write_sample<W: Write + ?Sized>(
     le: Option<f64>,
     value: Num,
 ) -> core::fmt::Result {
+    write_prefix(w, base, suffix, names, values, le)?;
+    write_num_line(w, value)
+}
+
+/// Writes the start of a sample line, up to and including the space before the value:
+/// `base+suffix{labels[,le="…"]} `. Labelled families keep this pre-rendered per series
+/// (see `Family`), so it is the one place that spells it.
+///
+/// Constant pieces are merged (`="`, `",`, `"} `) so that a line with one label takes eight
+/// writes: the scrape of a large registry is dominated by the number of writes per line.
+#[inline]
+pub(crate) fn write_prefix<W: Write + ?Sized>(
+    w: &mut W,
+    base: &str,
+    suffix: &str,
+    names: StrList<'_>,
+    values: StrList<'_>,
+    le: Option<f64>,
+) -> core::fmt::Result {
     w.write_str(base)?;
     w.write_str(suffix)?;
     let n = names.len();
     if n == 0 && le.is_none() {
-        w.write_str(" ")?;
-    } else {
-        for i in 0..n {
-            w.write_str(if i == 0 { "{" } else { "\"," })?;
-            w.write_str(names.get(i))?;
-            w.write_str("=\"")?;
-            escape::label_value(w, values.get(i))?;
-        }
-        if let Some(le) = le {
-            w.write_str(if n > 0 { "\",le=\"" } else { "{le=\"" })?;
-            write_canonical_f64(w, le)?;
-        }
-        w.write_str("\"} ")?;
+        return w.write_str(" ");
     }
+    for i in 0..n {
+        w.write_str(if i == 0 { "{" } else { "\"," })?;
+        w.write_str(names.get(i))?;
+        w.write_str("=\"")?;
+        escape::label_value(w, values.get(i))?;
+    }
+    if let Some(le) = le {
+        w.write_str(if n > 0 { "\",le=\"" } else { "{le=\"" })?;
+        write_canonical_f64(w, le)?;
+    }
+    w.write_str("\"} ")
+}
+
+/// Writes a sample's number and the line's newline.
+#[inline]
+pub(crate) fn write_num_line<W: Write + ?Sized>(w: &mut W, value: Num) -> core::fmt::Result {
     match value {
-        Num::U64(v) => write_u64(w, v)?,
-        Num::F64(v) => write_f64(w, v)?,
+        Num::U64(v) => write_u64_then(w, v, true),
+        Num::F64(v) => {
+            write_f64(w, v)?;
+            w.write_str("\n")
+        }
     }
-    w.write_str("\n")
+}
+
+/// The number a counter's or gauge's value shows, and its line's name suffix; `None` for a
+/// histogram.
+#[inline]
+pub(crate) fn scalar(value: &Value<'_>) -> Option<(&'static str, Num)> {
+    match *value {
+        Value::Counter(v) => Some(("_total", Num::U64(v))),
+        Value::CounterF64(v) => Some(("_total", Num::F64(v))),
+        Value::Gauge(v) => Some(("", Num::F64(v))),
+        Value::Histogram(_) => None,
+    }
 }
 
 /// Checks that a series fits its family.
@@ -218,12 +252,12 @@ pub(crate) fn write_series<W: Write + ?Sized>(
     check(f, values, &value)?;
     let names = f.desc.label_names();
     // Counters and gauges: one line, no plan to walk.
-    let mut scalar = |suffix, num| write_sample(w, base, suffix, names, values, None, num);
-    let bounds = match value {
-        Value::Counter(v) => return Ok(scalar("_total", Num::U64(v))?),
-        Value::CounterF64(v) => return Ok(scalar("_total", Num::F64(v))?),
-        Value::Gauge(v) => return Ok(scalar("", Num::F64(v))?),
+    if let Some((suffix, num)) = scalar(&value) {
+        return Ok(write_sample(w, base, suffix, names, values, None, num)?);
+    }
+    let bounds: &[f64] = match value {
         Value::Histogram(h) => h.bounds(),
+        _ => &[],
     };
     let omit = omit_sum(format, bounds);
     let mut cumulative = 0u64;

@@ -46,7 +46,8 @@ where
             line::write_meta(w, &f, format, meta)?;
         }
         let base = crate::exposed::base(f.desc.name(), f.kind);
-        for j in 0..f.metric.series_count() {
+        let rendered = f.metric.write_rendered(&mut DynWrite(w))?;
+        for j in rendered..f.metric.series_count() {
             f.metric.collect(j, &mut |values, value| {
                 line::write_series(w, &f, base, format, values, value)
             })?;
@@ -56,6 +57,16 @@ where
         w.write_str("# EOF\n")?;
     }
     Ok(())
+}
+
+/// Lends a possibly unsized writer as a `dyn Write`.
+struct DynWrite<'a, W: ?Sized>(&'a mut W);
+
+impl<W: Write + ?Sized> Write for DynWrite<'_, W> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        self.0.write_str(s)
+    }
 }
 
 /// Encodes into a `Vec<u8>`, appending.
