@@ -224,10 +224,10 @@ impl<M: FamilyMember> Family<M> {
 
     #[inline]
     fn get_or_insert(&self, values: &[&str]) -> Result<&M, Error> {
-        let i = match self.find(values) {
-            Some(i) => i,
-            None => self.insert(values)?,
-        };
+        if let Some(e) = self.find_entry(values) {
+            return Ok(&e.metric);
+        }
+        let i = self.insert(values)?;
         Ok(&self.series.get(i).expect("published").metric)
     }
 
@@ -241,6 +241,22 @@ impl<M: FamilyMember> Family<M> {
                 .get(i)
                 .is_some_and(|e| e.hash == h && same(&e.values, values))
         })
+    }
+
+    /// The series with exactly `values`, as [`Family::find`] but keeping the entry the probe
+    /// matched instead of looking it up again (the labelled hot path).
+    #[inline]
+    fn find_entry(&self, values: &[&str]) -> Option<&Entry<M>> {
+        let h = hash_values(values);
+        let mut found = None;
+        self.index.find(h, |i| {
+            found = self
+                .series
+                .get(i)
+                .filter(|e| e.hash == h && same(&e.values, values));
+            found.is_some()
+        })?;
+        found
     }
 
     #[cold]
