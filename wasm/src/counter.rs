@@ -14,7 +14,7 @@ fn add(name: &str, c: &FloatCounter, value: f64) -> Result<(), JsError> {
         Ok(())
     } else {
         Err(JsError::new(&alloc::format!(
-            "metric {name:?}: a counter only goes up: the increment must be a non-negative \
+            "metric \"{name}\": a counter only goes up: the increment must be a non-negative \
              number, not negative or NaN (use a gauge for values that go down)"
         )))
     }
