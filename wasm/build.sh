@@ -45,6 +45,9 @@ fi
 features=(--enable-bulk-memory --enable-mutable-globals --enable-sign-ext
   --enable-nontrapping-float-to-int --enable-reference-types --enable-multivalue)
 
+# What js/api.js defines and metrics_wasm.js exports.
+exports="Registry, Counter, CounterChild, Gauge, GaugeChild, Histogram, HistogramChild, Exposition, negotiate, contentType"
+
 for target in web nodejs bundler; do
   case "$target" in
     nodejs) dir=node ;;
@@ -56,6 +59,26 @@ for target in web nodejs bundler; do
   "$here/node_modules/.bin/wasm-opt" -Oz "${features[@]}" --strip-debug --strip-producers \
     -o "$out/metrics_wasm_bg.wasm" "$out/metrics_wasm_bg.wasm"
   rm -f "$out/.gitignore" "$out/package.json"
+  # wasm-bindgen's module becomes metrics_wasm_raw.js; metrics_wasm.js is the JS API over it
+  # (js/api.js, see src/abi.rs), as an ES module or, for Node, CommonJS.
+  mv "$out/metrics_wasm.js" "$out/metrics_wasm_raw.js"
+  mv "$out/metrics_wasm.d.ts" "$out/metrics_wasm.d.ts.raw"
+  api="$out/metrics_wasm.js"
+  if [ "$target" = nodejs ]; then
+    { echo '"use strict";'; echo 'const raw = require("./metrics_wasm_raw.js");'; echo
+      cat "$here/js/api.js"; echo; echo "module.exports = { $exports };"; } > "$api"
+  else
+    { echo 'import * as raw from "./metrics_wasm_raw.js";'; echo
+      cat "$here/js/api.js"; echo; echo "export { $exports };"
+      if [ "$target" = web ]; then echo 'export { default, initSync } from "./metrics_wasm_raw.js";'; fi
+    } > "$api"
+  fi
+  # The public types; the web target adds wasm-bindgen's declarations of its `init`.
+  cp "$here/js/metrics_wasm.d.ts" "$out/metrics_wasm.d.ts"
+  if [ "$target" = web ]; then
+    sed -n '/^export type InitInput/,$p' "$out/metrics_wasm.d.ts.raw" >> "$out/metrics_wasm.d.ts"
+  fi
+  rm -f "$out/metrics_wasm.d.ts.raw"
 done
 # The nodejs target is CommonJS; the package is "type": "module".
 echo '{ "type": "commonjs" }' > "$here/pkg/node/package.json"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # Builds the npm package (build.sh) and runs every wasm test:
+#   0. metrics-core's float tests with its `compact-float` feature (on in wasm32 builds);
 #   1. wasm-bindgen-test (tests/web.rs) under Node and in headless Chromium;
 #   2. `node --test` on the built package: API, errors, exact text, Python prometheus_client's
 #      text and strict OpenMetrics parsers; the edge-worker example scraped by a real Prometheus;
@@ -34,6 +35,9 @@ bash "$here/build.sh"
 cd "$here"
 export CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER=wasm-bindgen-test-runner
 export WASM_BINDGEN_TEST_TIMEOUT=120
+
+echo "== metrics-core's float tests with compact-float (the formatter this package uses)"
+cargo test -p metrics-core --features compact-float --lib encoding::float
 
 echo "== wasm-bindgen-test under Node"
 cargo test -p metrics-wasm --target wasm32-unknown-unknown

@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use metrics_core::FloatCounter;
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsError;
 
 use crate::slot::{Bound, Slot};
 
@@ -14,7 +14,7 @@ fn add(name: &str, c: &FloatCounter, value: f64) -> Result<(), JsError> {
         Ok(())
     } else {
         Err(JsError::new(&alloc::format!(
-            "metric {name:?}: a counter only goes up: the increment must be a non-negative \
+            "metric \"{name}\": a counter only goes up: the increment must be a non-negative \
              number, not negative or NaN (use a gauge for values that go down)"
         )))
     }
@@ -32,14 +32,16 @@ metric_wrapper! {
 
     #[doc = " Adds one."]
     fn inc() -> () = |c| c.inc();
+    op: crate::abi::op::INC;
     child: " Adds one.";
 
     #[doc = " Adds `value` (non-negative; a negative or NaN value throws)."]
-    #[js_name = incBy]
     fn inc_by(value: f64) -> () [?] = |c, name| add(name, c, value);
+    op: crate::abi::op::ADD;
     child: " Adds `value` (non-negative; a negative or NaN value throws).";
 
     #[doc = " The current total."]
     fn get() -> f64 = |c| c.get();
+    op: crate::abi::op::GET;
     child: " The current total.";
 }

@@ -8,17 +8,18 @@ use alloc::string::String;
 
 use wasm_bindgen::JsError;
 
-/// The message for a core error raised while using the metric `name`.
+/// The message for a core error raised while using the metric `name` (a registered, so valid,
+/// name: quoting it needs no escapes, and no `{:?}`).
 pub(crate) fn message(name: &str, e: &metrics_core::Error) -> String {
     match e {
         // The core's message describes folding into the overflow series, which `labels()` does;
         // here new values past the limit throw instead and are not recorded.
         metrics_core::Error::CardinalityLimit { limit } => format!(
-            "metric {name:?}: at its cardinality limit of {limit} series: these label values \
+            "metric \"{name}\": at its cardinality limit of {limit} series: these label values \
              are new and were not recorded; raise the limit (`new Registry(cardinalityLimit)`) \
              or use fewer distinct label values"
         ),
-        e => format!("metric {name:?}: {e}"),
+        e => format!("metric \"{name}\": {e}"),
     }
 }
 
@@ -35,6 +36,6 @@ pub(crate) fn js_error(name: &str, e: &metrics_core::Error) -> JsError {
 #[inline(never)]
 pub(crate) fn unreachable_error(name: &str) -> JsError {
     JsError::new(&format!(
-        "metric {name:?}: internal error: inconsistent series lookup"
+        "metric \"{name}\": internal error: inconsistent series lookup"
     ))
 }

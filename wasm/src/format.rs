@@ -12,8 +12,10 @@ pub(crate) fn parse(name: Option<&str>) -> Result<Format, JsError> {
         None | Some("text") => Ok(Format::Text),
         Some("openmetrics") => Ok(Format::OpenMetrics),
         Some(other) => Err(JsError::new(&alloc::format!(
-            "unknown format {other:?}: use \"text\" (Prometheus text 0.0.4) or \"openmetrics\" \
-             (OpenMetrics 1.0.0)"
+            "unknown format {:?}: use \"text\" (Prometheus text 0.0.4) or \"openmetrics\" \
+             (OpenMetrics 1.0.0)",
+            // Quoted and escaped as `{:?}` does, without `str`'s `Debug` (2.5 KB of tables).
+            metrics_core::Truncated::new(other)
         ))),
     }
 }

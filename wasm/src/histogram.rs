@@ -5,7 +5,7 @@ use alloc::string::String;
 use alloc::vec::Vec;
 
 use metrics_core::DynHistogram;
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsError;
 
 use crate::slot::{Bound, Slot};
 
@@ -19,13 +19,16 @@ metric_wrapper! {
 
     #[doc = " Records one observation."]
     fn observe(value: f64) -> () = |h| h.observe(value);
+    op: crate::abi::op::OBSERVE;
     child: " Records one observation.";
 
     #[doc = " The number of observations."]
     fn count() -> f64 = |h| h.count() as f64;
+    op: crate::abi::op::COUNT;
     child: " The number of observations.";
 
     #[doc = " The sum of observations."]
     fn sum() -> f64 = |h| h.sum();
+    op: crate::abi::op::SUM;
     child: " The sum of observations.";
 }

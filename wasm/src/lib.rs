@@ -8,6 +8,7 @@ extern crate alloc;
 #[macro_use]
 mod wrapper;
 
+mod abi;
 mod counter;
 mod error;
 mod exposition;
@@ -18,6 +19,8 @@ mod registry;
 mod slot;
 mod standalone;
 
+#[doc(hidden)]
+pub use abi::{RawChild, RawMetric, RawRegistry};
 pub use counter::{Counter, CounterChild};
 pub use exposition::Exposition;
 pub use format::{content_type, negotiate};

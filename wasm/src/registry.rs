@@ -6,7 +6,7 @@ use alloc::vec::Vec;
 use core::cell::RefCell;
 
 use metrics_core::{DynHistogram, Families, FloatCounter, Gauge, DEFAULT_BUCKETS};
-use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsError;
 
 use crate::slot::{Reregister, Slot};
 use crate::{format, Counter, Exposition, Histogram};
@@ -17,7 +17,6 @@ use crate::{format, Counter, Exposition, Histogram};
 /// (`le`, `quantile`, `__*`) or a name that clashes with one already registered (including the
 /// generated `_total`, `_bucket`, `_sum`, `_count` samples) throws an `Error` that says what
 /// to change.
-#[wasm_bindgen]
 pub struct Registry {
     core: RefCell<metrics_core::Registry>,
     slots: RefCell<Vec<Rc<dyn Reregister>>>,
@@ -39,12 +38,10 @@ impl Default for Registry {
     }
 }
 
-#[wasm_bindgen]
 impl Registry {
     /// An empty registry. `cardinalityLimit` is the most series each labelled family of this
     /// registry holds (10 000 when omitted); past it, new label values throw an `Error`.
-    #[wasm_bindgen(constructor)]
-    pub fn new(#[wasm_bindgen(js_name = cardinalityLimit)] cardinality_limit: Option<u32>) -> Self {
+    pub fn new(cardinality_limit: Option<u32>) -> Self {
         Registry {
             core: RefCell::new(metrics_core::Registry::new()),
             slots: RefCell::new(Vec::new()),
@@ -58,7 +55,7 @@ impl Registry {
         &self,
         name: &str,
         help: &str,
-        #[wasm_bindgen(js_name = labelNames)] label_names: Option<Vec<String>>,
+        label_names: Option<Vec<String>>,
     ) -> Result<Counter, JsError> {
         Ok(Counter::from_slot(self.add::<FloatCounter>(
             name,
@@ -73,7 +70,7 @@ impl Registry {
         &self,
         name: &str,
         help: &str,
-        #[wasm_bindgen(js_name = labelNames)] label_names: Option<Vec<String>>,
+        label_names: Option<Vec<String>>,
     ) -> Result<crate::Gauge, JsError> {
         Ok(crate::Gauge::from_slot(self.add::<Gauge>(
             name,
@@ -89,7 +86,7 @@ impl Registry {
         &self,
         name: &str,
         help: &str,
-        #[wasm_bindgen(js_name = labelNames)] label_names: Option<Vec<String>>,
+        label_names: Option<Vec<String>>,
         buckets: Option<Vec<f64>>,
     ) -> Result<Histogram, JsError> {
         let buckets = buckets.as_deref().unwrap_or(&DEFAULT_BUCKETS);
@@ -107,11 +104,7 @@ impl Registry {
 
     /// Every family in `format`: `"text"` (Prometheus text 0.0.4, the default) or
     /// `"openmetrics"` (OpenMetrics 1.0.0, ends with `# EOF`).
-    pub fn render(
-        &self,
-        #[wasm_bindgen(unchecked_optional_param_type = "\"text\" | \"openmetrics\"")]
-        format: Option<String>,
-    ) -> Result<String, JsError> {
+    pub fn render(&self, format: Option<String>) -> Result<String, JsError> {
         self.encode(format::parse(format.as_deref())?)
     }
 
@@ -141,7 +134,6 @@ impl Registry {
     }
 
     /// Number of registered metrics.
-    #[wasm_bindgen(getter)]
     pub fn size(&self) -> usize {
         self.core.borrow().len()
     }

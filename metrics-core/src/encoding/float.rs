@@ -4,9 +4,20 @@
 //! like Go's `strconv.FormatFloat(v, 'g', -1, 64)`: the shortest digits that round-trip, in
 //! plain notation when the decimal exponent is in `-4..6` and in `d.ddde±XX` notation otherwise.
 //!
-//! The shortest round-trip digits come from `core`'s own float formatter (`{:e}` without a
-//! precision is the shortest representation that round-trips); this module only re-lays them out
-//! in Go's form, so there is no float-to-decimal algorithm to get wrong here.
+//! The shortest round-trip digits come from one of two sources with the same output:
+//!
+//! - by default, `core`'s own float formatter (`{:e}` without a precision is the shortest
+//!   representation that round-trips; Grisu with a Dragon4 fallback), re-laid out here;
+//! - with the `compact-float` feature (the wasm package), `shortest_digits` below, an exact
+//!   free-format digit generator (Burger & Dybvig's free-format Dragon4) in `u128` arithmetic
+//!   when the scaled values fit, else in a small fixed-size bignum. It avoids `core::fmt`'s
+//!   float code (about 12 KB of a WASM build) but is slower. Instructions per `write_f64` call
+//!   (callgrind, x86-64, 20 000 values each; default path / `compact-float`): many-digit sums
+//!   like `0.1 + 0.2` 1 166 / 1 281, values over `1e-20..1e20` 1 555 / 1 657, latency-like
+//!   values 1 388 / 1 465, random bit patterns (mostly huge or tiny magnitudes: the bignum)
+//!   2 001 / 42 759. Values with few digits and integers take the fast paths either way.
+//!
+//! The tests check the generator against `core`'s `{:e}` on random and edge-case doubles.
 
 use core::fmt::{self, Write};
 
@@ -227,67 +238,15 @@ fn write_go_g<W: Write + ?Sized>(w: &mut W, v: f64, canonical: bool) -> fmt::Res
         return w.write_str(if v > 0.0 { "+Inf" } else { "-Inf" });
     }
 
-    // Shortest round-trip digits of |v| as `d[.ddd]e[-]X` (clearing the sign bit rather than
-    // calling `abs`, which is not in `core` on older toolchains).
-    let mut sci = Buf::new();
-    write!(sci, "{:e}", f64::from_bits(v.to_bits() & !(1 << 63)))?;
-    let s = &sci.b[..sci.n];
-    let e_pos = s.iter().position(|&c| c == b'e').ok_or(fmt::Error)?;
+    // Shortest round-trip digits of |v| (closest to v, ties to the even digit, as Go's Ryu)
+    // and the decimal exponent of the first digit.
+    let mut digits = [0u8; 17];
+    #[cfg(feature = "compact-float")]
+    let (mut nd, exp) = shortest_digits(v, &mut digits);
+    #[cfg(not(feature = "compact-float"))]
+    let (mut nd, exp) = core_digits(v, &mut digits)?;
 
-    // Gather the digits (dropping the '.') and the decimal exponent of the first digit.
-    let mut digits = [0u8; CAP];
-    let mut nd = 0;
-    for &c in &s[..e_pos] {
-        if c != b'.' {
-            digits[nd] = c;
-            nd += 1;
-        }
-    }
-    let (neg_exp, exp_digits) = match &s[e_pos + 1..] {
-        [b'-', rest @ ..] => (true, rest),
-        rest => (false, rest),
-    };
-    let mut exp: i32 = 0;
-    for &c in exp_digits {
-        exp = exp * 10 + i32::from(c - b'0');
-    }
-    if neg_exp {
-        exp = -exp;
-    }
-
-    // When |v| lies exactly halfway between two shortest candidates, `core` may pick the odd one
-    // where Go (Ryu) rounds half to even. Both round-trip, but the output must match Go's. An odd
-    // ASCII digit byte is an odd digit, since b'0' is even.
-    if digits[nd - 1] & 1 == 1 {
-        let mut d: u64 = 0;
-        for &c in &digits[..nd] {
-            d = d * 10 + u64::from(c - b'0');
-        }
-        // Decimal exponent of the last digit; the midpoints are d ± 1/2 in those units.
-        let q = exp - (nd as i32 - 1);
-        if is_exact_decimal(v, d * 10 - 5, q - 1) {
-            // Odd last digit minus one: no borrow.
-            digits[nd - 1] -= 1;
-        } else if is_exact_decimal(v, d * 10 + 5, q - 1) {
-            // Round up to the even neighbour, carrying through nines.
-            let mut i = nd;
-            loop {
-                i -= 1;
-                if digits[i] != b'9' {
-                    digits[i] += 1;
-                    break;
-                }
-                digits[i] = b'0';
-                if i == 0 {
-                    digits[0] = b'1';
-                    exp += 1;
-                    break;
-                }
-            }
-        }
-    }
-
-    // Go's layout assumes no trailing zeros (`core` emits none, but the tie fix above may).
+    // Go's layout assumes no trailing zeros (a last digit rounded up to 10 leaves some).
     // Keep at least one digit so that zero stays "0".
     while nd > 1 && digits[nd - 1] == b'0' {
         nd -= 1;
@@ -342,9 +301,85 @@ fn write_go_g<W: Write + ?Sized>(w: &mut W, v: f64, canonical: bool) -> fmt::Res
     out.flush(w)
 }
 
+/// `shortest_digits` from `core`'s `{:e}`: the same digits and exponent, faster on values with
+/// many digits. When |v| lies exactly halfway between two shortest candidates, `core` may pick
+/// the odd one where Go (Ryu) rounds half to even; that is fixed up here. Exact powers of two
+/// go to `shortest_digits`: there the interval below is half as wide, and the even candidate
+/// may not read back (2^-24 is `5.960464477539063e-08`, not `...062`).
+#[cfg(not(feature = "compact-float"))]
+fn core_digits(v: f64, digits: &mut [u8; 17]) -> Result<(usize, i32), fmt::Error> {
+    if v.to_bits() & ((1 << 52) - 1) == 0 {
+        return Ok(shortest_digits(v, digits));
+    }
+    core_digits_tie_to_even(v, digits)
+}
+
+/// `core`'s `{:e}` digits of |v| with exact ties moved to the even digit (`core_digits` without
+/// its power-of-two exception; the tests' reference too).
+#[cfg(any(test, not(feature = "compact-float")))]
+fn core_digits_tie_to_even(v: f64, digits: &mut [u8; 17]) -> Result<(usize, i32), fmt::Error> {
+    let a = f64::from_bits(v.to_bits() & !(1 << 63));
+    let mut sci = Buf::new();
+    write!(sci, "{a:e}")?;
+    let s = &sci.b[..sci.n];
+    let e_pos = s.iter().position(|&c| c == b'e').ok_or(fmt::Error)?;
+
+    // Gather the digits (dropping the '.') and the decimal exponent of the first digit.
+    let mut nd = 0;
+    for &c in &s[..e_pos] {
+        if c != b'.' {
+            *digits.get_mut(nd).ok_or(fmt::Error)? = c;
+            nd += 1;
+        }
+    }
+    let (neg_exp, exp_digits) = match &s[e_pos + 1..] {
+        [b'-', rest @ ..] => (true, rest),
+        rest => (false, rest),
+    };
+    let mut exp: i32 = 0;
+    for &c in exp_digits {
+        exp = exp * 10 + i32::from(c - b'0');
+    }
+    if neg_exp {
+        exp = -exp;
+    }
+
+    // An odd ASCII digit byte is an odd digit, since b'0' is even.
+    if digits[nd - 1] & 1 == 1 {
+        let mut d: u64 = 0;
+        for &c in &digits[..nd] {
+            d = d * 10 + u64::from(c - b'0');
+        }
+        // Decimal exponent of the last digit; the midpoints are d ± 1/2 in those units.
+        let q = exp - (nd as i32 - 1);
+        if is_exact_decimal(v, d * 10 - 5, q - 1) {
+            // Odd last digit minus one: no borrow.
+            digits[nd - 1] -= 1;
+        } else if is_exact_decimal(v, d * 10 + 5, q - 1) {
+            // Round up to the even neighbour, carrying through nines.
+            let mut i = nd;
+            loop {
+                i -= 1;
+                if digits[i] != b'9' {
+                    digits[i] += 1;
+                    break;
+                }
+                digits[i] = b'0';
+                if i == 0 {
+                    digits[0] = b'1';
+                    exp += 1;
+                    break;
+                }
+            }
+        }
+    }
+    Ok((nd, exp))
+}
+
 /// Whether finite `v` is exactly `t × 10^k` in magnitude, for an odd `t` (the digits of a
 /// midpoint end in 5). Write |v| = m × 2^e with m odd; since t × 10^k = t × 5^k × 2^k and both
 /// t and m are odd, equality forces e == k and then m == t × 5^k (or m × 5^-k == t for k < 0).
+#[cfg(any(test, not(feature = "compact-float")))]
 fn is_exact_decimal(v: f64, t: u64, k: i32) -> bool {
     let bits = v.to_bits();
     let biased = ((bits >> 52) & 0x7ff) as i32;
@@ -375,11 +410,334 @@ fn is_exact_decimal(v: f64, t: u64, k: i32) -> bool {
     }
 }
 
+/// The shortest decimal digits (ASCII) of finite |v| that read back as `v`, the closest to `v`
+/// among those, ties to the even digit; and the decimal exponent of the first digit (`0` for
+/// zero, written as the one digit `0`).
+fn shortest_digits(v: f64, out: &mut [u8; 17]) -> (usize, i32) {
+    let Some(d) = Dragon::new(v) else {
+        out[0] = b'0';
+        return (1, 0);
+    };
+    // `u128` covers |v| from about 1e-17 to 1e21, so the bignum is rarely needed.
+    let (n, k) = match d.digits::<u128>(out) {
+        Some(r) => r,
+        None => d.digits::<Big>(out).unwrap_or((0, 0)),
+    };
+    (n, k - 1)
+}
+
+/// One free-format conversion (Burger & Dybvig, "Printing Floating-Point Numbers Quickly and
+/// Accurately", 1996, section 2, with the exact `k` estimate of section 3 replaced by
+/// `floor(log10 2 × E) + 1` and its fix-up step): `v = r / s`, the rounding interval is
+/// `(v - m⁻, v + m⁺)` (closed when `inclusive`), and digits are generated until one of the two
+/// candidates (the digit or the digit plus one) lies inside it.
+struct Dragon {
+    f: u64,
+    e: i32,
+    lower_closer: bool,
+    inclusive: bool,
+}
+
+impl Dragon {
+    /// The conversion of finite |v|; `None` for zero.
+    fn new(v: f64) -> Option<Self> {
+        let bits = v.to_bits();
+        let biased = ((bits >> 52) & 0x7ff) as i32;
+        let frac = bits & ((1 << 52) - 1);
+        if biased == 0 && frac == 0 {
+            return None;
+        }
+        // |v| = f × 2^e. The neighbour below is closer when f is a power of two (not subnormal).
+        let (f, e) = if biased == 0 {
+            (frac, -1074)
+        } else {
+            (frac | (1 << 52), biased - 1075)
+        };
+        Some(Dragon {
+            f,
+            e,
+            lower_closer: frac == 0 && biased > 1,
+            // Round half to even when reading back: an even f owns the midpoints to its
+            // neighbours.
+            inclusive: f & 1 == 0,
+        })
+    }
+
+    /// The digits (ASCII) and `k` with `v = 0.d₁d₂… × 10^k`; `None` when `N` overflows.
+    fn digits<N: Nat>(&self, out: &mut [u8; 17]) -> Option<(usize, i32)> {
+        // Twice the values (four times below a power of two), so the half-gaps are integers.
+        let (shift, s_shift, mp) = if self.lower_closer {
+            (2, 2, 2)
+        } else {
+            (1, 1, 1)
+        };
+        let (mut r, mut s, mut m_plus, mut m_minus);
+        if self.e >= 0 {
+            let e = self.e as u32;
+            r = N::from_u64(self.f).shl(e + shift)?;
+            s = N::from_u64(1 << s_shift);
+            m_plus = N::from_u64(mp).shl(e)?;
+            m_minus = N::from_u64(1).shl(e)?;
+        } else {
+            r = N::from_u64(self.f).shl(shift)?;
+            s = N::from_u64(1).shl(self.e.unsigned_abs() + s_shift)?;
+            m_plus = N::from_u64(mp);
+            m_minus = N::from_u64(1);
+        }
+        // |v| ∈ [2^E, 2^(E+1)); 78913 / 2^18 is log10 2 to 7 digits, exact enough for |E| < 1700
+        // (the shift floors negative values too). This k is the true one or one less.
+        let big_e = self.e + 63 - self.f.leading_zeros() as i32;
+        let mut k = ((big_e * 78913) >> 18) + 1;
+        if k >= 0 {
+            s = s.mul_pow10(k as u32)?;
+        } else {
+            let p = k.unsigned_abs();
+            r = r.mul_pow10(p)?;
+            m_plus = m_plus.mul_pow10(p)?;
+            m_minus = m_minus.mul_pow10(p)?;
+        }
+        // Fix-up: the interval's top must stay below 10^k.
+        if self.high(&r, &m_plus, &s)? {
+            s = s.mul_small(10)?;
+            k += 1;
+        }
+        let mut n = 0;
+        loop {
+            r = r.mul_small(10)?;
+            m_plus = m_plus.mul_small(10)?;
+            m_minus = m_minus.mul_small(10)?;
+            // The next digit: at most 9 subtractions (r < 10 s).
+            let mut digit = 0u8;
+            while r >= s {
+                r = r.sub(&s);
+                digit += 1;
+            }
+            let low = if self.inclusive {
+                r <= m_minus
+            } else {
+                r < m_minus
+            };
+            let high = self.high(&r, &m_plus, &s)?;
+            let last = low || high || n == out.len() - 1;
+            if last && high {
+                // Both candidates inside: the closer one, the even one on a tie.
+                let twice = r.add(&r)?;
+                if !low || twice > s || (twice == s && digit & 1 == 1) {
+                    digit += 1;
+                }
+            }
+            out[n] = b'0' + digit;
+            n += 1;
+            if last {
+                break;
+            }
+        }
+        // A last digit rounded up to ten carries (Burger & Dybvig show it cannot; kept safe).
+        let mut i = n - 1;
+        while out[i] > b'9' {
+            out[i] = b'0';
+            if i == 0 {
+                out[0] = b'1';
+                k += 1;
+                break;
+            }
+            i -= 1;
+            out[i] += 1;
+        }
+        Some((n, k))
+    }
+
+    /// Whether `r + m⁺` reaches `s` (the candidate one above lies in the interval).
+    fn high<N: Nat>(&self, r: &N, m_plus: &N, s: &N) -> Option<bool> {
+        let t = r.add(m_plus)?;
+        Some(if self.inclusive { t >= *s } else { t > *s })
+    }
+}
+
+/// The unsigned arithmetic `Dragon` needs; every operation reports overflow as `None`.
+trait Nat: Sized + Ord {
+    fn from_u64(v: u64) -> Self;
+    fn shl(self, bits: u32) -> Option<Self>;
+    fn mul_small(self, m: u32) -> Option<Self>;
+    fn add(&self, o: &Self) -> Option<Self>;
+    /// `self - o` for `self >= o`.
+    fn sub(self, o: &Self) -> Self;
+    fn mul_pow10(mut self, mut p: u32) -> Option<Self> {
+        while p >= 9 {
+            self = self.mul_small(1_000_000_000)?;
+            p -= 9;
+        }
+        self.mul_small(10u32.pow(p))
+    }
+}
+
+impl Nat for u128 {
+    #[inline]
+    fn from_u64(v: u64) -> Self {
+        u128::from(v)
+    }
+    #[inline]
+    fn shl(self, bits: u32) -> Option<Self> {
+        if bits >= 128 || self.leading_zeros() < bits {
+            return None;
+        }
+        Some(self << bits)
+    }
+    #[inline]
+    fn mul_small(self, m: u32) -> Option<Self> {
+        self.checked_mul(u128::from(m))
+    }
+    #[inline]
+    fn add(&self, o: &Self) -> Option<Self> {
+        self.checked_add(*o)
+    }
+    #[inline]
+    fn sub(self, o: &Self) -> Self {
+        self - o
+    }
+}
+
+/// Limbs of `Big`: 40 × 32 bits holds the largest value a conversion needs (about 2^1140, for
+/// 5e-324: 4 f × 10^324 × 10).
+const LIMBS: usize = 40;
+
+/// A little-endian fixed-size natural number; `len` limbs in use, the rest zero.
+#[derive(Clone, PartialEq, Eq)]
+struct Big {
+    limbs: [u32; LIMBS],
+    len: usize,
+}
+
+impl Big {
+    fn trim(mut self) -> Self {
+        while self.len > 0 && self.limbs[self.len - 1] == 0 {
+            self.len -= 1;
+        }
+        self
+    }
+}
+
+impl PartialOrd for Big {
+    fn partial_cmp(&self, o: &Self) -> Option<core::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
+
+impl Ord for Big {
+    fn cmp(&self, o: &Self) -> core::cmp::Ordering {
+        self.len.cmp(&o.len).then_with(|| {
+            self.limbs[..self.len]
+                .iter()
+                .rev()
+                .cmp(o.limbs[..o.len].iter().rev())
+        })
+    }
+}
+
+impl Nat for Big {
+    fn from_u64(v: u64) -> Self {
+        let mut limbs = [0; LIMBS];
+        limbs[0] = v as u32;
+        limbs[1] = (v >> 32) as u32;
+        Big { limbs, len: 2 }.trim()
+    }
+
+    fn shl(mut self, bits: u32) -> Option<Self> {
+        let (words, bits) = ((bits / 32) as usize, bits % 32);
+        if self.len + words + 1 > LIMBS {
+            return None;
+        }
+        let mut i = self.len + words + 1;
+        while i > 0 {
+            i -= 1;
+            let hi = if i >= words { self.limbs[i - words] } else { 0 };
+            let lo = if i > words {
+                self.limbs[i - words - 1]
+            } else {
+                0
+            };
+            self.limbs[i] = if bits == 0 {
+                hi
+            } else {
+                (hi << bits) | (lo >> (32 - bits))
+            };
+        }
+        self.len += words + 1;
+        Some(self.trim())
+    }
+
+    fn mul_small(mut self, m: u32) -> Option<Self> {
+        let mut carry = 0u64;
+        for limb in &mut self.limbs[..self.len] {
+            let t = u64::from(*limb) * u64::from(m) + carry;
+            *limb = t as u32;
+            carry = t >> 32;
+        }
+        if carry != 0 {
+            *self.limbs.get_mut(self.len)? = carry as u32;
+            self.len += 1;
+        }
+        Some(self)
+    }
+
+    fn add(&self, o: &Self) -> Option<Self> {
+        let mut sum = self.clone();
+        let len = self.len.max(o.len);
+        let mut carry = 0u64;
+        for (i, limb) in sum.limbs[..len].iter_mut().enumerate() {
+            let t = u64::from(*limb) + u64::from(o.limbs[i]) + carry;
+            *limb = t as u32;
+            carry = t >> 32;
+        }
+        sum.len = len;
+        if carry != 0 {
+            *sum.limbs.get_mut(len)? = 1;
+            sum.len += 1;
+        }
+        Some(sum)
+    }
+
+    fn sub(mut self, o: &Self) -> Self {
+        let mut borrow = 0i64;
+        for (i, limb) in self.limbs[..self.len].iter_mut().enumerate() {
+            let t = i64::from(*limb) - i64::from(o.limbs[i]) - borrow;
+            *limb = t as u32;
+            borrow = i64::from(t < 0);
+        }
+        self.trim()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     extern crate std;
 
     use super::*;
+
+    /// The previous general path, kept as the reference: `core`'s shortest digits (`{:e}`),
+    /// with exact ties moved to the even digit as Go does. Returns the digits and exponent.
+    ///
+    /// The previous path moved a tie to the even digit without checking that digit still reads
+    /// back as `v`: at a power of two the interval below is half as wide, and for 2^-24 it
+    /// wrote `5.960464477539062e-08`, which reads back as the double below. Go writes
+    /// `5.960464477539063e-08`. The reference keeps `core`'s digits in that case.
+    fn reference_digits(v: f64) -> (String, i32) {
+        let a = f64::from_bits(v.to_bits() & !(1 << 63));
+        let mut buf = [0u8; 17];
+        let (n, exp) = core_digits_tie_to_even(a, &mut buf).unwrap();
+        let mut digits = String::from_utf8(buf[..n].to_vec()).unwrap();
+        while digits.len() > 1 && digits.ends_with('0') {
+            digits.pop();
+        }
+        let text = format!("{}.{}e{exp}", &digits[..1], &digits[1..]);
+        if text.parse::<f64>().unwrap() == a {
+            (digits, exp)
+        } else {
+            let sci = format!("{a:e}");
+            let (mant, e) = sci.split_once('e').unwrap();
+            (mant.replace('.', ""), e.parse().unwrap())
+        }
+    }
 
     #[test]
     #[cfg_attr(
@@ -516,12 +874,109 @@ mod tests {
             (-1760485316806258.3, "-1.7604853168062582e+15"),
             // 2^-25 = 2.98023223876953125e-8 exactly.
             (2.9802322387695312e-8, "2.9802322387695312e-08"),
+            // 2^-24 = 5.9604644775390625e-8 exactly, a power of two: the even candidate below,
+            // ...062, lies outside the (narrower) lower half of the interval; ...063 is the
+            // only shortest one that reads back.
+            (5.960464477539063e-8, "5.960464477539063e-08"),
         ];
         for &(v, want) in cases {
             assert_eq!(g(v), want);
             assert_eq!(f(v), want);
             assert_eq!(c(v), want);
             assert_round_trip(v);
+        }
+    }
+
+    /// `shortest_digits` as (digits, exponent), and the same through the bignum alone.
+    fn ours(v: f64) -> [(String, i32); 2] {
+        let mut out = [0u8; 17];
+        let (n, e) = super::shortest_digits(v, &mut out);
+        let fast = (String::from_utf8(out[..n].to_vec()).unwrap(), e);
+        let d = Dragon::new(v).expect("not zero");
+        let mut out = [0u8; 17];
+        let (n, k) = d
+            .digits::<Big>(&mut out)
+            .expect("the bignum never overflows");
+        let big = (String::from_utf8(out[..n].to_vec()).unwrap(), k - 1);
+        [fast, big]
+    }
+
+    fn assert_digits_match_core(v: f64) {
+        let want = reference_digits(v);
+        for (path, got) in ["u128 or bignum", "bignum"].iter().zip(ours(v)) {
+            assert_eq!(got, want, "{v:e} ({:#x}) via {path}", v.to_bits());
+        }
+    }
+
+    #[test]
+    #[cfg_attr(miri, ignore = "randomised stress without unsafe; slow under miri")]
+    fn digits_match_core_on_random_bits() {
+        let mut rng = Rng(0x0123_4567_89AB_CDEF);
+        let mut n = 0;
+        while n < 200_000 {
+            let v = f64::from_bits(rng.next());
+            if v.is_finite() && v != 0.0 {
+                assert_digits_match_core(v);
+                n += 1;
+            }
+        }
+        // Subnormals, and values near the ends of the u128 range.
+        for _ in 0..20_000 {
+            let x = rng.next();
+            assert_digits_match_core(f64::from_bits(x % (1 << 52) + 1));
+            for exp in [1023 - 60, 1023 - 55, 1023 + 65, 1023 + 70] {
+                assert_digits_match_core(f64::from_bits((exp << 52) | (x % (1 << 52))));
+            }
+        }
+    }
+
+    #[test]
+    #[cfg_attr(
+        miri,
+        ignore = "bulk checks of code without unsafe; too slow under miri"
+    )]
+    fn digits_match_core_on_edges() {
+        let mut edges = std::vec![
+            5e-324,
+            1e-323,
+            f64::MIN_POSITIVE,
+            f64::from_bits(f64::MIN_POSITIVE.to_bits() - 1),
+            f64::MAX,
+            1.7976931348623157e308,
+            1.797e308,
+            f64::EPSILON,
+            0.1 + 0.2,
+            2.9802322387695312e-8,
+            10186605152.601563,
+        ];
+        // Every power of two and of ten, each with its neighbours.
+        for e in -1074i64..=1023 {
+            edges.push(f64::from_bits(if e >= -1022 {
+                ((e + 1023) as u64) << 52
+            } else {
+                1 << (e + 1074)
+            }));
+        }
+        for e in -323i32..=308 {
+            edges.push(format!("1e{e}").parse().unwrap());
+        }
+        for v in edges {
+            for bits in [v.to_bits() - 1, v.to_bits(), v.to_bits().saturating_add(1)] {
+                let q = f64::from_bits(bits);
+                if q.is_finite() && q != 0.0 {
+                    assert_digits_match_core(q);
+                }
+            }
+        }
+        // Decimals with few digits, where shortest candidates are far apart.
+        let mut rng = Rng(99);
+        for _ in 0..20_000 {
+            let m = rng.next() % 100_000_000;
+            let e = (rng.next() % 640) as i32 - 320;
+            let v: f64 = format!("{m}e{e}").parse().unwrap();
+            if v.is_finite() && v != 0.0 {
+                assert_digits_match_core(v);
+            }
         }
     }
 

@@ -27,8 +27,10 @@ function freePort() {
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 async function query(base, promql) {
-  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`);
-  if (!r.ok) return [];
+  // Until Prometheus listens, the connection is refused: no result yet (the caller retries
+  // until its deadline and then asserts on what it got).
+  const r = await fetch(`${base}/api/v1/query?query=${encodeURIComponent(promql)}`).catch(() => null);
+  if (!r?.ok) return [];
   const body = await r.json();
   return body.status === "success" ? body.data.result : [];
 }

@@ -1,0 +1,179 @@
+// The JS API over the module's few exports (src/abi.rs): build.sh puts this between a line that
+// binds `raw` to wasm-bindgen's generated module and the target's exports (ES module or
+// CommonJS). Types: metrics_wasm.d.ts. Arguments go to the module as given, so wasm-bindgen
+// converts and checks them exactly as when every method was its own export.
+
+// The method numbers of src/abi.rs `op`.
+const INC = 0, ADD = 1, GET = 2, SET = 3, DEC = 4, SUB = 5, OBSERVE = 6, COUNT = 7, SUM = 8;
+
+// What every class shares: the module object behind it, released by `free()` (or by garbage
+// collection, through wasm-bindgen's finalizer on that object).
+class Handle {
+  constructor(inner) {
+    this.__inner = inner;
+  }
+  free() {
+    const inner = this.__inner;
+    this.__inner = undefined;
+    if (inner !== undefined) inner.free();
+  }
+}
+if (Symbol.dispose) Handle.prototype[Symbol.dispose] = Handle.prototype.free;
+
+class Metric extends Handle {
+  get name() {
+    return this.__inner.name();
+  }
+}
+
+class Counter extends Metric {
+  inc(labelValues) {
+    this.__inner.op(INC, 0, labelValues);
+  }
+  incBy(value, labelValues) {
+    this.__inner.op(ADD, value, labelValues);
+  }
+  get(labelValues) {
+    return this.__inner.op(GET, 0, labelValues);
+  }
+  labels(labelValues) {
+    return new CounterChild(this.__inner.labels(labelValues));
+  }
+}
+
+class CounterChild extends Handle {
+  inc() {
+    this.__inner.op(INC, 0);
+  }
+  incBy(value) {
+    this.__inner.op(ADD, value);
+  }
+  get() {
+    return this.__inner.op(GET, 0);
+  }
+}
+
+class Gauge extends Metric {
+  set(value, labelValues) {
+    this.__inner.op(SET, value, labelValues);
+  }
+  inc(labelValues) {
+    this.__inner.op(INC, 0, labelValues);
+  }
+  dec(labelValues) {
+    this.__inner.op(DEC, 0, labelValues);
+  }
+  add(value, labelValues) {
+    this.__inner.op(ADD, value, labelValues);
+  }
+  sub(value, labelValues) {
+    this.__inner.op(SUB, value, labelValues);
+  }
+  get(labelValues) {
+    return this.__inner.op(GET, 0, labelValues);
+  }
+  labels(labelValues) {
+    return new GaugeChild(this.__inner.labels(labelValues));
+  }
+}
+
+class GaugeChild extends Handle {
+  set(value) {
+    this.__inner.op(SET, value);
+  }
+  inc() {
+    this.__inner.op(INC, 0);
+  }
+  dec() {
+    this.__inner.op(DEC, 0);
+  }
+  add(value) {
+    this.__inner.op(ADD, value);
+  }
+  sub(value) {
+    this.__inner.op(SUB, value);
+  }
+  get() {
+    return this.__inner.op(GET, 0);
+  }
+}
+
+class Histogram extends Metric {
+  observe(value, labelValues) {
+    this.__inner.op(OBSERVE, value, labelValues);
+  }
+  count(labelValues) {
+    return this.__inner.op(COUNT, 0, labelValues);
+  }
+  sum(labelValues) {
+    return this.__inner.op(SUM, 0, labelValues);
+  }
+  labels(labelValues) {
+    return new HistogramChild(this.__inner.labels(labelValues));
+  }
+}
+
+class HistogramChild extends Handle {
+  observe(value) {
+    this.__inner.op(OBSERVE, value);
+  }
+  count() {
+    return this.__inner.op(COUNT, 0);
+  }
+  sum() {
+    return this.__inner.op(SUM, 0);
+  }
+}
+
+class Exposition extends Handle {
+  constructor(body, format) {
+    super(undefined);
+    this.__body = body;
+    this.__format = format;
+  }
+  get body() {
+    return this.__body;
+  }
+  get contentType() {
+    return raw.contentType(this.__format);
+  }
+  get format() {
+    return this.__format;
+  }
+}
+
+class Registry extends Handle {
+  constructor(cardinalityLimit) {
+    super(new raw.RawRegistry(cardinalityLimit));
+  }
+  counter(name, help, labelNames) {
+    return new Counter(this.__inner.metric(0, name, help, labelNames));
+  }
+  gauge(name, help, labelNames) {
+    return new Gauge(this.__inner.metric(1, name, help, labelNames));
+  }
+  histogram(name, help, labelNames, buckets) {
+    return new Histogram(this.__inner.metric(2, name, help, labelNames, buckets));
+  }
+  render(format) {
+    return this.__inner.render(format);
+  }
+  scrape(accept) {
+    const format = raw.negotiate(accept);
+    return new Exposition(this.__inner.render(format), format);
+  }
+  reset() {
+    this.__inner.reset();
+  }
+  get size() {
+    return this.__inner.size();
+  }
+}
+
+function negotiate(accept) {
+  return raw.negotiate(accept);
+}
+
+function contentType(format) {
+  return raw.contentType(format);
+}
