@@ -10,6 +10,8 @@
 #      embedded exporter for thumbv6m/thumbv7em and the QEMU firmware examples (built here, run
 #      under qemu-system-arm by exporters/embedded/tests/qemu.rs in tier 1+2), with their sizes
 #   4. concurrency: loom models, miri on the core's unit tests
+#   5. benchmarks (metrics-core's and the side-by-side peers of benchmarks/) run once each in
+#      criterion's test mode, so they keep compiling and running; `scripts/bench.sh` measures
 # A missing tool is a failure, never a skip. Set SKIP_SETUP=1 to skip the install step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -71,5 +73,9 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 
 step "tier 4: miri (core unit tests)"
 MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" cargo +nightly miri test -p metrics-core --lib
+
+step "tier 5: benchmarks in criterion's quick test mode (each once, optimized), allocation counts"
+cargo bench -p metrics-core --bench core -- --test
+bash scripts/bench.sh --test
 
 step "all tiers passed in $((SECONDS - started)) s"
