@@ -100,6 +100,15 @@ pub struct RunArgs {
     /// No progress lines and no summary table (errors are still printed).
     #[arg(long, short, env = "BUILDER_CLI_QUIET")]
     pub quiet: bool,
+    /// How long a step's process group gets after SIGTERM (on timeout or Ctrl-C) before
+    /// SIGKILL: a step that ignores SIGTERM is killed after this grace period.
+    #[arg(long, value_name = "DURATION", env = "BUILDER_CLI_KILL_GRACE", default_value = "2s", value_parser = parse_duration)]
+    pub kill_grace: Duration,
+    /// Most bytes of a step's output (stdout and stderr, every attempt together) kept in its
+    /// log; the rest is read and discarded, and the log says where it was cut and how much
+    /// was dropped. The step itself is not stopped. Default 64 MiB.
+    #[arg(long, value_name = "BYTES", env = "BUILDER_CLI_MAX_LOG_BYTES", default_value_t = crate::step_log::DEFAULT_MAX_LOG_BYTES)]
+    pub max_log_bytes: u64,
     /// The metrics exporter.
     #[command(flatten)]
     pub exporter: ExporterArgs,

@@ -164,6 +164,10 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             .map(|n| n.get() as u32)
             .unwrap_or(2)
     });
+    // Say what an earlier runner killed in this output directory left behind.
+    for line in crate::output::recover(&args.out) {
+        eprintln!("builder_cli: {line}");
+    }
     // Refuse an occupied output directory before anything starts.
     crate::output::check_target(&args.out, args.force)?;
     let first_id = new_run_id(1);
@@ -190,6 +194,8 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             run_id: run_id.clone(),
             keep_going: args.keep_going,
             parallelism,
+            kill_grace: args.kill_grace,
+            max_log_bytes: args.max_log_bytes,
         };
         let manifest = runner::run(
             &job,
