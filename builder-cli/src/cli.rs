@@ -156,6 +156,12 @@ pub struct ExporterArgs {
         env = "BUILDER_CLI_PROMETHEUS_ADDRESS"
     )]
     pub prometheus_address: IpAddr,
+    /// A web configuration file in the format of Prometheus' exporter-toolkit: TLS
+    /// (tls_server_config: cert_file, key_file) and basic auth (basic_auth_users with bcrypt
+    /// hashes). Checked at start: a plaintext password, client-certificate auth (not
+    /// supported) or an unreadable certificate is an error (exit 2) before any step runs.
+    #[arg(long, value_name = "FILE", env = "BUILDER_CLI_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// Keep the exporter up for DURATION after the command finishes (e.g. 30s, 2m), so that
     /// Prometheus scrapes the final values of a short run. SIGINT/SIGTERM end it early.
     #[arg(long, value_name = "DURATION", env = "BUILDER_CLI_LINGER", value_parser = parse_duration)]

@@ -40,11 +40,11 @@ fn setup(args: &ExporterArgs) -> Result<Env> {
 }
 
 fn finish(env: Env, args: &ExporterArgs, quiet: bool) {
-    if let (Some(linger), Some(addr)) = (args.linger, env.served.address()) {
+    if let (Some(linger), Some(url)) = (args.linger, env.served.url()) {
         if env.stop.signal().is_none() {
             if !quiet {
                 eprintln!(
-                    "builder_cli: serving metrics on http://{addr}/metrics for {} (--linger); Ctrl-C to stop",
+                    "builder_cli: serving metrics on {url} for {} (--linger); Ctrl-C to stop",
                     humantime::format_duration(linger)
                 );
             }
@@ -173,9 +173,9 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
     let first_id = new_run_id(1);
     let env = setup(&args.exporter)?;
     let mut staging = Some(Staging::new(&args.out, &first_id, args.force)?);
-    if let Some(addr) = env.served.address() {
+    if let Some(url) = env.served.url() {
         if !args.quiet {
-            eprintln!("builder_cli: serving metrics on http://{addr}/metrics");
+            eprintln!("builder_cli: serving metrics on {url}");
         }
     }
     let mut progress = Progress::new(args.quiet);
