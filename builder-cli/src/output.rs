@@ -284,3 +284,47 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     sync_parent(path);
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recover_moves_back_an_earlier_output_left_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        // Killed between the two renames of the fallback: the earlier output is aside and
+        // `out` is missing.
+        let aside = dir.path().join(".out.tmp-RUN.old");
+        fs::create_dir(&aside).unwrap();
+        fs::write(aside.join("run.json"), "{}").unwrap();
+        let said = recover(&target);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(said[0].contains("moved back"), "{said:?}");
+        assert_eq!(fs::read_to_string(target.join("run.json")).unwrap(), "{}");
+        assert!(!aside.exists());
+    }
+
+    #[test]
+    fn recover_leaves_a_live_runs_staging_alone_and_keeps_a_dead_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("out");
+        let live = Staging::new(&target, "LIVE", false).unwrap();
+        let dead = dir.path().join(".out.tmp-DEAD");
+        fs::create_dir(&dead).unwrap();
+        let said = recover(&target);
+        assert_eq!(said.len(), 1, "{said:?}");
+        assert!(
+            said[0].contains("a run killed before it wrote its first run.json")
+                && said[0].contains("out.interrupted-DEAD"),
+            "{said:?}"
+        );
+        assert!(live.dir.is_dir(), "the live staging directory was moved");
+        assert!(dir.path().join("out.interrupted-DEAD").is_dir());
+        // An uncommitted staging directory (an error, a panic) is removed with its runner's
+        // Staging.
+        let path = live.dir.clone();
+        drop(live);
+        assert!(!path.exists());
+    }
+}
