@@ -69,8 +69,14 @@ impl Staging {
             Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        fs::create_dir_all(&parent)
-            .with_context(|| format!("cannot create {}", parent.display()))?;
+        fs::create_dir_all(&parent).with_context(|| {
+            format!(
+                "cannot create {}, the directory that holds the output directory {} (is a \
+                 part of the path a file, read-only or not writable?)",
+                parent.display(),
+                target.display()
+            )
+        })?;
         let name = target
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())

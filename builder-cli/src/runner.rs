@@ -193,7 +193,11 @@ pub fn run(
 
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Event::Attempt(i, n)) => {
-                progress.step_started(&job.steps[i].name, n, job.steps[i].retries + 1)
+                progress.step_started(&job.steps[i].name, n, job.steps[i].retries + 1);
+                if n == 1 {
+                    // The checkpoint shows the step running.
+                    header.checkpoint(staging, &records, &started_set);
+                }
             }
             Ok(Event::Retry(i, n, why)) => {
                 progress.step_retry(&job.steps[i].name, n, job.steps[i].retries + 1, &why)

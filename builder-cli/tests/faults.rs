@@ -137,7 +137,8 @@ profiles:
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.starts_with("builder_cli: cannot create") && stderr.contains("file"),
+        stderr.starts_with("builder_cli: cannot create")
+            && stderr.contains("the directory that holds the output directory"),
         "{stderr}"
     );
     assert!(!case.path("job.yaml.ran").exists(), "a step ran");
