@@ -4,7 +4,10 @@
 #   0. gates: rustfmt, clippy -D warnings, rustdoc -D warnings
 #   1. cargo test --workspace (unit, golden, stress, allocation, doc tests; benches in test mode)
 #   2. conformance: the ignored tests that need promtool, Python prometheus_client and a real
-#      Prometheus; the monitoring stack's compose file, config, rules and rule unit tests
+#      Prometheus (among them `promtool check web-config` on monitoring/web-config.yml with a
+#      throwaway certificate, and Prometheus scraping builder_cli over TLS with basic auth:
+#      builder-cli/tests/web_config.rs); the monitoring stack's compose file, config, rules
+#      and rule unit tests
 #   3. targets: metrics-core for thumbv6m, riscv32imc, thumbv7em and wasm32 (no_std); the wasm
 #      npm package built and tested under Node and headless Chromium (wasm/test.sh); the
 #      embedded exporter for thumbv6m/thumbv7em and the QEMU firmware examples (built here, run
@@ -46,6 +49,14 @@ docker-compose -f monitoring/docker-compose.yml config -q
 promtool check config monitoring/prometheus/prometheus.yml
 promtool check rules monitoring/prometheus/rules/*.yml
 (cd monitoring/prometheus/tests && promtool test rules ./*.yml)
+# The example web config of builder_cli, with a throwaway certificate (no key is committed).
+webdir=$(mktemp -d)
+cp monitoring/web-config.yml "$webdir/" && mkdir "$webdir/web-config"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+  -subj /CN=localhost -keyout "$webdir/web-config/server.key" \
+  -out "$webdir/web-config/server.crt" 2>/dev/null
+promtool check web-config "$webdir/web-config.yml"
+rm -rf "$webdir"
 
 step "tier 3: no_std builds of metrics-core"
 build() { echo "+ cargo build -p metrics-core $*"; cargo build --quiet -p metrics-core "$@"; }

@@ -100,6 +100,15 @@ pub struct RunArgs {
     /// No progress lines and no summary table (errors are still printed).
     #[arg(long, short, env = "BUILDER_CLI_QUIET")]
     pub quiet: bool,
+    /// How long a step's process group gets after SIGTERM (on timeout or Ctrl-C) before
+    /// SIGKILL: a step that ignores SIGTERM is killed after this grace period.
+    #[arg(long, value_name = "DURATION", env = "BUILDER_CLI_KILL_GRACE", default_value = "2s", value_parser = parse_duration)]
+    pub kill_grace: Duration,
+    /// Most bytes of a step's output (stdout and stderr, every attempt together) kept in its
+    /// log; the rest is read and discarded, and the log says where it was cut and how much
+    /// was dropped. The step itself is not stopped. Default 64 MiB.
+    #[arg(long, value_name = "BYTES", env = "BUILDER_CLI_MAX_LOG_BYTES", default_value_t = crate::step_log::DEFAULT_MAX_LOG_BYTES)]
+    pub max_log_bytes: u64,
     /// The metrics exporter.
     #[command(flatten)]
     pub exporter: ExporterArgs,
@@ -147,6 +156,12 @@ pub struct ExporterArgs {
         env = "BUILDER_CLI_PROMETHEUS_ADDRESS"
     )]
     pub prometheus_address: IpAddr,
+    /// A web configuration file in the format of Prometheus' exporter-toolkit: TLS
+    /// (tls_server_config: cert_file, key_file) and basic auth (basic_auth_users with bcrypt
+    /// hashes). Checked at start: a plaintext password, client-certificate auth (not
+    /// supported) or an unreadable certificate is an error (exit 2) before any step runs.
+    #[arg(long, value_name = "FILE", env = "BUILDER_CLI_WEB_CONFIG_FILE")]
+    pub web_config_file: Option<PathBuf>,
     /// Keep the exporter up for DURATION after the command finishes (e.g. 30s, 2m), so that
     /// Prometheus scrapes the final values of a short run. SIGINT/SIGTERM end it early.
     #[arg(long, value_name = "DURATION", env = "BUILDER_CLI_LINGER", value_parser = parse_duration)]

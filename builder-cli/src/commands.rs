@@ -40,11 +40,11 @@ fn setup(args: &ExporterArgs) -> Result<Env> {
 }
 
 fn finish(env: Env, args: &ExporterArgs, quiet: bool) {
-    if let (Some(linger), Some(addr)) = (args.linger, env.served.address()) {
+    if let (Some(linger), Some(url)) = (args.linger, env.served.url()) {
         if env.stop.signal().is_none() {
             if !quiet {
                 eprintln!(
-                    "builder_cli: serving metrics on http://{addr}/metrics for {} (--linger); Ctrl-C to stop",
+                    "builder_cli: serving metrics on {url} for {} (--linger); Ctrl-C to stop",
                     humantime::format_duration(linger)
                 );
             }
@@ -164,14 +164,18 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             .map(|n| n.get() as u32)
             .unwrap_or(2)
     });
+    // Say what an earlier runner killed in this output directory left behind.
+    for line in crate::output::recover(&args.out) {
+        eprintln!("builder_cli: {line}");
+    }
     // Refuse an occupied output directory before anything starts.
     crate::output::check_target(&args.out, args.force)?;
     let first_id = new_run_id(1);
     let env = setup(&args.exporter)?;
     let mut staging = Some(Staging::new(&args.out, &first_id, args.force)?);
-    if let Some(addr) = env.served.address() {
+    if let Some(url) = env.served.url() {
         if !args.quiet {
-            eprintln!("builder_cli: serving metrics on http://{addr}/metrics");
+            eprintln!("builder_cli: serving metrics on {url}");
         }
     }
     let mut progress = Progress::new(args.quiet);
@@ -190,6 +194,8 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             run_id: run_id.clone(),
             keep_going: args.keep_going,
             parallelism,
+            kill_grace: args.kill_grace,
+            max_log_bytes: args.max_log_bytes,
         };
         let manifest = runner::run(
             &job,

@@ -12,25 +12,42 @@ use crate::cli::ExporterArgs;
 pub struct Served {
     #[cfg(feature = "exporter")]
     inner: Option<metrics_exporter_http::Exporter>,
+    tls: bool,
 }
 
 impl Served {
     /// Starts an exporter when `--prometheus-port` is set and not 0.
     pub fn start(args: &ExporterArgs, families: Arc<dyn Families + Send + Sync>) -> Result<Served> {
         let Some(port) = args.port() else {
+            if let Some(file) = &args.web_config_file {
+                anyhow::bail!(
+                    "--web-config-file {} is given but there is no exporter: add \
+                     --prometheus-port",
+                    file.display()
+                );
+            }
             let _ = families;
             return Ok(Served {
                 #[cfg(feature = "exporter")]
                 inner: None,
+                tls: false,
             });
         };
         #[cfg(feature = "exporter")]
         {
+            let web = args
+                .web_config_file
+                .as_ref()
+                .map(metrics_exporter_http::WebConfig::from_file)
+                .transpose()?;
+            let tls = web.as_ref().is_some_and(|w| w.tls());
             let config =
-                metrics_exporter_http::Config::new(args.prometheus_address.to_string(), port);
+                metrics_exporter_http::Config::new(args.prometheus_address.to_string(), port)
+                    .web_config(web);
             let exporter = metrics_exporter_http::Exporter::start(config, families)?;
             Ok(Served {
                 inner: Some(exporter),
+                tls,
             })
         }
         #[cfg(not(feature = "exporter"))]
@@ -40,7 +57,7 @@ impl Served {
                 "builder_cli: warning: metrics export is not compiled in (cargo feature \
                  `exporter`); --prometheus-port is ignored"
             );
-            Ok(Served {})
+            Ok(Served { tls: false })
         }
     }
 
@@ -54,6 +71,12 @@ impl Served {
         {
             None
         }
+    }
+
+    /// The metrics URL served, if any (`https` with a TLS web config).
+    pub fn url(&self) -> Option<String> {
+        let scheme = if self.tls { "https" } else { "http" };
+        self.address().map(|a| format!("{scheme}://{a}/metrics"))
     }
 
     /// Stops serving.

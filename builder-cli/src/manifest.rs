@@ -79,6 +79,10 @@ pub struct Manifest {
     pub exit_code: i32,
     /// The signal that stopped the run (`SIGINT`, `SIGTERM`), if any.
     pub signal: Option<String>,
+    /// Only in a checkpoint (status `INTERRUPTED`, written while the run was in progress):
+    /// says the runner ended before writing its final record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
     /// Start (RFC 3339, UTC).
     pub started_at: String,
     /// End (RFC 3339, UTC).

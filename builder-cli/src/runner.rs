@@ -12,7 +12,6 @@
 
 use std::collections::BTreeMap;
 use std::fs::OpenOptions;
-use std::io::Write;
 use std::path::Path;
 use std::sync::mpsc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -22,6 +21,7 @@ use crate::metrics::PipelineMetrics;
 use crate::output::Staging;
 use crate::progress::Progress;
 use crate::signals::Stop;
+use crate::step_log::StepLog;
 use crate::step_process;
 use crate::validate::{Job, Profile, Step};
 
@@ -34,7 +34,19 @@ pub struct RunOptions {
     pub keep_going: bool,
     /// Most steps at once.
     pub parallelism: u32,
+    /// How long a step's process group gets between SIGTERM and SIGKILL.
+    pub kill_grace: Duration,
+    /// Most bytes of a step's output kept in its log (every attempt together).
+    pub max_log_bytes: u64,
 }
+
+/// The exit code recorded in a checkpoint of run.json: what a shell reports for a process
+/// killed by SIGKILL, the usual way a runner ends without writing its final record.
+pub const CHECKPOINT_EXIT_CODE: i32 = 137;
+
+/// The `note` of a checkpoint of run.json.
+pub const CHECKPOINT_NOTE: &str = "checkpoint written while the run was in progress: the runner \
+    ended (killed by SIGKILL, crashed, or the machine stopped) before it wrote its final record";
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> f64 {
@@ -97,6 +109,15 @@ pub fn run(
     let mut halted: Option<String> = None;
     let (tx, rx) = mpsc::channel::<Event>();
     let out_dir = staging.dir.display().to_string();
+    let header = Header {
+        opts,
+        job,
+        profile,
+        started,
+        started_unix,
+        t0,
+    };
+    header.checkpoint(staging, &records, &started_set);
 
     loop {
         if halted.is_none() {
@@ -152,7 +173,8 @@ pub fn run(
             let log_path = staging.log_path(&step.name);
             let tx = tx.clone();
             let stop = stop.clone();
-            std::thread::spawn(move || run_step(i, &step, &env, &log_path, &tx, &stop));
+            let limits = (opts.kill_grace, opts.max_log_bytes);
+            std::thread::spawn(move || run_step(i, &step, &env, &log_path, limits, &tx, &stop));
         }
 
         if running == 0 {
@@ -171,7 +193,11 @@ pub fn run(
 
         match rx.recv_timeout(Duration::from_millis(50)) {
             Ok(Event::Attempt(i, n)) => {
-                progress.step_started(&job.steps[i].name, n, job.steps[i].retries + 1)
+                progress.step_started(&job.steps[i].name, n, job.steps[i].retries + 1);
+                if n == 1 {
+                    // The checkpoint shows the step running.
+                    header.checkpoint(staging, &records, &started_set);
+                }
             }
             Ok(Event::Retry(i, n, why)) => {
                 progress.step_retry(&job.steps[i].name, n, job.steps[i].retries + 1, &why)
@@ -198,6 +224,7 @@ pub fn run(
                 }
                 progress.step_finished(&r);
                 records.insert(i, r);
+                header.checkpoint(staging, &records, &started_set);
             }
             Err(_) => progress.draw(false),
         }
@@ -213,27 +240,93 @@ pub fn run(
         None if failed => ("FAIL".to_string(), 1),
         None => ("OK".to_string(), 0),
     };
-    let finished_unix = unix_now();
     if exit_code == 0 {
-        metrics.run_succeeded(&job.name, &profile.name, finished_unix);
+        metrics.run_succeeded(&job.name, &profile.name, unix_now());
     }
-    Manifest {
-        schema: SCHEMA_VERSION,
-        run_id: opts.run_id.clone(),
-        job: job.name.clone(),
-        job_file: job.file.display().to_string(),
-        profile: profile.name.clone(),
+    header.manifest(
         status,
         exit_code,
-        signal: signal.map(|s| crate::signals::name(s).to_string()),
-        started_at: rfc3339(started),
-        finished_at: rfc3339(SystemTime::now()),
-        started_unix,
-        finished_unix,
-        duration_seconds: t0.elapsed().as_secs_f64(),
-        parallelism: opts.parallelism,
-        keep_going: opts.keep_going,
-        steps: order.iter().filter_map(|i| records.remove(i)).collect(),
+        signal.map(|s| crate::signals::name(s).to_string()),
+        order.iter().filter_map(|i| records.remove(i)).collect(),
+    )
+}
+
+/// What every version of a run's manifest shares.
+struct Header<'a> {
+    opts: &'a RunOptions,
+    job: &'a Job,
+    profile: &'a Profile,
+    started: SystemTime,
+    started_unix: f64,
+    t0: Instant,
+}
+
+impl Header<'_> {
+    fn manifest(
+        &self,
+        status: String,
+        exit_code: i32,
+        signal: Option<String>,
+        steps: Vec<StepRecord>,
+    ) -> Manifest {
+        Manifest {
+            schema: SCHEMA_VERSION,
+            run_id: self.opts.run_id.clone(),
+            job: self.job.name.clone(),
+            job_file: self.job.file.display().to_string(),
+            profile: self.profile.name.clone(),
+            status,
+            exit_code,
+            signal,
+            note: None,
+            started_at: rfc3339(self.started),
+            finished_at: rfc3339(SystemTime::now()),
+            started_unix: self.started_unix,
+            finished_unix: unix_now(),
+            duration_seconds: self.t0.elapsed().as_secs_f64(),
+            parallelism: self.opts.parallelism,
+            keep_going: self.opts.keep_going,
+            steps,
+        }
+    }
+
+    /// The run so far as a complete manifest with status `INTERRUPTED`, written to the staging
+    /// directory (atomically) so that a runner killed now leaves a whole record behind.
+    fn checkpoint(
+        &self,
+        staging: &Staging,
+        records: &BTreeMap<usize, StepRecord>,
+        started_set: &[bool],
+    ) {
+        let steps = self
+            .profile
+            .steps
+            .iter()
+            .map(|&i| match records.get(&i) {
+                Some(r) => r.clone(),
+                None => {
+                    let name = self.job.steps[i].name.clone();
+                    let mut r = skipped(
+                        name,
+                        self.job.steps[i].allow_failure,
+                        "the runner ended before this step started".into(),
+                    );
+                    if started_set[i] {
+                        r.status = Status::Fail;
+                        r.reason = Some("the runner ended while this step ran".into());
+                    }
+                    r
+                }
+            })
+            .collect();
+        let mut m = self.manifest("INTERRUPTED".into(), CHECKPOINT_EXIT_CODE, None, steps);
+        m.note = Some(CHECKPOINT_NOTE.into());
+        let written = serde_json::to_string_pretty(&m)
+            .map_err(anyhow::Error::from)
+            .and_then(|json| staging.write("run.json", (json + "\n").as_bytes()));
+        if let Err(e) = written {
+            eprintln!("builder_cli: warning: cannot write the run.json checkpoint: {e:#}");
+        }
     }
 }
 
@@ -244,6 +337,7 @@ fn run_step(
     step: &Step,
     env: &BTreeMap<String, String>,
     log_path: &Path,
+    (kill_grace, max_log_bytes): (Duration, u64),
     tx: &mpsc::Sender<Event>,
     stop: &Stop,
 ) {
@@ -252,7 +346,7 @@ fn run_step(
     let t_first = Instant::now();
     let log = OpenOptions::new().create(true).append(true).open(log_path);
     let mut log = match log {
-        Ok(l) => l,
+        Ok(l) => StepLog::new(l, max_log_bytes),
         Err(e) => {
             let now = SystemTime::now();
             let r = StepRecord {
@@ -277,23 +371,22 @@ fn run_step(
     let last = loop {
         attempt_no += 1;
         let _ = tx.send(Event::Attempt(i, attempt_no));
-        let _ = writeln!(
-            log,
+        log.note(format_args!(
             "=== builder_cli: step {} attempt {attempt_no}/{attempts} started {}: {}",
             step.name,
             rfc3339(SystemTime::now()),
             step.command.display()
-        );
+        ));
         let a = step_process::run(
             &step.command,
             env,
             &step.workdir,
             &mut log,
             step.timeout,
+            kill_grace,
             stop,
         );
-        let _ = writeln!(
-            log,
+        log.note(format_args!(
             "=== builder_cli: step {} attempt {attempt_no}/{attempts} {} after {:.3}s{}",
             step.name,
             if a.ok() { "OK" } else { "FAIL" },
@@ -302,7 +395,7 @@ fn run_step(
                 .as_deref()
                 .map(|e| format!(": {e}"))
                 .unwrap_or_default()
-        );
+        ));
         if a.ok() || attempt_no >= attempts || a.interrupted.is_some() {
             break a;
         }

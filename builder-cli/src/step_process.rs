@@ -2,8 +2,6 @@
 //! group on timeout or on a stop signal.
 
 use std::collections::BTreeMap;
-use std::fs::File;
-use std::io::Write;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::process::Stdio;
@@ -13,10 +11,11 @@ use nix::sys::signal::{killpg, Signal};
 use nix::unistd::Pid;
 
 use crate::signals::Stop;
+use crate::step_log::StepLog;
 use crate::validate::Command;
 
-/// How long a group gets between SIGTERM and SIGKILL.
-const GRACE: Duration = Duration::from_secs(2);
+/// How long the copy of a step's output is waited for once its process group is gone.
+const OUTPUT_WAIT: Duration = Duration::from_secs(2);
 
 /// How an attempt ended.
 #[derive(Debug, Clone)]
@@ -50,8 +49,9 @@ pub fn run(
     command: &Command,
     env: &BTreeMap<String, String>,
     workdir: &Path,
-    log: &mut File,
+    log: &mut StepLog,
     timeout: Option<Duration>,
+    grace: Duration,
     stop: &Stop,
 ) -> Attempt {
     let start = Instant::now();
@@ -67,11 +67,11 @@ pub fn run(
             c
         }
     };
-    let (out, err) = match (log.try_clone(), log.try_clone()) {
-        (Ok(a), Ok(b)) => (a, b),
-        (Err(e), _) | (_, Err(e)) => {
-            return failed(start, format!("cannot open the log file: {e}"));
-        }
+    // stdout and stderr share one pipe (their order kept), copied into the log with a cap.
+    let pipe = std::io::pipe().and_then(|(r, w)| Ok((r, w.try_clone()?, w)));
+    let (reader, out, err) = match pipe {
+        Ok(p) => p,
+        Err(e) => return failed(start, format!("cannot create the output pipe: {e}")),
     };
     cmd.envs(env)
         .current_dir(workdir)
@@ -79,7 +79,10 @@ pub fn run(
         .stdout(out)
         .stderr(err)
         .process_group(0);
-    let mut child = match cmd.spawn() {
+    let spawned = cmd.spawn();
+    // The Command holds the pipe's write ends: drop them, or the copy never sees the end.
+    drop(cmd);
+    let mut child = match spawned {
         Ok(c) => c,
         Err(e) => {
             let what = match command {
@@ -87,14 +90,24 @@ pub fn run(
                 Command::Argv(a) => a[0].clone(),
             };
             let msg = format!("cannot start {what:?} in {}: {e}", workdir.display());
-            let _ = writeln!(log, "builder_cli: {msg}");
+            log.note(format_args!("builder_cli: {msg}"));
             return failed(start, msg);
+        }
+    };
+    let copying = match log.copy(reader) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            log.note(format_args!(
+                "=== builder_cli: cannot copy the step's output: {e}"
+            ));
+            None
         }
     };
     let pgid = Pid::from_raw(child.id() as i32);
     let mut timed_out = false;
     let mut interrupted = None;
     let mut term_sent: Option<Instant> = None;
+    let mut kill_sent = false;
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break Some(status),
@@ -115,7 +128,8 @@ pub fn run(
                 kill_group(pgid, Signal::SIGTERM);
                 term_sent = Some(Instant::now());
             }
-        } else if term_sent.is_some_and(|t| t.elapsed() >= GRACE) {
+        } else if !kill_sent && term_sent.is_some_and(|t| t.elapsed() >= grace) {
+            kill_sent = true;
             kill_group(pgid, Signal::SIGKILL);
         }
         std::thread::sleep(Duration::from_millis(10));
@@ -123,6 +137,16 @@ pub fn run(
     // Whatever the step left behind in its group goes with it.
     kill_group(pgid, Signal::SIGKILL);
     let duration = start.elapsed();
+    if let Some(c) = copying {
+        c.finish(log, OUTPUT_WAIT);
+    }
+    if kill_sent {
+        log.note(format_args!(
+            "=== builder_cli: the step was still running {} after SIGTERM (--kill-grace): \
+             its process group got SIGKILL",
+            humantime::format_duration(grace)
+        ));
+    }
     let exit_code = status.and_then(|s| s.code());
     let signal = status.and_then(|s| s.signal());
     let error = if let Some(sig) = interrupted {
@@ -139,6 +163,16 @@ pub fn run(
     } else {
         None
     };
+    let error = error.map(|e| {
+        if kill_sent {
+            format!(
+                "{e}; it ignored SIGTERM and got SIGKILL {} later",
+                humantime::format_duration(grace)
+            )
+        } else {
+            e
+        }
+    });
     Attempt {
         exit_code: if timed_out || interrupted.is_some() {
             None

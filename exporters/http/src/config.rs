@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use metrics_core::{Families, Format};
 
-use crate::{Error, Exporter};
+use crate::{Error, Exporter, WebConfig};
 
 /// The settings of an [`Exporter`]: address, worker threads, limits and options.
 ///
@@ -31,6 +31,7 @@ pub struct Config {
     pub(crate) force_format: Option<Format>,
     pub(crate) gzip: bool,
     pub(crate) self_metrics: bool,
+    pub(crate) web: Option<WebConfig>,
 }
 
 impl Config {
@@ -55,6 +56,7 @@ impl Config {
             force_format: None,
             gzip: true,
             self_metrics: false,
+            web: None,
         }
     }
 
@@ -108,6 +110,14 @@ impl Config {
     #[must_use]
     pub fn self_metrics(mut self, enabled: bool) -> Self {
         self.self_metrics = enabled;
+        self
+    }
+
+    /// Serve with TLS and/or require basic auth as the web configuration file says
+    /// ([`WebConfig::from_file`]); `None` (the default): plain HTTP, no auth.
+    #[must_use]
+    pub fn web_config(mut self, web: Option<WebConfig>) -> Self {
+        self.web = web;
         self
     }
 

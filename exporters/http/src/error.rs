@@ -33,6 +33,13 @@ pub enum Error {
         /// The operating system's error.
         source: io::Error,
     },
+    /// The web configuration file (TLS, basic auth) cannot be read or is refused.
+    WebConfig {
+        /// The file.
+        file: std::path::PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
 }
 
 impl fmt::Display for Error {
@@ -73,6 +80,9 @@ impl fmt::Display for Error {
                 "cannot start an exporter worker thread: {source}; lower the number of workers \
                  or raise the process's thread limit"
             ),
+            Error::WebConfig { file, message } => {
+                write!(f, "web configuration file {}: {message}", file.display())
+            }
         }
     }
 }
@@ -81,7 +91,9 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Bind { source, .. } | Error::Spawn { source } => Some(source),
-            Error::InvalidAddress { .. } | Error::InvalidConfig { .. } => None,
+            Error::InvalidAddress { .. }
+            | Error::InvalidConfig { .. }
+            | Error::WebConfig { .. } => None,
         }
     }
 }

@@ -12,11 +12,13 @@ mod routes;
 mod self_metrics;
 mod server;
 mod servers;
+mod web_config;
 mod worker;
 
 pub use config::Config;
 pub use error::Error;
 pub use server::Exporter;
+pub use web_config::{WebConfig, REALM};
 
 /// The exposition formats, re-exported from `metrics-core` for [`Config::force_format`].
 pub use metrics_core::Format;

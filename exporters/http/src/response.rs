@@ -20,6 +20,7 @@ use std::time::{Instant, SystemTime};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Status {
     Ok,
+    Unauthorized,
     NotFound,
     MethodNotAllowed,
     HeadTooLarge,
@@ -30,6 +31,7 @@ impl Status {
     pub(crate) fn code(self) -> u16 {
         match self {
             Status::Ok => 200,
+            Status::Unauthorized => 401,
             Status::NotFound => 404,
             Status::MethodNotAllowed => 405,
             Status::HeadTooLarge => 431,
@@ -40,6 +42,7 @@ impl Status {
     fn reason(self) -> &'static str {
         match self {
             Status::Ok => "OK",
+            Status::Unauthorized => "Unauthorized",
             Status::NotFound => "Not Found",
             Status::MethodNotAllowed => "Method Not Allowed",
             Status::HeadTooLarge => "Request Header Fields Too Large",
@@ -60,6 +63,8 @@ pub(crate) struct Response<'a> {
     pub(crate) vary: Option<&'static str>,
     /// An `Allow` value (405).
     pub(crate) allow: Option<&'static str>,
+    /// A `WWW-Authenticate` value (401).
+    pub(crate) www_authenticate: Option<&'static str>,
 }
 
 impl<'a> Response<'a> {
@@ -72,6 +77,7 @@ impl<'a> Response<'a> {
             gzip: false,
             vary: None,
             allow: None,
+            www_authenticate: None,
         }
     }
 
@@ -110,6 +116,9 @@ impl<'a> Response<'a> {
         }
         if let Some(allow) = self.allow {
             write!(head, "Allow: {allow}\r\n")?;
+        }
+        if let Some(challenge) = self.www_authenticate {
+            write!(head, "WWW-Authenticate: {challenge}\r\n")?;
         }
         head.extend_from_slice(b"Connection: close\r\n\r\n");
         Ok(())

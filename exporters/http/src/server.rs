@@ -74,7 +74,8 @@ impl Exporter {
         let local_addr = tcp
             .local_addr()
             .map_err(|source| Error::Bind { address, source })?;
-        let servers = Servers::new(tcp, listener::connectable(local_addr))
+        let tls = config.web.as_ref().and_then(|w| w.tls_pem().cloned());
+        let servers = Servers::new(tcp, listener::connectable(local_addr), tls)
             .map_err(|source| Error::Bind { address, source })?;
         let mut running = Running {
             servers: Arc::new(servers),

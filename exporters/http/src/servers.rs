@@ -26,6 +26,8 @@ use std::time::{Duration, Instant};
 
 use tiny_http::{Request, Server};
 
+use crate::web_config::Tls;
+
 /// Retired servers kept for their connections' last requests; the oldest goes beyond this.
 const MAX_RETIRED: usize = 8;
 /// Wait between attempts to start a new server, doubling up to [`MAX_BACKOFF`].
@@ -45,6 +47,8 @@ pub(crate) struct Servers {
     listener: TcpListener,
     /// Where a probe connects to reach the listener.
     probe_addr: SocketAddr,
+    /// TLS certificate and key, when serving HTTPS.
+    tls: Option<Tls>,
     current: Mutex<Arc<Server>>,
     retired: Mutex<Vec<Arc<Server>>>,
     /// When the current server's accept loop failed, the time of the next restart attempt and
@@ -85,18 +89,35 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// A tiny_http server on a duplicate of `listener`.
-fn serve(listener: &TcpListener) -> io::Result<Server> {
-    Server::from_listener(listener.try_clone()?, None).map_err(|e| io::Error::other(e.to_string()))
+/// A tiny_http server on a duplicate of `listener`, over TLS when `tls` is given.
+fn serve(listener: &TcpListener, tls: Option<&Tls>) -> io::Result<Server> {
+    let ssl = tls.map(|t| tiny_http::SslConfig {
+        certificate: t.certificate.clone(),
+        private_key: t.private_key.clone(),
+    });
+    Server::from_listener(listener.try_clone()?, ssl).map_err(|e| io::Error::other(e.to_string()))
 }
 
 impl Servers {
     /// Starts the first server on `listener`, which a client reaches at `probe_addr`.
-    pub(crate) fn new(listener: TcpListener, probe_addr: SocketAddr) -> io::Result<Self> {
-        let first = serve(&listener)?;
+    /// With `tls`, the probe (plain HTTP) is off: a silent death of the accept loop is then
+    /// not detected, only one that `recv` reports.
+    pub(crate) fn new(
+        listener: TcpListener,
+        probe_addr: SocketAddr,
+        tls: Option<Tls>,
+    ) -> io::Result<Self> {
+        // tiny_http panics on a key it cannot parse: a clear error instead.
+        let first =
+            std::panic::catch_unwind(|| serve(&listener, tls.as_ref())).map_err(|_| {
+                io::Error::other(
+                    "the TLS certificate or key cannot be used (tiny_http rejected it)",
+                )
+            })??;
         Ok(Servers {
             listener,
             probe_addr,
+            tls,
             current: Mutex::new(Arc::new(first)),
             retired: Mutex::new(Vec::new()),
             broken: Mutex::new(None),
@@ -124,7 +145,9 @@ impl Servers {
         let now = Instant::now();
         let mut probe = lock(&self.probe);
         let Some(p) = &*probe else {
-            *probe = self.probe_after_silence(now);
+            if self.tls.is_none() {
+                *probe = self.probe_after_silence(now);
+            }
             return false;
         };
         if self.requests.load(Ordering::Relaxed) > p.requests {
@@ -187,7 +210,7 @@ impl Servers {
             return;
         }
         // tiny_http panics when it cannot spawn its accept thread: treat it as a failure.
-        let started = std::panic::catch_unwind(|| serve(&self.listener));
+        let started = std::panic::catch_unwind(|| serve(&self.listener, self.tls.as_ref()));
         match started {
             Ok(Ok(server)) => {
                 let old = std::mem::replace(&mut *lock(&self.current), Arc::new(server));

@@ -14,6 +14,9 @@ use crate::routes::{self, Route};
 use crate::self_metrics::{ErrorKind, SelfMetrics};
 use crate::Config;
 
+/// The `WWW-Authenticate` challenge of a 401.
+const CHALLENGE: &str = "Basic realm=\"metrics\", charset=\"UTF-8\"";
+
 /// What all workers share, read-only.
 pub(crate) struct Shared {
     pub(crate) registry: Arc<dyn Families + Send + Sync>,
@@ -90,6 +93,17 @@ impl Worker {
                 b"Request header fields too large\n",
             );
             return self.send(request, &r);
+        }
+        if let Some(web) = &self.shared.config.web {
+            if !web.authorize(header(&request, "Authorization")) {
+                let mut r = Response::new(
+                    Status::Unauthorized,
+                    routes::PLAIN,
+                    b"Unauthorized: this exporter needs basic auth\n",
+                );
+                r.www_authenticate = Some(CHALLENGE);
+                return self.send(request, &r);
+            }
         }
         let route = routes::route(request.url());
         if route != Route::NotFound && !routes::allowed(request.method()) {
