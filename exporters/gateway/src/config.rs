@@ -214,17 +214,18 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 pub struct Loaded {
     /// Listen address.
     pub listen: Option<String>,
-    /// Default attempt timeout.
-    pub timeout: Option<Duration>,
-    /// Default retries.
-    pub retries: Option<u32>,
-    /// Devices, with the file's defaults (or `timeout`/`retries` given here) applied.
+    /// Devices, with the defaults applied.
     pub devices: Vec<Device>,
 }
 
-/// Reads and checks a config file. `timeout`/`retries` are the defaults for devices that give
-/// none when the file gives none either.
-pub fn load(path: &Path, timeout: Duration, retries: u32) -> Result<Loaded, ConfigError> {
+/// Reads and checks a config file. A device's own `timeout`/`retries` win; then `timeout`/
+/// `retries` (the flags, when given); then the file's; then [`DEFAULT_TIMEOUT`] and
+/// [`DEFAULT_RETRIES`].
+pub fn load(
+    path: &Path,
+    timeout: Option<Duration>,
+    retries: Option<u32>,
+) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.into(),
         pos: None,
@@ -237,8 +238,8 @@ pub fn load(path: &Path, timeout: Duration, retries: u32) -> Result<Loaded, Conf
 pub fn parse(
     path: &Path,
     text: &str,
-    timeout: Duration,
-    retries: u32,
+    timeout: Option<Duration>,
+    retries: Option<u32>,
 ) -> Result<Loaded, ConfigError> {
     let at = |s: &Spanned<String>, message: String| ConfigError {
         file: path.into(),
@@ -269,11 +270,12 @@ pub fn parse(
             }
         })?
     };
-    let default_timeout = match &file.timeout {
-        Some(t) => parse_duration(&t.value).map_err(|m| at(t, m))?,
-        None => timeout,
+    let file_timeout = match &file.timeout {
+        Some(t) => Some(parse_duration(&t.value).map_err(|m| at(t, m))?),
+        None => None,
     };
-    let default_retries = file.retries.unwrap_or(retries);
+    let default_timeout = timeout.or(file_timeout).unwrap_or(DEFAULT_TIMEOUT);
+    let default_retries = retries.or(file.retries).unwrap_or(DEFAULT_RETRIES);
     let mut devices: Vec<Device> = Vec::new();
     for d in &file.devices {
         check_name(&d.name.value).map_err(|m| at(&d.name, m))?;
@@ -300,8 +302,6 @@ pub fn parse(
     }
     Ok(Loaded {
         listen: file.listen,
-        timeout: file.timeout.as_ref().map(|_| default_timeout),
-        retries: file.retries,
         devices,
     })
 }
@@ -359,10 +359,28 @@ mod tests {
     #[test]
     fn file_with_defaults_and_overrides() {
         let text = "listen: 127.0.0.1:9110\ntimeout: 500ms\ndevices:\n  - name: a\n    address: tcp://127.0.0.1:4444\n  - name: b\n    address: /dev/ttyUSB0\n    baud: 9600\n    timeout: 3s\n    retries: 0\n";
-        let l = parse(Path::new("g.yaml"), text, DEFAULT_TIMEOUT, 2).unwrap();
+        let l = parse(Path::new("g.yaml"), text, None, Some(2)).unwrap();
         assert_eq!(l.listen.as_deref(), Some("127.0.0.1:9110"));
         assert_eq!(l.devices[0].timeout, Duration::from_millis(500));
         assert_eq!(l.devices[0].retries, 2);
+        let l = parse(
+            Path::new("g.yaml"),
+            text,
+            Some(Duration::from_secs(9)),
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            l.devices[0].timeout,
+            Duration::from_secs(9),
+            "the flag wins"
+        );
+        assert_eq!(l.devices[0].retries, DEFAULT_RETRIES);
+        assert_eq!(
+            l.devices[1].timeout,
+            Duration::from_secs(3),
+            "the device's own wins"
+        );
         assert_eq!(l.devices[1].timeout, Duration::from_secs(3));
         assert_eq!(l.devices[1].retries, 0);
         assert_eq!(
@@ -377,13 +395,13 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_fix() {
         let text = "devices:\n  - name: a\n    address: tcp://nope\n";
-        let e = parse(Path::new("g.yaml"), text, DEFAULT_TIMEOUT, 1).unwrap_err();
+        let e = parse(Path::new("g.yaml"), text, None, None).unwrap_err();
         let s = e.to_string();
         assert!(s.starts_with("g.yaml:3:"), "{s}");
         assert!(s.contains("tcp://HOST:PORT"), "{s}");
 
         let text = "devices:\n  - name: a\n    adress: tcp://h:1\n";
-        let s = parse(Path::new("g.yaml"), text, DEFAULT_TIMEOUT, 1)
+        let s = parse(Path::new("g.yaml"), text, None, None)
             .unwrap_err()
             .to_string();
         assert!(s.starts_with("g.yaml:3:"), "{s}");
@@ -391,14 +409,14 @@ mod tests {
 
         let text =
             "devices:\n  - name: a\n    address: tcp://h:1\n  - name: a\n    address: tcp://h:2\n";
-        let s = parse(Path::new("g.yaml"), text, DEFAULT_TIMEOUT, 1)
+        let s = parse(Path::new("g.yaml"), text, None, None)
             .unwrap_err()
             .to_string();
         assert!(s.starts_with("g.yaml:4:"), "{s}");
         assert!(s.contains("twice"), "{s}");
 
         let text = "timeout: soon\n";
-        let s = parse(Path::new("g.yaml"), text, DEFAULT_TIMEOUT, 1)
+        let s = parse(Path::new("g.yaml"), text, None, None)
             .unwrap_err()
             .to_string();
         assert!(s.starts_with("g.yaml:1:"), "{s}");

@@ -14,5 +14,5 @@ pub mod server;
 
 pub use config::{Address, Device};
 pub use poller::{Poller, Status};
-pub use protocol::{Protocol, ScrapeError, Scraped};
+pub use protocol::{Connect, ScrapeError, Scraped, Session};
 pub use server::Server;

@@ -54,25 +54,34 @@ pub fn open(address: &Address, timeout: Duration) -> io::Result<Box<dyn Link>> {
     }
 }
 
-/// A link with a deadline: every read and write blocks at most until `deadline`, and fails
-/// with [`io::ErrorKind::TimedOut`] after it. Give it to the frame codec.
-pub struct Deadline<'a> {
-    link: &'a mut dyn Link,
+/// A link with a deadline: every read and write blocks at most until the deadline, and fails
+/// with [`io::ErrorKind::TimedOut`] after it. The frame codec's client reads through it.
+pub struct DeadlineLink {
+    link: Box<dyn Link>,
     deadline: Instant,
 }
 
-impl std::fmt::Debug for Deadline<'_> {
+impl std::fmt::Debug for DeadlineLink {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Deadline")
+        f.debug_struct("DeadlineLink")
             .field("deadline", &self.deadline)
             .finish_non_exhaustive()
     }
 }
 
-impl<'a> Deadline<'a> {
-    /// `link` until `deadline`.
-    pub fn new(link: &'a mut dyn Link, deadline: Instant) -> Self {
-        Deadline { link, deadline }
+impl DeadlineLink {
+    /// `link`, with a deadline already passed: set one with [`set_deadline`](Self::set_deadline)
+    /// before each exchange.
+    pub fn new(link: Box<dyn Link>) -> Self {
+        DeadlineLink {
+            link,
+            deadline: Instant::now(),
+        }
+    }
+
+    /// Reads and writes fail after `deadline`.
+    pub fn set_deadline(&mut self, deadline: Instant) {
+        self.deadline = deadline;
     }
 
     fn arm(&mut self) -> io::Result<()> {
@@ -96,14 +105,14 @@ fn timed_out(e: io::Error) -> io::Error {
     }
 }
 
-impl Read for Deadline<'_> {
+impl Read for DeadlineLink {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         self.arm()?;
         self.link.read(buf).map_err(timed_out)
     }
 }
 
-impl Write for Deadline<'_> {
+impl Write for DeadlineLink {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         self.arm()?;
         self.link.write(buf).map_err(timed_out)

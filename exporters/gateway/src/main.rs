@@ -116,15 +116,9 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
     let mut listen = None;
     let mut devices = Vec::new();
     if let Some(path) = &cli.config {
-        let loaded = config::load(path, timeout, retries).map_err(usage)?;
+        let loaded = config::load(path, cli.timeout, cli.retries).map_err(usage)?;
         listen = loaded.listen;
         devices = loaded.devices;
-        if cli.timeout.is_some() || cli.retries.is_some() {
-            // Flags win over the file's defaults, not over a device's own setting: the
-            // loader applied the file's; apply the flags where the file gave none.
-            let again = config::load(path, timeout, retries).map_err(usage)?;
-            devices = again.devices;
-        }
     }
     for flag in &cli.devices {
         let d = config::parse_device_flag(flag, timeout, retries)

@@ -9,8 +9,8 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use crate::config::Device;
 use crate::exposition;
 use crate::family::OwnedFamily;
-use crate::link::{self, Deadline, Link};
-use crate::protocol::{Protocol, ScrapeError};
+use crate::link::{self, DeadlineLink};
+use crate::protocol::{Connect, ScrapeError, Session};
 
 /// What the gateway knows about a device after its latest scrape.
 #[derive(Clone, Debug, Default)]
@@ -71,11 +71,8 @@ impl std::fmt::Debug for Poller {
 }
 
 impl Poller {
-    /// Starts one thread per device; `protocol` makes each device's protocol state.
-    pub fn start(
-        devices: Vec<Device>,
-        protocol: impl Fn(&Device) -> Box<dyn Protocol>,
-    ) -> io::Result<Poller> {
+    /// Starts one thread per device; `connect` makes a session on each link the thread opens.
+    pub fn start(devices: Vec<Device>, connect: Arc<Connect>) -> io::Result<Poller> {
         let mut poller = Poller {
             slots: Vec::new(),
             threads: Vec::new(),
@@ -88,11 +85,11 @@ impl Poller {
                 state: Mutex::default(),
                 changed: Condvar::new(),
             });
-            let proto = protocol(&device);
             let s = slot.clone();
+            let connect = connect.clone();
             let handle = thread::Builder::new()
                 .name(format!("device-{}", device.name))
-                .spawn(move || run(&s, &device, proto))?;
+                .spawn(move || run(&s, &device, &*connect))?;
             poller.slots.push(slot);
             poller.threads.push(handle);
         }
@@ -162,8 +159,8 @@ impl Drop for Poller {
 }
 
 /// A device thread: waits for a request, scrapes, publishes, until stopped.
-fn run(slot: &Slot, device: &Device, mut protocol: Box<dyn Protocol>) {
-    let mut link: Option<Box<dyn Link>> = None;
+fn run(slot: &Slot, device: &Device, connect: &Connect) {
+    let mut session: Option<Box<dyn Session>> = None;
     loop {
         let ticket = {
             let mut st = slot.lock();
@@ -176,7 +173,7 @@ fn run(slot: &Slot, device: &Device, mut protocol: Box<dyn Protocol>) {
             st.wanted
         };
         let started = Instant::now();
-        let (result, frame_errors) = scrape(device, &mut *protocol, &mut link);
+        let (result, frame_errors) = scrape(device, connect, &mut session);
         let duration = started.elapsed().as_secs_f64();
         let mut st = slot.lock();
         let status = &mut st.status;
@@ -207,16 +204,16 @@ fn run(slot: &Slot, device: &Device, mut protocol: Box<dyn Protocol>) {
 /// frames rejected on the way.
 fn scrape(
     device: &Device,
-    protocol: &mut dyn Protocol,
-    link: &mut Option<Box<dyn Link>>,
+    connect: &Connect,
+    session: &mut Option<Box<dyn Session>>,
 ) -> (Result<Vec<OwnedFamily>, String>, u64) {
     let mut frame_errors = 0;
     let mut error = String::new();
     for _ in 0..=device.retries {
-        let l = match link {
-            Some(l) => l,
+        let s = match session {
+            Some(s) => s,
             None => match link::open(&device.address, device.timeout) {
-                Ok(l) => link.insert(l),
+                Ok(l) => session.insert(connect(device, DeadlineLink::new(l))),
                 Err(e) => {
                     error = format!("cannot open {}: {e}", device.address);
                     // A refused connection fails at once: do not spin through the retries.
@@ -225,8 +222,7 @@ fn scrape(
                 }
             },
         };
-        let deadline = Instant::now() + device.timeout;
-        match protocol.scrape(&mut Deadline::new(&mut **l, deadline)) {
+        match s.scrape(Instant::now() + device.timeout) {
             Ok(answer) => {
                 frame_errors += answer.frame_errors;
                 let read = std::str::from_utf8(&answer.body)
@@ -241,7 +237,7 @@ fn scrape(
                 frame_errors += e.frame_errors();
                 if matches!(e, ScrapeError::Io(_)) {
                     // Closed or broken: connect again at the next attempt.
-                    *link = None;
+                    *session = None;
                 }
                 error = e.to_string();
             }

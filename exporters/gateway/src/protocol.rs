@@ -1,10 +1,13 @@
-//! How one scrape is asked of a device over a link: the request/response exchange of the
-//! framed serial protocol (`exporters/embedded/PROTOCOL.md`).
+//! How one scrape is asked of a device over a link: a session speaking the request/response
+//! exchange of the framed serial protocol (`exporters/embedded/PROTOCOL.md`).
 
 use std::fmt;
 use std::io;
 
-use crate::link::Deadline;
+use std::time::Instant;
+
+use crate::config::Device;
+use crate::link::DeadlineLink;
 
 /// A device's answer to one scrape.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -63,9 +66,12 @@ impl fmt::Display for ScrapeError {
 
 impl std::error::Error for ScrapeError {}
 
-/// One side of the request/response exchange: asks a device for its exposition.
-pub trait Protocol: Send {
-    /// Sends one scrape request on `link` and reads the answer. Reads and writes on `link`
-    /// fail with [`io::ErrorKind::TimedOut`] once the scrape's deadline has passed.
-    fn scrape(&mut self, link: &mut Deadline<'_>) -> Result<Scraped, ScrapeError>;
+/// A connection to one device, able to ask it for its exposition: the host side of the
+/// framed protocol's request/response exchange, over a [`DeadlineLink`].
+pub trait Session: Send {
+    /// Sends one scrape request and reads the answer, by `deadline`.
+    fn scrape(&mut self, deadline: Instant) -> Result<Scraped, ScrapeError>;
 }
+
+/// Makes a [`Session`] on a freshly opened link to `device`.
+pub type Connect = dyn Fn(&Device, DeadlineLink) -> Box<dyn Session> + Send + Sync;

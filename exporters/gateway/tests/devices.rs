@@ -13,14 +13,16 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use metrics_gateway::config::{Address, Device};
-use metrics_gateway::link::Deadline;
-use metrics_gateway::{Poller, Protocol, ScrapeError, Scraped, Server};
+use metrics_gateway::link::DeadlineLink;
+use metrics_gateway::{Poller, ScrapeError, Scraped, Server, Session};
 
 /// The test's side of the stand-in exchange.
-struct LineProtocol;
+struct LineSession(DeadlineLink);
 
-impl Protocol for LineProtocol {
-    fn scrape(&mut self, link: &mut Deadline<'_>) -> Result<Scraped, ScrapeError> {
+impl Session for LineSession {
+    fn scrape(&mut self, deadline: Instant) -> Result<Scraped, ScrapeError> {
+        let link = &mut self.0;
+        link.set_deadline(deadline);
         link.write_all(b"SCRAPE\n")?;
         link.flush()?;
         let mut body = Vec::new();
@@ -134,7 +136,13 @@ fn get(server: &Server, path: &str) -> (u16, String) {
 }
 
 fn start(devices: Vec<Device>) -> Server {
-    let poller = Arc::new(Poller::start(devices, |_| Box::new(LineProtocol)).unwrap());
+    let poller = Arc::new(
+        Poller::start(
+            devices,
+            Arc::new(|_: &Device, l| Box::new(LineSession(l)) as Box<dyn Session>),
+        )
+        .unwrap(),
+    );
     Server::start("127.0.0.1:0".parse().unwrap(), poller, 2).unwrap()
 }
 
