@@ -5,6 +5,7 @@
 pub mod config;
 pub mod exposition;
 pub mod family;
+pub mod framed;
 pub mod link;
 pub mod merge;
 pub mod poller;
@@ -13,6 +14,7 @@ pub mod render;
 pub mod server;
 
 pub use config::{Address, Device};
+pub use framed::FramedSession;
 pub use poller::{Poller, Status};
 pub use protocol::{Connect, ScrapeError, Scraped, Session};
 pub use server::Server;

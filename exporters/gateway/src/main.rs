@@ -8,10 +8,10 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{bail, Context};
+use anyhow::Context;
 use clap::Parser;
 use metrics_gateway::config::{self, Device};
-use metrics_gateway::{client, Poller, Server};
+use metrics_gateway::{FramedSession, Poller, Server};
 
 const AFTER_HELP: &str = "\
 ADDRESSES:
@@ -145,21 +145,25 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
         .to_socket_addrs()
         .ok()
         .and_then(|mut a| a.next())
-        .ok_or_else(|| usage(anyhow::anyhow!("--listen `{listen}`: write HOST:PORT, e.g. 0.0.0.0:9110")))?;
+        .ok_or_else(|| {
+            usage(anyhow::anyhow!(
+                "--listen `{listen}`: write HOST:PORT, e.g. 0.0.0.0:9110"
+            ))
+        })?;
     Ok((devices, addr))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let (devices, addr) = settings(&cli)?;
     if cli.workers == 0 {
-        bail!(usage(anyhow::anyhow!("--workers must be at least 1")));
+        return Err(usage(anyhow::anyhow!("--workers must be at least 1")));
     }
     let names: Vec<String> = devices
         .iter()
         .map(|d| format!("{}={}", d.name, d.address))
         .collect();
     let poller = Arc::new(
-        Poller::start(devices, |_| Box::new(client::FramedClient::new()))
+        Poller::start(devices, Arc::new(FramedSession::connect))
             .context("cannot start the device threads")?,
     );
     let server = Server::start(addr, poller, cli.workers)

@@ -1,0 +1,153 @@
+//! Host side (`std` feature): a blocking scrape client over any `std::io::Read + Write`
+//! (a serial port, a `TcpStream` to QEMU's UART), built on [`Decoder`] and [`Response`].
+
+use std::io::{self, Read, Write};
+use std::time::{Duration, Instant};
+use std::vec::Vec;
+
+use metrics_core::Format;
+
+use crate::frame::{self, format_byte, FrameType, MAX_FRAME};
+use crate::{Decoder, DecoderStats, FrameError, Response, ResponseError, Step};
+
+/// Why a scrape failed. The client is ready for the next scrape after any of them.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ScrapeError {
+    /// Reading or writing the stream failed (a read timeout is `TimedOut`/`WouldBlock`).
+    Io(io::Error),
+    /// The stream ended before the response did.
+    Closed,
+    /// No complete response within the client's timeout.
+    Timeout,
+    /// A frame of the response was lost or corrupted on the line.
+    Frame(FrameError),
+    /// The frames received do not make a valid response.
+    Response(ResponseError),
+}
+
+impl std::fmt::Display for ScrapeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ScrapeError::Io(e) => write!(f, "serial I/O failed: {e}"),
+            ScrapeError::Closed => f.write_str("the device's stream closed mid-response"),
+            ScrapeError::Timeout => f.write_str("no complete response before the timeout"),
+            ScrapeError::Frame(e) => write!(f, "bad frame in the response: {e}"),
+            ScrapeError::Response(e) => write!(f, "invalid response: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ScrapeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ScrapeError::Io(e) => Some(e),
+            ScrapeError::Frame(e) => Some(e),
+            ScrapeError::Response(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+/// Scrapes a device over a byte stream, one request at a time.
+///
+/// Set a read timeout on the stream (e.g. `TcpStream::set_read_timeout`) shorter than the
+/// client's own timeout so a silent device cannot block a read forever.
+#[derive(Debug)]
+pub struct Client<S> {
+    stream: S,
+    decoder: Decoder<MAX_FRAME>,
+    next_id: u8,
+    timeout: Duration,
+}
+
+impl<S: Read + Write> Client<S> {
+    /// A client on `stream` with a 5 s timeout per scrape.
+    pub fn new(stream: S) -> Self {
+        Client {
+            stream,
+            decoder: Decoder::new(),
+            next_id: 1,
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Sets the time a whole scrape may take.
+    #[must_use]
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// What the decoder saw so far (noise bytes, CRC errors): the line's health.
+    pub fn stats(&self) -> DecoderStats {
+        self.decoder.stats()
+    }
+
+    /// Requests the exposition in `format` and returns it once its END frame checked out.
+    pub fn scrape(&mut self, format: Format) -> Result<Vec<u8>, ScrapeError> {
+        let result = self.try_scrape(format);
+        if result.is_err() {
+            // A cut frame must not be glued to the next response.
+            self.decoder.reset();
+        }
+        result
+    }
+
+    fn try_scrape(&mut self, format: Format) -> Result<Vec<u8>, ScrapeError> {
+        let id = self.next_id;
+        self.next_id = self.next_id.wrapping_add(1);
+        let mut req = [0u8; MAX_FRAME];
+        let n = frame::encode(FrameType::Scrape, id, 0, &[format_byte(format)], &mut req)
+            .expect("a one-byte payload fits");
+        self.stream.write_all(&req[..n]).map_err(ScrapeError::Io)?;
+        self.stream.flush().map_err(ScrapeError::Io)?;
+
+        let deadline = Instant::now() + self.timeout;
+        let mut response = Response::new(id);
+        let mut body = Vec::new();
+        let mut buf = [0u8; 512];
+        loop {
+            if Instant::now() >= deadline {
+                return Err(ScrapeError::Timeout);
+            }
+            let n = match self.stream.read(&mut buf) {
+                Ok(0) => return Err(ScrapeError::Closed),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) =>
+                {
+                    continue
+                }
+                Err(e) => return Err(ScrapeError::Io(e)),
+            };
+            let mut input = &buf[..n];
+            while !input.is_empty() {
+                let fed = self.decoder.feed(input);
+                input = &input[fed..];
+                while let Some(event) = self.decoder.poll() {
+                    match event {
+                        // Before the response starts, noise and broken frames are leftovers of
+                        // earlier traffic; inside it they mean a lost frame.
+                        Err(e) if response.started() => return Err(ScrapeError::Frame(e)),
+                        Err(_) => {}
+                        Ok(f) => match response.on_frame(&f).map_err(ScrapeError::Response)? {
+                            Step::Ignored => {}
+                            Step::Data(d) => body.extend_from_slice(d),
+                            Step::End => return Ok(body),
+                        },
+                    }
+                }
+            }
+        }
+    }
+}

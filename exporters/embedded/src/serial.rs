@@ -1,0 +1,180 @@
+//! Device side of the framed serial protocol: answers SCRAPE requests with DATA frames streamed
+//! through the core's chunked encoder, then an END frame.
+
+use core::fmt::Write as _;
+
+use embedded_io::{Read, Write};
+use metrics_core::{ChunkedEncoder, Families};
+
+use crate::frame::{self, end_payload, format_from_byte, BodyCheck, ErrorCode, FrameType};
+use crate::Decoder;
+
+/// Requests are small: the device's decoder holds frames of up to 21 payload bytes.
+const RX: usize = 32;
+
+/// Serves `registry` over a byte stream with the framed protocol of `PROTOCOL.md`.
+///
+/// `CHUNK` is the DATA payload size and the encoder's buffer (on the stack while answering);
+/// it must be at most 255. Nothing is allocated; the struct itself is about 40 bytes plus a
+/// pointer, so it can live in a `static` or on the main loop's stack.
+#[derive(Debug)]
+pub struct SerialServer<'r, F: Families + ?Sized, const CHUNK: usize = 64> {
+    registry: &'r F,
+    decoder: Decoder<RX>,
+    answered: u32,
+}
+
+impl<'r, F: Families + ?Sized, const CHUNK: usize> SerialServer<'r, F, CHUNK> {
+    /// A server of `registry`.
+    pub const fn new(registry: &'r F) -> Self {
+        assert!(CHUNK > 0 && CHUNK <= frame::MAX_PAYLOAD);
+        SerialServer {
+            registry,
+            decoder: Decoder::new(),
+            answered: 0,
+        }
+    }
+
+    /// Counts of the decoder (noise, CRC errors) and the number of requests answered.
+    pub fn stats(&self) -> (crate::DecoderStats, u32) {
+        (self.decoder.stats(), self.answered)
+    }
+
+    /// Reads from `io` (blocking until bytes arrive) and answers every complete request in
+    /// them. Returns how many requests were answered; `Ok(0)` also when `io` reached its end.
+    /// Call it in the main loop.
+    pub fn poll<T: Read + Write + ?Sized>(&mut self, io: &mut T) -> Result<usize, T::Error> {
+        let mut buf = [0u8; RX];
+        let n = io.read(&mut buf)?;
+        self.handle(&buf[..n], io)
+    }
+
+    /// Answers the requests found in `input` (bytes received some other way, e.g. from an
+    /// interrupt's ring buffer) on `out`. Returns how many were answered.
+    pub fn handle<W: Write + ?Sized>(
+        &mut self,
+        input: &[u8],
+        out: &mut W,
+    ) -> Result<usize, W::Error> {
+        let mut input = input;
+        let mut answered = 0;
+        let mut chunk = [0u8; CHUNK];
+        loop {
+            let n = self.decoder.feed(input);
+            input = &input[n..];
+            while let Some(event) = self.decoder.poll() {
+                let Ok(f) = event else { continue };
+                // Noise and CRC errors are counted by the decoder; the host's timeout and
+                // retry recover from them.
+                let (id, kind, version) = (f.id, f.kind, f.version);
+                let request = Request::of(kind, version, f.payload);
+                answer(self.registry, out, id, request, &mut chunk)?;
+                answered += 1;
+            }
+            if input.is_empty() {
+                break;
+            }
+        }
+        self.answered = self.answered.wrapping_add(answered as u32);
+        Ok(answered)
+    }
+}
+
+/// A request, judged.
+enum Request {
+    Scrape(metrics_core::Format),
+    Refuse(ErrorCode, u8),
+    /// Not a request (a response frame echoed back): no answer.
+    None,
+}
+
+impl Request {
+    fn of(kind: FrameType, version: u8, payload: &[u8]) -> Self {
+        if version != frame::VERSION {
+            return Request::Refuse(ErrorCode::UnsupportedVersion, frame::VERSION);
+        }
+        match kind {
+            FrameType::Scrape => match payload {
+                [] => Request::Scrape(metrics_core::Format::Text),
+                [b] => match format_from_byte(*b) {
+                    Some(f) => Request::Scrape(f),
+                    None => Request::Refuse(ErrorCode::UnsupportedFormat, *b),
+                },
+                _ => Request::Refuse(ErrorCode::BadRequest, 0),
+            },
+            FrameType::Data | FrameType::End | FrameType::Error => Request::None,
+            FrameType::Unknown(b) => Request::Refuse(ErrorCode::UnknownType, b),
+        }
+    }
+}
+
+fn answer<F: Families + ?Sized, W: Write + ?Sized>(
+    registry: &F,
+    out: &mut W,
+    id: u8,
+    request: Request,
+    chunk: &mut [u8],
+) -> Result<(), W::Error> {
+    let format = match request {
+        Request::None => return Ok(()),
+        Request::Refuse(code, detail) => {
+            return frame::write(out, FrameType::Error, id, 0, &[code.to_byte(), detail]);
+        }
+        Request::Scrape(format) => format,
+    };
+    let mut enc: ChunkedEncoder<'_, F> = ChunkedEncoder::new(registry, format);
+    let mut check = BodyCheck::new();
+    let mut seq: u16 = 0;
+    loop {
+        match enc.fill(chunk) {
+            Ok(0) => break,
+            Ok(n) => {
+                check.update(&chunk[..n]);
+                frame::write(out, FrameType::Data, id, seq, &chunk[..n])?;
+                seq = seq.wrapping_add(1);
+            }
+            Err(e) => {
+                let mut msg = Msg::<64>::new();
+                msg.push(ErrorCode::Encoding.to_byte());
+                let _ = write!(msg, "{e}");
+                return frame::write(out, FrameType::Error, id, seq, msg.bytes());
+            }
+        }
+    }
+    let (len, crc) = check.finish();
+    frame::write(out, FrameType::End, id, seq, &end_payload(len, crc))?;
+    out.flush()
+}
+
+/// A fixed buffer that keeps what fits of a formatted message.
+struct Msg<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Msg<N> {
+    fn new() -> Self {
+        Msg {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+    fn push(&mut self, b: u8) {
+        if self.len < N {
+            self.buf[self.len] = b;
+            self.len += 1;
+        }
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+}
+
+impl<const N: usize> core::fmt::Write for Msg<N> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &b in s.as_bytes() {
+            self.push(b);
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,186 @@
+//! Shared by the integration tests: fake devices that answer with the real framed codec
+//! (`metrics_exporter_embedded::SerialServer`, the firmware's own server) over real sockets or
+//! a pty, and the gateway binary as a child process.
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use metrics_core::parse::{Line, Parser};
+use metrics_core::{Counter, Registry};
+use metrics_exporter_embedded::SerialServer;
+
+/// A device's metrics, as a firmware keeps them: a counter that grows with every request
+/// received, a labelled gauge and a histogram.
+pub fn device_registry(name: &str) -> Device {
+    let mut r = Registry::new();
+    let requests = r
+        .counter("requests", "Requests received on the line.")
+        .unwrap();
+    let info = r
+        .gauge_family("board_info", "The board.", &["board"])
+        .unwrap();
+    info.labels(&[name]).set(1.0);
+    let jitter = r
+        .histogram("tick_jitter_seconds", "Timer jitter.", &[0.001, 0.01, 0.1])
+        .unwrap();
+    for v in [0.0005, 0.002, 0.05, 0.5] {
+        jitter.observe(v);
+    }
+    Device {
+        registry: Arc::new(r),
+        requests,
+    }
+}
+
+/// A device's registry and the counter its line bumps.
+#[derive(Clone)]
+pub struct Device {
+    pub registry: Arc<Registry>,
+    pub requests: Arc<Counter>,
+}
+
+/// Answers framed requests on `stream` from `registry` until the stream ends or `alive`
+/// turns false. The `requests` counter grows by one per read that carried bytes.
+pub fn serve_framed(mut stream: impl Read + Write, device: &Device, alive: &AtomicBool) {
+    let mut server: SerialServer<'_, Registry> = SerialServer::new(&device.registry);
+    let mut buf = [0u8; 256];
+    let mut out = Vec::new();
+    loop {
+        let n = match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        if !alive.load(Ordering::SeqCst) {
+            return;
+        }
+        device.requests.inc();
+        out.clear();
+        server.handle(&buf[..n], &mut out).unwrap();
+        if stream
+            .write_all(&out)
+            .and_then(|()| stream.flush())
+            .is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// A device on a TCP listener; [`kill`](Self::kill) closes it for good, like a killed QEMU.
+pub struct TcpDevice {
+    pub addr: SocketAddr,
+    alive: Arc<AtomicBool>,
+}
+
+impl TcpDevice {
+    /// `answer: false`: accepts connections and never answers (a hung device).
+    pub fn start(name: &str, answer: bool) -> TcpDevice {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let alive = Arc::new(AtomicBool::new(true));
+        let a = alive.clone();
+        let registry = device_registry(name);
+        thread::spawn(move || {
+            for stream in listener.incoming() {
+                let Ok(stream) = stream else { return };
+                if !a.load(Ordering::SeqCst) {
+                    return;
+                }
+                let (a, r) = (a.clone(), registry.clone());
+                thread::spawn(move || {
+                    if answer {
+                        serve_framed(stream, &r, &a);
+                    } else {
+                        thread::sleep(Duration::from_secs(60));
+                        drop(stream);
+                    }
+                });
+            }
+        });
+        TcpDevice { addr, alive }
+    }
+
+    pub fn url(&self) -> String {
+        format!("tcp://{}", self.addr)
+    }
+
+    pub fn kill(&self) {
+        self.alive.store(false, Ordering::SeqCst);
+        // Wake the accept loop so it ends and the port closes.
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+impl Drop for TcpDevice {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// `GET url` → (status, body); error statuses are answers too.
+pub fn get(url: &str) -> (u16, String) {
+    let agent = test_support::agent(Duration::from_secs(10));
+    let mut r = agent
+        .get(url)
+        .call()
+        .unwrap_or_else(|e| panic!("{url}: {e}"));
+    (r.status().as_u16(), r.body_mut().read_to_string().unwrap())
+}
+
+/// The value of the series `name{labels}` (labels exactly as written, in order) in `text`.
+pub fn value(text: &str, name: &str, labels: &str) -> Option<f64> {
+    Parser::new(text).find_map(|l| match l {
+        Ok(Line::Sample(s)) if s.name == name && s.raw_labels == labels => Some(s.value),
+        _ => None,
+    })
+}
+
+/// The gateway binary, running; killed when dropped.
+pub struct Gateway {
+    child: Child,
+    pub addr: SocketAddr,
+}
+
+impl Gateway {
+    pub fn start(args: &[&str]) -> Gateway {
+        let port = test_support::free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let child = Command::new(env!("CARGO_BIN_EXE_metrics-gateway"))
+            .args(["--listen", &listen])
+            .args(args)
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let g = Gateway {
+            child,
+            addr: listen.parse().unwrap(),
+        };
+        let until = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(g.addr).is_err() {
+            assert!(
+                Instant::now() < until,
+                "the gateway did not listen on {listen}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+        g
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
