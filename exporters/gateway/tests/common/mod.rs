@@ -184,3 +184,123 @@ impl Drop for Gateway {
         let _ = self.child.wait();
     }
 }
+
+/// Prometheus (a real server) scrapes `gateway`: `/metrics` as job `gateway`, and every
+/// device through `/probe?target=` as job `probe` (the multi-target relabelling), every
+/// second. Checks, through its API, for every device in `devices`: up, the counter `counter`
+/// growing between two scrapes, and the histogram `histogram`'s `_count` equal to its `+Inf`
+/// bucket. Then calls `kill` (which stops `devices[1]`) and checks that the killed device is
+/// down at the next scrape, its series gone, while `devices[0]` keeps being served.
+pub fn check_through_prometheus(
+    gateway: &Gateway,
+    devices: &[&str],
+    counter: &str,
+    histogram: &str,
+    kill: impl FnOnce(),
+) {
+    use test_support::Prometheus;
+    let targets: Vec<String> = devices.iter().map(|d| format!("'{d}'")).collect();
+    let addr = gateway.addr;
+    let config = [
+        "global:".to_owned(),
+        "  scrape_interval: 1s".into(),
+        "  scrape_timeout: 1s".into(),
+        "scrape_configs:".into(),
+        "  - job_name: gateway".into(),
+        "    static_configs:".into(),
+        format!("      - targets: ['{addr}']"),
+        "  - job_name: probe".into(),
+        "    metrics_path: /probe".into(),
+        "    static_configs:".into(),
+        format!("      - targets: [{}]", targets.join(", ")),
+        "    relabel_configs:".into(),
+        "      - source_labels: [__address__]".into(),
+        "        target_label: __param_target".into(),
+        "      - source_labels: [__param_target]".into(),
+        "        target_label: instance".into(),
+        "      - target_label: __address__".into(),
+        format!("        replacement: '{addr}'"),
+    ]
+    .join("\n")
+        + "\n";
+    let p = Prometheus::start(&config, |_| {});
+    let patience = Duration::from_secs(30);
+    for d in devices {
+        let sel =
+            |name: &str, extra: &str| format!("{name}{{job=\"gateway\",device=\"{d}\"{extra}}}");
+        p.expect(&format!("up{{job=\"probe\",instance=\"{d}\"}}"), 1.0);
+        p.expect(
+            &format!("gateway_device_up{{job=\"probe\",device=\"{d}\"}}"),
+            1.0,
+        );
+        p.expect(&sel("gateway_device_up", ""), 1.0);
+        // The counter grows between two scrapes.
+        let first = p.wait_for("the device counter", patience, |p| {
+            p.value(&sel(counter, ""))
+        });
+        p.wait_for("the device counter to grow", patience, |p| {
+            p.value(&sel(counter, "")).filter(|v| *v > first)
+        });
+        // The histogram's _count equals its +Inf bucket, and has observations.
+        let (count, inf) = p.wait_for("the histogram", patience, |p| {
+            Some((
+                p.value(&sel(&format!("{histogram}_count"), ""))?,
+                p.value(&sel(&format!("{histogram}_bucket"), ",le=\"+Inf\""))?,
+            ))
+        });
+        assert!(count > 0.0, "{d}: no observations");
+        p.expect(
+            &format!(
+                "{} - ignoring(le) {}",
+                sel(&format!("{histogram}_count"), ""),
+                sel(&format!("{histogram}_bucket"), ",le=\"+Inf\"")
+            ),
+            0.0,
+        );
+        eprintln!(
+            "{d}: {counter} grew past {first}; {histogram}_count {count} = +Inf bucket {inf}"
+        );
+    }
+
+    let (alive, killed) = (devices[0], devices[1]);
+    let before = p
+        .value(&format!("{counter}{{job=\"gateway\",device=\"{alive}\"}}"))
+        .unwrap();
+    kill();
+    let killed_at = Instant::now();
+    // Down within one scrape (1 s interval; the wait allows one interval more for the
+    // scrape that was already under way and the query's own polling).
+    p.wait_for(
+        "the killed device to be down",
+        Duration::from_secs(10),
+        |p| {
+            (p.value(&format!(
+                "gateway_device_up{{job=\"gateway\",device=\"{killed}\"}}"
+            )) == Some(0.0))
+            .then_some(())
+        },
+    );
+    let took = killed_at.elapsed();
+    assert!(
+        took < Duration::from_millis(3500),
+        "down only after {took:?}"
+    );
+    assert_eq!(
+        p.value(&format!("{counter}{{job=\"gateway\",device=\"{killed}\"}}")),
+        None,
+        "the killed device's series are still served"
+    );
+    p.expect(
+        &format!("gateway_device_up{{job=\"probe\",device=\"{killed}\"}}"),
+        0.0,
+    );
+    p.expect(
+        &format!("gateway_device_up{{job=\"gateway\",device=\"{alive}\"}}"),
+        1.0,
+    );
+    p.wait_for("the live device's counter to keep growing", patience, |p| {
+        p.value(&format!("{counter}{{job=\"gateway\",device=\"{alive}\"}}"))
+            .filter(|v| *v > before)
+    });
+    eprintln!("{killed} down {took:?} after the kill; {alive} still served");
+}
