@@ -7,8 +7,8 @@ cd "$(dirname "$0")/.."
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
-# --- Rust targets (no_std and wasm builds of metrics-core) -------------------------
-TARGETS=(thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf wasm32-unknown-unknown)
+# --- Rust targets (no_std and wasm builds of metrics-core; thumbv7m/thumbv6m: the QEMU firmware) --
+TARGETS=(thumbv6m-none-eabi thumbv7m-none-eabi thumbv7em-none-eabihf riscv32imc-unknown-none-elf wasm32-unknown-unknown)
 installed_targets=$(rustup target list --installed)
 for t in "${TARGETS[@]}"; do
   if ! grep -qx "$t" <<<"$installed_targets"; then
@@ -16,6 +16,12 @@ for t in "${TARGETS[@]}"; do
     rustup target add "$t"
   fi
 done
+
+# llvm-size / llvm-nm for the firmware footprint report (exporters/embedded/README.md).
+if ! rustup component list --installed | grep -q '^llvm-tools'; then
+  log "rustup component add llvm-tools"
+  rustup component add llvm-tools
+fi
 
 # --- nightly miri (tier 4: the core's unit tests under miri) ------------------------
 if ! rustup toolchain list | grep -q '^nightly'; then
@@ -28,7 +34,7 @@ if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; th
 fi
 
 # --- Debian packages -------------------------------------------------------------
-DEBS=(prometheus prometheus-pushgateway prometheus-node-exporter docker-compose chromium chromium-driver curl)
+DEBS=(prometheus prometheus-pushgateway prometheus-node-exporter docker-compose chromium chromium-driver curl qemu-system-arm)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

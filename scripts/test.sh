@@ -6,7 +6,9 @@
 #   2. conformance: the ignored tests that need promtool, Python prometheus_client and a real
 #      Prometheus; the monitoring stack's compose file, config, rules and rule unit tests
 #   3. targets: metrics-core for thumbv6m, riscv32imc, thumbv7em and wasm32 (no_std); the wasm
-#      npm package built and tested under Node and headless Chromium (wasm/test.sh)
+#      npm package built and tested under Node and headless Chromium (wasm/test.sh); the
+#      embedded exporter for thumbv6m/thumbv7em and the QEMU firmware examples (built here, run
+#      under qemu-system-arm by exporters/embedded/tests/qemu.rs in tier 1+2), with their sizes
 #   4. concurrency: loom models, miri on the core's unit tests
 # A missing tool is a failure, never a skip. Set SKIP_SETUP=1 to skip the install step.
 set -euo pipefail
@@ -25,6 +27,11 @@ step "gates: fmt, clippy, rustdoc"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quiet
+# The firmware examples are their own workspace (bare-metal targets).
+(cd exporters/embedded/firmware &&
+  cargo fmt --all --check &&
+  cargo clippy --release -p fw-common -p fw-lm3s6965evb --target thumbv7m-none-eabi -- -D warnings &&
+  cargo clippy --release -p fw-microbit --target thumbv6m-none-eabi -- -D warnings)
 
 step "tier 1+2: cargo test --workspace (ignored tests included: they need the tools set up above)"
 cargo test --workspace --all-targets -- --include-ignored
@@ -44,6 +51,14 @@ build --no-default-features --target thumbv7em-none-eabihf --features portable-a
 build --no-default-features --target thumbv7em-none-eabihf --features portable-atomic,alloc
 build --no-default-features --target wasm32-unknown-unknown
 build --no-default-features --target wasm32-unknown-unknown --features alloc
+
+step "tier 3: no_std builds of the embedded exporter, firmware examples (release, opt-level z) and their sizes"
+cargo build --quiet -p metrics-exporter-embedded --no-default-features --features nb,critical-section --target thumbv6m-none-eabi
+cargo build --quiet -p metrics-exporter-embedded --no-default-features --features nb,portable-atomic --target thumbv7em-none-eabihf
+(cd exporters/embedded/firmware &&
+  cargo build --quiet --release -p fw-lm3s6965evb --target thumbv7m-none-eabi &&
+  cargo build --quiet --release -p fw-microbit --target thumbv6m-none-eabi)
+bash exporters/embedded/footprint.sh
 
 step "tier 3: wasm package (wasm-bindgen-test in Node and headless Chromium, node --test, Prometheus scrape)"
 bash wasm/test.sh

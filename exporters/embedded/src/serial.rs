@@ -1,8 +1,6 @@
 //! Device side of the framed serial protocol: answers SCRAPE requests with DATA frames streamed
 //! through the core's chunked encoder, then an END frame.
 
-use core::fmt::Write as _;
-
 use embedded_io::{Read, Write};
 use metrics_core::{ChunkedEncoder, Families};
 
@@ -134,10 +132,9 @@ fn answer<F: Families + ?Sized, W: Write + ?Sized>(
                 seq = seq.wrapping_add(1);
             }
             Err(e) => {
-                let mut msg = Msg::<64>::new();
-                msg.push(ErrorCode::Encoding.to_byte());
-                let _ = write!(msg, "{e}");
-                return frame::write(out, FrameType::Error, id, seq, msg.bytes());
+                let detail = encoding_detail(&e);
+                let payload = [ErrorCode::Encoding.to_byte(), detail];
+                return frame::write(out, FrameType::Error, id, seq, &payload);
             }
         }
     }
@@ -146,35 +143,15 @@ fn answer<F: Families + ?Sized, W: Write + ?Sized>(
     out.flush()
 }
 
-/// A fixed buffer that keeps what fits of a formatted message.
-struct Msg<const N: usize> {
-    buf: [u8; N],
-    len: usize,
-}
-
-impl<const N: usize> Msg<N> {
-    fn new() -> Self {
-        Msg {
-            buf: [0; N],
-            len: 0,
-        }
-    }
-    fn push(&mut self, b: u8) {
-        if self.len < N {
-            self.buf[self.len] = b;
-            self.len += 1;
-        }
-    }
-    fn bytes(&self) -> &[u8] {
-        &self.buf[..self.len]
-    }
-}
-
-impl<const N: usize> core::fmt::Write for Msg<N> {
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        for &b in s.as_bytes() {
-            self.push(b);
-        }
-        Ok(())
+/// The detail byte of an encoding ERROR frame (see `PROTOCOL.md`). A byte rather than the
+/// error's message: formatting the message would link `core::fmt`'s `Debug` machinery (about
+/// 3 KB of flash on a Cortex-M0).
+fn encoding_detail(e: &metrics_core::Error) -> u8 {
+    match e {
+        metrics_core::Error::TooManyBuckets { .. } => 1,
+        metrics_core::Error::KindMismatch => 2,
+        metrics_core::Error::LabelCount { .. } => 3,
+        metrics_core::Error::Write => 4,
+        _ => 0,
     }
 }

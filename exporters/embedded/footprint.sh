@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Flash and RAM of the firmware examples (built beforehand with `cargo build --release` in
+# firmware/), and where the Cortex-M0 example's flash goes, from its symbols (llvm-nm, demangled).
+# Fails if the metrics core + embedded exporter code of the Cortex-M0 example is 16 KiB or more.
+set -euo pipefail
+cd "$(dirname "$0")/firmware"
+bin="$(rustc --print sysroot)/lib/rustlib/$(rustc -vV | sed -n 's/^host: //p')/bin"
+[ -x "$bin/llvm-size" ] || { echo "llvm-size missing: rustup component add llvm-tools" >&2; exit 1; }
+
+m3=target/thumbv7m-none-eabi/release/fw-lm3s6965evb
+m0=target/thumbv6m-none-eabi/release/fw-microbit
+base=target/thumbv6m-none-eabi/release/fw-microbit-baseline
+echo "flash = text + data, RAM = data + bss (+ the stack, which takes the rest of RAM)"
+"$bin/llvm-size" "$m3" "$m0" "$base"
+
+flash() { "$bin/llvm-size" "$1" | awk 'NR == 2 { print $1 + $2 }'; }
+echo
+echo "Cortex-M0 example ($m0), flash by origin of its symbols:"
+"$bin/llvm-nm" --size-sort -S -C --radix=d "$m0" | awk '
+  $3 ~ /^[tTrR]$/ {
+    size = $2 + 0; name = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name)
+    if (name ~ /metrics_exporter_embedded|^crc::|crc\.\.|embedded_io/) c = "embedded exporter (+ crc, embedded-io)"
+    else if (name ~ /metrics_core/) c = "metrics-core"
+    else if (name ~ /fw_common::serve/) c = "serve loop (SerialServer inlined into it)"
+    else if (name ~ /fw_common|fw_microbit|^SysTick$|^main$|^Reset$/) c = "firmware (ISR, UART driver, reset)"
+    else if (name ~ /compiler_builtins|^__/) c = "compiler-builtins (soft-float f64, u64 division, mem*)"
+    else if (name ~ /flt2dec|fmt::float|bignum/) c = "libcore f64 formatting ({:e}, used by the core)"
+    else if (name ~ /portable_atomic/) c = "portable-atomic"
+    else c = "libcore other (fmt, str)"
+    total[c] += size; all += size
+  }
+  END {
+    for (c in total) printf "%7d  %s\n", total[c], c | "sort -rn"
+    close("sort -rn")
+    own = total["metrics-core"] + total["embedded exporter (+ crc, embedded-io)"] + total["serve loop (SerialServer inlined into it)"]
+    printf "%7d  total in symbols\n", all
+    printf "%7d  metrics-core + embedded exporter code (incl. the inlined serve loop)\n", own
+    if (own >= 16384) { print "FAIL: 16 KiB or more" > "/dev/stderr"; exit 1 }
+  }'
+echo "$(( $(flash "$m0") - $(flash "$base") )) bytes: flash of fw-microbit minus its no-metrics baseline (everything the metrics bring in, libcore and compiler-builtins included)"
