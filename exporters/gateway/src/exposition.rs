@@ -100,7 +100,6 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
     let mut families: Vec<Building> = Vec::new();
     let mut by_name: HashMap<String, usize> = HashMap::new();
     let mut current: Option<usize> = None;
-    let mut n = 0;
 
     fn family(
         families: &mut Vec<Building>,
@@ -115,7 +114,7 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
 
     for line in Parser::new(text) {
         let line = line.map_err(|e| err(e.line, e.reason))?;
-        n += 1;
+        let n = line_of(text, &line);
         match line {
             Line::Help { name, text } => {
                 let i = family(&mut families, &mut by_name, name);
@@ -232,6 +231,23 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
         .filter(|f| !f.skipped)
         .filter_map(|f| finish(f).transpose())
         .collect()
+}
+
+/// The 1-based line of `text` that `line` (borrowed from it) is on.
+fn line_of(text: &str, line: &Line<'_>) -> usize {
+    let part = match line {
+        Line::Help { name, .. } | Line::Type { name, .. } | Line::Unit { name, .. } => *name,
+        Line::Sample(s) => s.name,
+        Line::Comment(c) => *c,
+        Line::Eof => return 0,
+    };
+    // Both are slices of the same string: the address difference is the byte offset.
+    let offset = (part.as_ptr() as usize).saturating_sub(text.as_ptr() as usize);
+    text.as_bytes()[..offset.min(text.len())]
+        .iter()
+        .filter(|b| **b == b'\n')
+        .count()
+        + 1
 }
 
 fn parse_le(s: &str) -> Option<f64> {

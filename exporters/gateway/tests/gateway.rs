@@ -21,8 +21,8 @@ fn requests(text: &str, device: &str) -> Option<f64> {
 
 #[test]
 fn two_devices_merged_then_one_dies_and_the_other_is_still_served() {
-    let a = TcpDevice::start("a", true);
-    let b = TcpDevice::start("b", true);
+    let a = TcpDevice::start("a", Behaviour::Clean);
+    let b = TcpDevice::start("b", Behaviour::Clean);
     let g = Gateway::start(&[
         "--device",
         &format!("a={}", a.url()),
@@ -94,8 +94,8 @@ fn two_devices_merged_then_one_dies_and_the_other_is_still_served() {
 
 #[test]
 fn a_silent_device_costs_only_its_own_timeout() {
-    let good = TcpDevice::start("good", true);
-    let silent = TcpDevice::start("silent", false);
+    let good = TcpDevice::start("good", Behaviour::Clean);
+    let silent = TcpDevice::start("silent", Behaviour::Silent);
     let g = Gateway::start(&[
         "--device",
         &format!("good={}", good.url()),
@@ -130,8 +130,39 @@ fn a_silent_device_costs_only_its_own_timeout() {
 }
 
 #[test]
+fn a_corrupted_answer_is_a_frame_error_and_the_retry_recovers() {
+    let noisy = TcpDevice::start("noisy", Behaviour::CorruptFirst);
+    let g = Gateway::start(&[
+        "--device",
+        &format!("noisy={}", noisy.url()),
+        "--timeout",
+        "500ms",
+        "--retries",
+        "1",
+    ]);
+    let (_, text) = get(&g.url("/metrics"));
+    assert_eq!(up(&text, "noisy"), Some(1.0), "{text}");
+    let errors = value(
+        &text,
+        "gateway_device_frame_errors_total",
+        "device=\"noisy\"",
+    );
+    assert!(errors >= Some(1.0), "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "gateway_device_scrape_failures_total",
+            "device=\"noisy\""
+        ),
+        Some(0.0),
+        "the retry within the scrape recovered: {text}"
+    );
+    assert!(requests(&text, "noisy").is_some(), "{text}");
+}
+
+#[test]
 fn probe_errors_say_what_to_do() {
-    let a = TcpDevice::start("a", true);
+    let a = TcpDevice::start("a", Behaviour::Clean);
     let g = Gateway::start(&["--device", &format!("a={}", a.url())]);
     for (path, code, says) in [
         (

@@ -200,6 +200,17 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
 }
 
 #[test]
+fn errors_name_the_line() {
+    let e = exposition::read("# TYPE a gauge\n\n\na 1\n# TYPE b counter\nb_total{le=\"1\"} 2\n")
+        .unwrap_err();
+    assert_eq!(e.line, 6, "{e}");
+    assert_eq!(
+        e.to_string(),
+        "invalid exposition, line 6: `le` is only allowed on histogram buckets"
+    );
+}
+
+#[test]
 fn broken_expositions_are_errors() {
     for bad in [
         "x{a=\"1\" 2\n",

@@ -12,8 +12,8 @@ use common::*;
 #[test]
 #[ignore = "needs prometheus (Debian prometheus); run via scripts/test.sh"]
 fn prometheus_scrapes_two_devices_through_the_gateway() {
-    let a = TcpDevice::start("a", true);
-    let b = TcpDevice::start("b", true);
+    let a = TcpDevice::start("a", Behaviour::Clean);
+    let b = TcpDevice::start("b", Behaviour::Clean);
     let g = Gateway::start(&[
         "--device",
         &format!("a={}", a.url()),

@@ -45,9 +45,31 @@ pub struct Device {
     pub requests: Arc<Counter>,
 }
 
+/// How a fake device behaves on the line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Behaviour {
+    /// Answers every request.
+    Clean,
+    /// Accepts connections and never answers (a hung device).
+    Silent,
+    /// Flips one bit in the middle of its first answer (noise on the line), then answers
+    /// cleanly.
+    CorruptFirst,
+}
+
 /// Answers framed requests on `stream` from `registry` until the stream ends or `alive`
 /// turns false. The `requests` counter grows by one per read that carried bytes.
-pub fn serve_framed(mut stream: impl Read + Write, device: &Device, alive: &AtomicBool) {
+pub fn serve_framed(stream: impl Read + Write, device: &Device, alive: &AtomicBool) {
+    serve_framed_with(stream, device, alive, Behaviour::Clean);
+}
+
+fn serve_framed_with(
+    mut stream: impl Read + Write,
+    device: &Device,
+    alive: &AtomicBool,
+    line: Behaviour,
+) {
+    let mut corrupt = line == Behaviour::CorruptFirst;
     let mut server: SerialServer<'_, Registry> = SerialServer::new(&device.registry);
     let mut buf = [0u8; 256];
     let mut out = Vec::new();
@@ -62,6 +84,11 @@ pub fn serve_framed(mut stream: impl Read + Write, device: &Device, alive: &Atom
         device.requests.inc();
         out.clear();
         server.handle(&buf[..n], &mut out).unwrap();
+        if corrupt && !out.is_empty() {
+            let mid = out.len() / 2;
+            out[mid] ^= 0x10;
+            corrupt = false;
+        }
         if stream
             .write_all(&out)
             .and_then(|()| stream.flush())
@@ -79,8 +106,7 @@ pub struct TcpDevice {
 }
 
 impl TcpDevice {
-    /// `answer: false`: accepts connections and never answers (a hung device).
-    pub fn start(name: &str, answer: bool) -> TcpDevice {
+    pub fn start(name: &str, line: Behaviour) -> TcpDevice {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let alive = Arc::new(AtomicBool::new(true));
@@ -94,11 +120,11 @@ impl TcpDevice {
                 }
                 let (a, r) = (a.clone(), registry.clone());
                 thread::spawn(move || {
-                    if answer {
-                        serve_framed(stream, &r, &a);
-                    } else {
+                    if line == Behaviour::Silent {
                         thread::sleep(Duration::from_secs(60));
                         drop(stream);
+                    } else {
+                        serve_framed_with(stream, &r, &a, line);
                     }
                 });
             }
