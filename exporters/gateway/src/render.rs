@@ -3,7 +3,10 @@
 
 use metrics_core::{Format, Kind};
 
-use crate::family::{self, OwnedFamily};
+use crate::family::{self, OwnedFamily, SeriesValue};
+
+/// The gauge of families left out per device.
+const DROPPED: &str = "gateway_device_dropped_families";
 use crate::merge::{self, Dropped};
 use crate::poller::Status;
 
@@ -35,6 +38,12 @@ pub fn health(statuses: &[(String, Status)]) -> Vec<OwnedFamily> {
         "Unix time of the last good scrape of the device.",
         Kind::Gauge,
     );
+    let mut dropped = fam(
+        DROPPED,
+        "Families of the device's latest exposition left out: a type that differs from \
+         another device's, a name the gateway uses, or invalid names.",
+        Kind::Gauge,
+    );
     for (name, s) in statuses {
         let labels = [name.as_str()];
         up.push(&labels, if s.up { 1.0 } else { 0.0 });
@@ -44,8 +53,10 @@ pub fn health(statuses: &[(String, Status)]) -> Vec<OwnedFamily> {
         if let Some(t) = s.last_success {
             last.push(&labels, t);
         }
+        // Filled in by `families` once the merge has run.
+        dropped.push(&labels, 0.0);
     }
-    vec![up, duration, frames, failures, last]
+    vec![up, duration, frames, failures, last, dropped]
 }
 
 /// The families served for `statuses`: health first, then the families of the devices that
@@ -56,7 +67,14 @@ pub fn families(statuses: &[(String, Status)]) -> (Vec<OwnedFamily>, Vec<Dropped
         .filter(|(_, s)| s.up)
         .map(|(n, s)| (n.as_str(), s.families.as_slice()))
         .collect();
-    merge::merge(health(statuses), &devices)
+    let (mut families, dropped) = merge::merge(health(statuses), &devices);
+    if let Some(f) = families.iter_mut().find(|f| f.name == DROPPED) {
+        for s in &mut f.series {
+            let n = dropped.iter().filter(|d| *d.device == *s.labels[0]).count();
+            s.value = SeriesValue::Number(n as f64);
+        }
+    }
+    (families, dropped)
 }
 
 /// [`families`] encoded in `format`.

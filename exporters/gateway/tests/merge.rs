@@ -196,7 +196,25 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
     let s = samples(std::str::from_utf8(&out).unwrap());
     assert_eq!(s[&key("x", &[("device", "a")])], 1.0);
     assert_eq!(s[&key("gateway_device_up", &[("device", "a")])], 0.0);
-    assert_eq!(s.len(), 5, "{s:?}");
+    assert_eq!(s.len(), 6, "{s:?}");
+
+    // Served: the count of dropped families per device.
+    let statuses = [
+        ("a".to_owned(), status(true, "# TYPE x gauge\nx 1\n")),
+        (
+            "b".to_owned(),
+            status(true, "# TYPE x counter\nx_total 2\n# TYPE y gauge\ny 3\n"),
+        ),
+    ];
+    let text = String::from_utf8(render::render(&statuses, Format::Text)).unwrap();
+    let s = samples(&text);
+    let dropped = |d: &str| s[&key("gateway_device_dropped_families", &[("device", d)])];
+    assert_eq!((dropped("a"), dropped("b")), (0.0, 1.0), "{text}");
+    assert_eq!(s[&key("y", &[("device", "b")])], 3.0);
+    assert!(
+        !s.contains_key(&key("x_total", &[("device", "b")])),
+        "{text}"
+    );
 }
 
 #[test]
