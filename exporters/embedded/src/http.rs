@@ -17,6 +17,9 @@ const MAX_HEADERS: usize = 24;
 ///   → `431`.
 ///
 /// Every response carries `Connection: close`: close the connection after [`serve`](Self::serve).
+/// After an error answer the request may not have been read to its end; close gracefully (shut
+/// down the sending side, read and drop what still arrives for a moment, then close), or the
+/// TCP stack may reset the connection before the client has read the answer.
 /// Any bytes whatsoever yield one of these answers; nothing panics.
 #[derive(Debug)]
 pub struct HttpServer<'r, F: Families + ?Sized, const REQ: usize = 512, const CHUNK: usize = 128> {

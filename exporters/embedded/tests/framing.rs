@@ -356,3 +356,42 @@ proptest! {
         prop_assert_eq!(common::assemble(&wire, 200), Ok(expected(format)));
     }
 }
+
+#[test]
+fn encoding_error_mid_response_ends_it_with_an_error_frame() {
+    use metrics_core::{Counter, Desc, Histogram, StaticEntry, StaticRegistry};
+    use metrics_exporter_embedded::{ErrorCode, ResponseError, SerialServer};
+    // 40 buckets: more than the chunked encoder's snapshot holds (32).
+    const BOUNDS: [f64; 40] = {
+        let mut b = [0.0; 40];
+        let mut i = 0;
+        while i < 40 {
+            b[i] = (i + 1) as f64;
+            i += 1;
+        }
+        b
+    };
+    static FIRST: Counter = Counter::new();
+    static WIDE: Histogram<40> = Histogram::new(&BOUNDS);
+    static REGISTRY: StaticRegistry = StaticRegistry::new(&[
+        StaticEntry::metric(Desc::new("first", "Encoded before the error."), &FIRST),
+        StaticEntry::metric(Desc::new("wide", "Too many buckets."), &WIDE),
+    ]);
+    let mut server: SerialServer<'_, _, 16> = SerialServer::new(&REGISTRY);
+    let mut wire = Vec::new();
+    server
+        .handle(&request(77, Format::Text), &mut wire)
+        .unwrap();
+    let (frames, errors) = decode_all(&wire, 9);
+    assert!(errors.is_empty());
+    let last = frames.last().unwrap();
+    assert_eq!(last.kind, FrameType::Error);
+    assert_eq!(last.payload, [ErrorCode::Encoding.to_byte(), 0x01]);
+    // DATA frames went out before the error, numbered, and the ERROR frame continues the count.
+    assert!(frames.len() > 2);
+    assert_eq!(usize::from(last.seq), frames.len() - 1);
+    assert_eq!(
+        common::assemble(&wire, 77),
+        Err(ResponseError::Device(ErrorCode::Encoding).to_string())
+    );
+}
