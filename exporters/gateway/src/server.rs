@@ -200,6 +200,11 @@ fn respond(poller: &Poller, request: Request) {
     if let Ok(h) = Header::from_bytes("Content-Type", a.content_type) {
         response.add_header(h);
     }
+    if a.status == 405 {
+        if let Ok(h) = Header::from_bytes("Allow", "GET, HEAD") {
+            response.add_header(h);
+        }
+    }
     // A client that went away is not an error of the gateway.
     let _ = request.respond(response);
 }

@@ -177,6 +177,10 @@ fn probe_errors_say_what_to_do() {
         assert_eq!(status, code, "{path}");
         assert!(body.contains(says), "{path}: {body}");
     }
+    let agent = test_support::agent(Duration::from_secs(10));
+    let r = agent.post(&g.url("/metrics")).send("").unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers().get("allow").unwrap(), "GET, HEAD");
     let (_, om) = {
         let agent = test_support::agent(Duration::from_secs(10));
         let mut r = agent
