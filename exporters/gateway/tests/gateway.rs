@@ -239,3 +239,60 @@ fn reads_a_real_serial_device_path() {
     );
     drop(pty.slave);
 }
+
+#[test]
+fn usage_and_config_errors_exit_2_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &bad,
+        "devices:\n  - name: a\n    address: tcp://127.0.0.1:1\n  - name: b\n    address: udp://h:1\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_metrics-gateway");
+    for (args, says) in [
+        (
+            vec!["--config".into(), bad.display().to_string()],
+            format!("{}:5:14: `udp://h:1`: unknown scheme", bad.display()),
+        ),
+        (
+            vec![],
+            "no devices: give --device NAME=ADDRESS or --config FILE".into(),
+        ),
+        (
+            vec!["--device".into(), "tcp://h:1".into()],
+            "--device `tcp://h:1`: write NAME=ADDRESS".into(),
+        ),
+        (
+            vec![
+                "--device".into(),
+                "a=tcp://h:1".into(),
+                "--timeout".into(),
+                "soon".into(),
+            ],
+            "500ms".into(),
+        ),
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&says), "{args:?}: {err}");
+    }
+}
+
+/// The config example of the README loads as written.
+#[test]
+fn the_readme_config_example_loads() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```yaml\nlisten:").expect("the example") + "```yaml\n".len();
+    let yaml = &readme[start..start + readme[start..].find("```").unwrap()];
+    let loaded =
+        metrics_gateway::config::parse(std::path::Path::new("README.md"), yaml, None, None)
+            .unwrap();
+    let names: Vec<&str> = loaded.devices.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["board", "sensor"]);
+    assert_eq!(loaded.devices[1].timeout, Duration::from_millis(500));
+}
