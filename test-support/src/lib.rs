@@ -9,6 +9,8 @@
 //! API ([`Prometheus::query`], [`Prometheus::value`]) and polls for expected values
 //! ([`Prometheus::expect`], [`Prometheus::wait_for`]).
 //!
+//! [`qemu`] builds the firmware examples and runs them under `qemu-system-arm`.
+//!
 //! A missing binary is a panic (a test failure, never a skip) that names the Debian package to
 //! install and the environment variable that points at another binary.
 
@@ -25,6 +27,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+pub mod qemu;
 
 /// How long a [`Service`] may take to answer its readiness path.
 const READY_TIMEOUT: Duration = Duration::from_secs(40);
@@ -73,6 +77,12 @@ pub struct Tool {
 }
 
 impl Tool {
+    /// `qemu-system-arm` (`$QEMU_SYSTEM_ARM`), for the firmware examples.
+    pub const QEMU_ARM: Tool = Tool {
+        var: "QEMU_SYSTEM_ARM",
+        binary: "qemu-system-arm",
+        package: "qemu-system-arm",
+    };
     /// The Prometheus server (`$PROMETHEUS`).
     pub const PROMETHEUS: Tool = Tool {
         var: "PROMETHEUS",

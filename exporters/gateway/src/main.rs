@@ -1,0 +1,179 @@
+//! `metrics-gateway`: scrapes devices over serial lines or TCP and serves them to Prometheus.
+
+#![forbid(unsafe_code)]
+
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Parser;
+use metrics_gateway::config::{self, Device};
+use metrics_gateway::{FramedSession, Poller, Server};
+
+const AFTER_HELP: &str = "\
+ADDRESSES:
+  tcp://HOST:PORT        a raw byte stream carrying the framed protocol (QEMU -serial tcp:...)
+  /dev/ttyUSB0           a serial port at 115200 baud
+  /dev/ttyUSB0@9600      a serial port at 9600 baud
+
+ENDPOINTS:
+  /metrics               every device, each series with a device=\"<name>\" label, plus the
+                         gateway's own gateway_device_* metrics
+  /probe?target=NAME     one device (Prometheus' multi-target pattern)
+  /-/healthy             200 while the gateway runs
+
+Each request scrapes the devices it asks for, all at once, each with --timeout per attempt
+and --retries more attempts; a device that does not answer is reported with
+gateway_device_up 0 and its series are left out.
+
+EXAMPLES:
+  metrics-gateway --device board=tcp://127.0.0.1:4444 --device sensor=/dev/ttyACM0@115200
+  metrics-gateway --config gateway.yaml --listen 127.0.0.1:9110
+
+CONFIG FILE (YAML):
+  listen: 0.0.0.0:9110
+  timeout: 2s
+  retries: 1
+  devices:
+    - name: board
+      address: tcp://127.0.0.1:4444
+    - name: sensor
+      address: /dev/ttyACM0
+      baud: 115200
+      timeout: 500ms";
+
+/// Bridges metrics-core devices (firmware answering scrapes on a UART or a TCP byte stream)
+/// to Prometheus.
+#[derive(Debug, Parser)]
+#[command(name = "metrics-gateway", version, after_help = AFTER_HELP)]
+struct Cli {
+    /// A YAML file with `listen`, `timeout`, `retries` and a `devices` list (see below).
+    #[arg(short, long, value_name = "FILE")]
+    config: Option<PathBuf>,
+
+    /// A device, NAME=ADDRESS (repeat for more); added to the config file's devices.
+    #[arg(short, long = "device", value_name = "NAME=ADDRESS")]
+    devices: Vec<String>,
+
+    /// Where to serve HTTP, HOST:PORT [default: the config file's, else 0.0.0.0:9110].
+    #[arg(short, long, value_name = "HOST:PORT")]
+    listen: Option<String>,
+
+    /// Longest time one scrape attempt of a device may take (`500ms`, `2s`) [default: the
+    /// config file's, else 2s].
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration)]
+    timeout: Option<Duration>,
+
+    /// Extra attempts after a failed one, within one scrape [default: the config file's,
+    /// else 1].
+    #[arg(long, value_name = "N")]
+    retries: Option<u32>,
+
+    /// Threads answering HTTP requests.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    workers: usize,
+}
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug)]
+struct Usage(anyhow::Error);
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let usage = e.downcast_ref::<Usage>().is_some();
+            let e = match e.downcast::<Usage>() {
+                Ok(Usage(inner)) => inner,
+                Err(e) => e,
+            };
+            eprintln!("metrics-gateway: {e:#}");
+            ExitCode::from(if usage { 2 } else { 1 })
+        }
+    }
+}
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:#}", self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(e: impl Into<anyhow::Error>) -> anyhow::Error {
+    anyhow::Error::new(Usage(e.into()))
+}
+
+/// The devices and listen address from the file and the flags.
+fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
+    let timeout = cli.timeout.unwrap_or(config::DEFAULT_TIMEOUT);
+    let retries = cli.retries.unwrap_or(config::DEFAULT_RETRIES);
+    let mut listen = None;
+    let mut devices = Vec::new();
+    if let Some(path) = &cli.config {
+        let loaded = config::load(path, cli.timeout, cli.retries).map_err(usage)?;
+        listen = loaded.listen;
+        devices = loaded.devices;
+    }
+    for flag in &cli.devices {
+        let d = config::parse_device_flag(flag, timeout, retries)
+            .map_err(|m| usage(anyhow::anyhow!("--device {m}")))?;
+        if devices.iter().any(|x| x.name == d.name) {
+            return Err(usage(anyhow::anyhow!(
+                "--device {flag}: a device named `{}` is already configured",
+                d.name
+            )));
+        }
+        devices.push(d);
+    }
+    if devices.is_empty() {
+        return Err(usage(anyhow::anyhow!(
+            "no devices: give --device NAME=ADDRESS or --config FILE (see --help)"
+        )));
+    }
+    let listen = cli
+        .listen
+        .clone()
+        .or(listen)
+        .unwrap_or_else(|| "0.0.0.0:9110".into());
+    let addr = listen
+        .to_socket_addrs()
+        .ok()
+        .and_then(|mut a| a.next())
+        .ok_or_else(|| {
+            usage(anyhow::anyhow!(
+                "--listen `{listen}`: write HOST:PORT, e.g. 0.0.0.0:9110"
+            ))
+        })?;
+    Ok((devices, addr))
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    let (devices, addr) = settings(&cli)?;
+    if cli.workers == 0 {
+        return Err(usage(anyhow::anyhow!("--workers must be at least 1")));
+    }
+    let names: Vec<String> = devices
+        .iter()
+        .map(|d| format!("{}={}", d.name, d.address))
+        .collect();
+    let poller = Arc::new(
+        Poller::start(devices, Arc::new(FramedSession::connect))
+            .context("cannot start the device threads")?,
+    );
+    let server = Server::start(addr, poller, cli.workers)
+        .with_context(|| format!("cannot listen on {addr}"))?;
+    eprintln!(
+        "metrics-gateway: listening on http://{}/metrics for {}",
+        server.local_addr(),
+        names.join(", ")
+    );
+    loop {
+        std::thread::park();
+    }
+}

@@ -1,0 +1,90 @@
+//! What the gateway serves for a set of device statuses: its own health metrics per device,
+//! then every up device's families merged with a `device` label.
+
+use metrics_core::{Format, Kind};
+
+use crate::family::{self, OwnedFamily, SeriesValue};
+
+/// The gauge of families left out per device.
+const DROPPED: &str = "gateway_device_dropped_families";
+use crate::merge::{self, Dropped};
+use crate::poller::Status;
+
+/// The gateway's own metric families for `statuses`, each series labelled `device`.
+pub fn health(statuses: &[(String, Status)]) -> Vec<OwnedFamily> {
+    let fam = |name: &str, help: &str, kind| OwnedFamily::new(name, help, kind).labels(&["device"]);
+    let mut up = fam(
+        "gateway_device_up",
+        "1 when the latest scrape of the device got a valid exposition, 0 otherwise.",
+        Kind::Gauge,
+    );
+    let mut duration = fam(
+        "gateway_device_scrape_duration_seconds",
+        "How long the latest scrape of the device took, retries included.",
+        Kind::Gauge,
+    );
+    let mut frames = fam(
+        "gateway_device_frame_errors",
+        "Frames from the device rejected (bad check, wrong sequence, noise).",
+        Kind::Counter,
+    );
+    let mut failures = fam(
+        "gateway_device_scrape_failures",
+        "Scrapes of the device that failed after their retries.",
+        Kind::Counter,
+    );
+    let mut last = fam(
+        "gateway_device_last_success_timestamp_seconds",
+        "Unix time of the last good scrape of the device.",
+        Kind::Gauge,
+    );
+    let mut dropped = fam(
+        DROPPED,
+        "Families of the device's latest exposition left out: a type that differs from \
+         another device's, a name the gateway uses, or invalid names.",
+        Kind::Gauge,
+    );
+    for (name, s) in statuses {
+        let labels = [name.as_str()];
+        up.push(&labels, if s.up { 1.0 } else { 0.0 });
+        duration.push(&labels, s.duration);
+        frames.push(&labels, s.frame_errors as f64);
+        failures.push(&labels, s.failures as f64);
+        if let Some(t) = s.last_success {
+            last.push(&labels, t);
+        }
+        // Filled in by `families` once the merge has run.
+        dropped.push(&labels, 0.0);
+    }
+    vec![up, duration, frames, failures, last, dropped]
+}
+
+/// The families served for `statuses`: health first, then the families of the devices that
+/// are up (a down device's last good exposition is not served as if fresh).
+pub fn families(statuses: &[(String, Status)]) -> (Vec<OwnedFamily>, Vec<Dropped>) {
+    let devices: Vec<(&str, &[OwnedFamily])> = statuses
+        .iter()
+        .filter(|(_, s)| s.up)
+        .map(|(n, s)| (n.as_str(), s.families.as_slice()))
+        .collect();
+    let (mut families, dropped) = merge::merge(health(statuses), &devices);
+    if let Some(f) = families.iter_mut().find(|f| f.name == DROPPED) {
+        for s in &mut f.series {
+            let n = dropped.iter().filter(|d| *d.device == *s.labels[0]).count();
+            s.value = SeriesValue::Number(n as f64);
+        }
+    }
+    (families, dropped)
+}
+
+/// [`families`] encoded in `format`.
+pub fn render(statuses: &[(String, Status)], format: Format) -> Vec<u8> {
+    let (families, _) = families(statuses);
+    let mut out = Vec::new();
+    // `merge` checks every name, so encoding cannot fail.
+    if let Err(e) = family::encode(&families, format, &mut out) {
+        out.clear();
+        out.extend_from_slice(format!("# cannot encode: {e}\n").as_bytes());
+    }
+    out
+}

@@ -1,0 +1,298 @@
+//! The gateway binary (a real child process) in front of devices that answer with the real
+//! framed codec: on TCP listeners (what QEMU's `-serial tcp:` gives) and on a pty (a real
+//! serial device path, opened through the serialport crate).
+
+mod common;
+
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn up(text: &str, device: &str) -> Option<f64> {
+    value(text, "gateway_device_up", &format!("device=\"{device}\""))
+}
+
+fn requests(text: &str, device: &str) -> Option<f64> {
+    value(text, "requests_total", &format!("device=\"{device}\""))
+}
+
+#[test]
+fn two_devices_merged_then_one_dies_and_the_other_is_still_served() {
+    let a = TcpDevice::start("a", Behaviour::Clean);
+    let b = TcpDevice::start("b", Behaviour::Clean);
+    let g = Gateway::start(&[
+        "--device",
+        &format!("a={}", a.url()),
+        "--device",
+        &format!("b={}", b.url()),
+        "--timeout",
+        "500ms",
+    ]);
+
+    let (code, first) = get(&g.url("/metrics"));
+    assert_eq!(code, 200);
+    assert_eq!(up(&first, "a"), Some(1.0), "{first}");
+    assert_eq!(up(&first, "b"), Some(1.0), "{first}");
+    assert_eq!(
+        first.matches("# TYPE requests_total counter").count(),
+        1,
+        "{first}"
+    );
+    assert_eq!(
+        value(&first, "board_info", "device=\"b\",board=\"b\""),
+        Some(1.0),
+        "{first}"
+    );
+    assert_eq!(
+        value(
+            &first,
+            "tick_jitter_seconds_bucket",
+            "device=\"a\",le=\"+Inf\""
+        ),
+        value(&first, "tick_jitter_seconds_count", "device=\"a\""),
+    );
+
+    let (code, probe) = get(&g.url("/probe?target=a"));
+    assert_eq!(code, 200);
+    assert!(requests(&probe, "a") > requests(&first, "a"), "{probe}");
+    assert!(!probe.contains("device=\"b\""), "{probe}");
+
+    b.kill();
+    // Within one scrape: the next one already reports b down and leaves its series out, and
+    // a keeps being served.
+    let (_, after) = get(&g.url("/metrics"));
+    assert_eq!(up(&after, "b"), Some(0.0), "{after}");
+    assert_eq!(
+        requests(&after, "b"),
+        None,
+        "stale series of b served: {after}"
+    );
+    assert_eq!(up(&after, "a"), Some(1.0), "{after}");
+    assert!(requests(&after, "a") > requests(&probe, "a"), "{after}");
+    assert_eq!(
+        value(
+            &after,
+            "gateway_device_scrape_failures_total",
+            "device=\"b\""
+        ),
+        Some(1.0),
+        "{after}"
+    );
+    assert!(
+        value(
+            &after,
+            "gateway_device_last_success_timestamp_seconds",
+            "device=\"b\""
+        )
+        .is_some(),
+        "{after}"
+    );
+}
+
+#[test]
+fn a_silent_device_costs_only_its_own_timeout() {
+    let good = TcpDevice::start("good", Behaviour::Clean);
+    let silent = TcpDevice::start("silent", Behaviour::Silent);
+    let g = Gateway::start(&[
+        "--device",
+        &format!("good={}", good.url()),
+        "--device",
+        &format!("silent={}", silent.url()),
+        "--timeout",
+        "500ms",
+        "--retries",
+        "1",
+    ]);
+
+    let t = Instant::now();
+    let (_, text) = get(&g.url("/probe?target=good"));
+    assert!(
+        t.elapsed() < Duration::from_millis(400),
+        "{:?}",
+        t.elapsed()
+    );
+    assert_eq!(up(&text, "good"), Some(1.0), "{text}");
+
+    // The silent one takes its timeout twice (one retry), no more; the good one is served.
+    let t = Instant::now();
+    let (_, text) = get(&g.url("/metrics"));
+    let took = t.elapsed();
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+    assert_eq!(up(&text, "silent"), Some(0.0), "{text}");
+    assert_eq!(up(&text, "good"), Some(1.0), "{text}");
+    assert!(requests(&text, "good").is_some(), "{text}");
+}
+
+#[test]
+fn a_corrupted_answer_is_a_frame_error_and_the_retry_recovers() {
+    let noisy = TcpDevice::start("noisy", Behaviour::CorruptFirst);
+    let g = Gateway::start(&[
+        "--device",
+        &format!("noisy={}", noisy.url()),
+        "--timeout",
+        "500ms",
+        "--retries",
+        "1",
+    ]);
+    let (_, text) = get(&g.url("/metrics"));
+    assert_eq!(up(&text, "noisy"), Some(1.0), "{text}");
+    let errors = value(
+        &text,
+        "gateway_device_frame_errors_total",
+        "device=\"noisy\"",
+    );
+    assert!(errors >= Some(1.0), "{text}");
+    assert_eq!(
+        value(
+            &text,
+            "gateway_device_scrape_failures_total",
+            "device=\"noisy\""
+        ),
+        Some(0.0),
+        "the retry within the scrape recovered: {text}"
+    );
+    assert!(requests(&text, "noisy").is_some(), "{text}");
+}
+
+#[test]
+fn probe_errors_say_what_to_do() {
+    let a = TcpDevice::start("a", Behaviour::Clean);
+    let g = Gateway::start(&["--device", &format!("a={}", a.url())]);
+    for (path, code, says) in [
+        (
+            "/probe?target=nope",
+            404,
+            "unknown target `nope`: the devices are a",
+        ),
+        ("/probe", 400, "missing target"),
+        ("/nothing", 404, "try /metrics"),
+    ] {
+        let (status, body) = get(&g.url(path));
+        assert_eq!(status, code, "{path}");
+        assert!(body.contains(says), "{path}: {body}");
+    }
+    let agent = test_support::agent(Duration::from_secs(10));
+    let r = agent.post(&g.url("/metrics")).send("").unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_eq!(r.headers().get("allow").unwrap(), "GET, HEAD");
+    let (_, om) = {
+        let agent = test_support::agent(Duration::from_secs(10));
+        let mut r = agent
+            .get(&g.url("/metrics"))
+            .header("Accept", "application/openmetrics-text; version=1.0.0")
+            .call()
+            .unwrap();
+        let ct = r
+            .headers()
+            .get("content-type")
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(ct.starts_with("application/openmetrics-text"), "{ct}");
+        (ct, r.body_mut().read_to_string().unwrap())
+    };
+    assert!(om.ends_with("# EOF\n"), "{om}");
+    assert_eq!(up(&om, "a"), Some(1.0), "{om}");
+}
+
+/// Acceptance 3: the gateway reads a real serial device path (the slave side of a pty, opened
+/// by the serialport crate at its baud rate), the device answering on the master side.
+#[test]
+fn reads_a_real_serial_device_path() {
+    use nix::sys::termios;
+    let pty = nix::pty::openpty(None, None).unwrap();
+    let path = nix::unistd::ttyname(&pty.slave).unwrap();
+    // Raw mode, as a UART is: no echo, no line editing, all 8 bits.
+    let mut t = termios::tcgetattr(&pty.slave).unwrap();
+    termios::cfmakeraw(&mut t);
+    termios::tcsetattr(&pty.slave, termios::SetArg::TCSANOW, &t).unwrap();
+    let master = std::fs::File::from(pty.master);
+    let device = device_registry("uart");
+    let alive = Arc::new(AtomicBool::new(true));
+    let (d, a) = (device.clone(), alive.clone());
+    thread::spawn(move || serve_framed(master, &d, &a));
+
+    let g = Gateway::start(&[
+        "--device",
+        &format!("uart={}@115200", path.display()),
+        "--timeout",
+        "1s",
+    ]);
+    let (_, first) = get(&g.url("/probe?target=uart"));
+    assert_eq!(up(&first, "uart"), Some(1.0), "{first}");
+    assert_eq!(
+        value(&first, "board_info", "device=\"uart\",board=\"uart\""),
+        Some(1.0),
+        "{first}"
+    );
+    let (_, second) = get(&g.url("/metrics"));
+    assert!(
+        requests(&second, "uart") > requests(&first, "uart"),
+        "{second}"
+    );
+    drop(pty.slave);
+}
+
+#[test]
+fn usage_and_config_errors_exit_2_and_say_what_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("gateway.yaml");
+    std::fs::write(
+        &bad,
+        "devices:\n  - name: a\n    address: tcp://127.0.0.1:1\n  - name: b\n    address: udp://h:1\n",
+    )
+    .unwrap();
+    let bin = env!("CARGO_BIN_EXE_metrics-gateway");
+    for (args, says) in [
+        (
+            vec!["--config".into(), bad.display().to_string()],
+            format!("{}:5:14: `udp://h:1`: unknown scheme", bad.display()),
+        ),
+        (
+            vec![],
+            "no devices: give --device NAME=ADDRESS or --config FILE".into(),
+        ),
+        (
+            vec!["--device".into(), "tcp://h:1".into()],
+            "--device `tcp://h:1`: write NAME=ADDRESS".into(),
+        ),
+        (
+            vec![
+                "--device".into(),
+                "a=tcp://h:1".into(),
+                "--timeout".into(),
+                "soon".into(),
+            ],
+            "500ms".into(),
+        ),
+    ] {
+        let out = std::process::Command::new(bin)
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+        assert!(err.contains(&says), "{args:?}: {err}");
+    }
+}
+
+/// The config example of the README loads as written.
+#[test]
+fn the_readme_config_example_loads() {
+    let readme = include_str!("../README.md");
+    let start = readme.find("```yaml\nlisten:").expect("the example") + "```yaml\n".len();
+    let yaml = &readme[start..start + readme[start..].find("```").unwrap()];
+    let loaded =
+        metrics_gateway::config::parse(std::path::Path::new("README.md"), yaml, None, None)
+            .unwrap();
+    let names: Vec<&str> = loaded.devices.iter().map(|d| d.name.as_str()).collect();
+    assert_eq!(names, ["board", "sensor"]);
+    assert_eq!(loaded.devices[1].timeout, Duration::from_millis(500));
+}
