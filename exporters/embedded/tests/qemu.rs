@@ -1,79 +1,34 @@
 //! The firmware examples under QEMU: each machine's UART0 on a loopback TCP socket, scraped by
 //! the host-side `Client` of this crate, the exposition read back with the core's parser.
 
-use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::TcpStream;
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use metrics_core::parse::{Line, Parser};
 use metrics_core::Format;
 use metrics_exporter_embedded::Client;
-
-/// The firmware workspace.
-fn firmware_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("firmware")
-}
-
-/// Builds one firmware example (release, `opt-level = "z"`) and returns its ELF.
-fn build(package: &str, target: &str) -> PathBuf {
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(firmware_dir())
-        .args(["build", "--release", "-p", package, "--target", target])
-        .env_remove("CARGO_TARGET_DIR")
-        .env_remove("RUSTFLAGS")
-        .status()
-        .expect("cargo runs");
-    assert!(status.success(), "building {package} for {target} failed");
-    let elf = firmware_dir()
-        .join("target")
-        .join(target)
-        .join("release")
-        .join(package);
-    assert!(elf.is_file(), "{} missing", elf.display());
-    elf
-}
-
-/// A QEMU process, killed on drop.
-struct Qemu(Child);
-
-impl Drop for Qemu {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
+use test_support::qemu::{firmware, Qemu};
 
 /// Starts `machine` with `elf`, UART0 on a TCP server socket that waits for us, and connects.
 fn boot(machine: &str, elf: &Path) -> (Qemu, TcpStream) {
-    let port = {
-        let l = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        l.local_addr().unwrap().port()
-    };
-    let child = Command::new("qemu-system-arm")
-        .args(["-machine", machine, "-display", "none", "-monitor", "none"])
-        .arg("-serial")
-        .arg(format!("tcp:127.0.0.1:{port},server=on,wait=on"))
-        .arg("-kernel")
-        .arg(elf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("qemu-system-arm is installed (scripts/setup.sh)");
-    let mut qemu = Qemu(child);
+    let mut qemu = Qemu::start(machine, elf, test_support::free_port());
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
-        if let Ok(stream) = TcpStream::connect(("127.0.0.1", port)) {
+        if let Ok(stream) = TcpStream::connect(("127.0.0.1", qemu.port)) {
             stream
                 .set_read_timeout(Some(Duration::from_millis(200)))
                 .unwrap();
             return (qemu, stream);
         }
-        if let Some(status) = qemu.0.try_wait().unwrap() {
+        if let Some(status) = qemu.child().try_wait().unwrap() {
             panic!("qemu exited before listening: {status}");
         }
-        assert!(Instant::now() < deadline, "qemu never listened on {port}");
+        assert!(
+            Instant::now() < deadline,
+            "qemu never listened on {}",
+            qemu.port
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
 }
@@ -118,7 +73,7 @@ fn read(text: &str) -> Reading {
 }
 
 fn scrape_twice(machine: &str, package: &str, target: &str) {
-    let elf = build(package, target);
+    let elf = firmware(package, target);
     let (_qemu, stream) = boot(machine, &elf);
     let mut client = Client::new(stream).with_timeout(Duration::from_secs(10));
 
