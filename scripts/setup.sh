@@ -34,7 +34,7 @@ if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; th
 fi
 
 # --- Debian packages -------------------------------------------------------------
-DEBS=(prometheus prometheus-pushgateway prometheus-node-exporter docker-compose chromium chromium-driver curl qemu-system-arm openssl)
+DEBS=(prometheus prometheus-pushgateway prometheus-node-exporter docker-compose chromium chromium-driver curl qemu-system-arm openssl wrk)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -6,8 +6,8 @@
 #   2. conformance: the ignored tests that need promtool, Python prometheus_client and a real
 #      Prometheus (among them `promtool check web-config` on monitoring/web-config.yml with a
 #      throwaway certificate, and Prometheus scraping builder_cli over TLS with basic auth:
-#      builder-cli/tests/web_config.rs); the monitoring stack's compose file, config, rules
-#      and rule unit tests
+#      builder-cli/tests/web_config.rs); a wrk load test of the HTTP exporter (release build);
+#      the monitoring stack's compose file, config, rules and rule unit tests
 #   3. targets: metrics-core for thumbv6m, riscv32imc, thumbv7em and wasm32 (no_std); the wasm
 #      npm package built and tested under Node and headless Chromium (wasm/test.sh); the
 #      embedded exporter for thumbv6m/thumbv7em and the QEMU firmware examples (built here, run
@@ -41,8 +41,12 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quie
 step "tier 1+2: cargo test --workspace (ignored tests included: they need the tools set up above)"
 # --all-targets includes the criterion benches (metrics-core, benchmarks/): run once each, in
 # criterion's test mode.
-cargo test --workspace --all-targets -- --include-ignored
+# The load test runs below, on a release build.
+cargo test --workspace --all-targets -- --include-ignored --skip under_wrk_for_30_seconds
 cargo test --workspace --doc
+
+step "tier 2: load: wrk scrapes a 10k-series registry for 30 s while two threads update it (release)"
+cargo test --release -p metrics-exporter-http --test load -- --include-ignored
 
 step "tier 2: monitoring stack: compose file, Prometheus config, rules and their unit tests"
 docker-compose -f monitoring/docker-compose.yml config -q
