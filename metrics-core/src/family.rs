@@ -21,7 +21,7 @@ use alloc::vec::Vec;
 use crate::append::AppendOnly;
 use crate::atomic::{AtomicBool, Ordering};
 use crate::collect::{Collect, Kind, Metric, StrList, Value, Visitor, OVERFLOW_LABEL_VALUE};
-use crate::index::{hash_values, Index};
+use crate::index::{hash_values, same_bytes, Index};
 use crate::{Counter, DynHistogram, Error, FloatCounter, Gauge};
 
 /// The default most series a labelled family holds before folding into its overflow series.
@@ -306,7 +306,11 @@ impl<M: FamilyMember> Family<M> {
 
 #[inline]
 fn same(stored: &[Box<str>], values: &[&str]) -> bool {
-    stored.len() == values.len() && stored.iter().zip(values).all(|(a, b)| **a == **b)
+    stored.len() == values.len()
+        && stored
+            .iter()
+            .zip(values)
+            .all(|(a, b)| same_bytes(a.as_bytes(), b.as_bytes()))
 }
 
 impl Render {
