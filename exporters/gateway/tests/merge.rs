@@ -217,6 +217,73 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
     );
 }
 
+/// Families whose names differ but whose samples would share a name (a gauge `x_total`
+/// beside a counter `x`, a gauge `h_sum` beside a histogram `h`, the gateway's own counters),
+/// from two devices or within one: the first keeps the name, the others are dropped, and the
+/// page has each sample name under one TYPE line.
+#[test]
+fn families_whose_sample_names_clash_are_dropped() {
+    let a = exposition::read(
+        "# TYPE x counter\nx_total 1\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 2\n\
+         h_count 1\n# TYPE w gauge\nw 1\nx_total 9\n",
+    )
+    .unwrap();
+    // Within a: `x_total 9` after another family is an untyped family of its own.
+    assert_eq!(a.len(), 4, "{a:?}");
+    let b = exposition::read(
+        "# TYPE x_total gauge\nx_total 2\n# TYPE h_sum gauge\nh_sum 3\n# TYPE h_count counter\n\
+         h_count_total 4\n# TYPE gateway_device_up_total gauge\ngateway_device_up_total 1\n\
+         # TYPE gateway_device_frame_errors_total gauge\ngateway_device_frame_errors_total 5\n\
+         # TYPE y gauge\ny 6\n",
+    )
+    .unwrap();
+    let own = render::health(&[("a".into(), Status::default())]);
+    let (families, dropped) = merge(own, &[("a", &a), ("b", &b)]);
+    let reasons: Vec<(&str, &str, &str)> = dropped
+        .iter()
+        .map(|d| (d.device.as_str(), d.family.as_str(), d.reason))
+        .collect();
+    let clash = "a sample name it writes is another family's";
+    assert_eq!(
+        reasons,
+        [
+            ("a", "x_total", clash),
+            ("b", "x_total", clash),
+            ("b", "h_sum", clash),
+            ("b", "h_count", clash),
+            ("b", "gateway_device_frame_errors_total", clash),
+        ]
+    );
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut out = Vec::new();
+        encode(&families, format, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let s = samples(&text);
+        assert_eq!(s[&key("x_total", &[("device", "a")])], 1.0);
+        assert_eq!(s[&key("h_sum", &[("device", "a")])], 2.0);
+        assert_eq!(s[&key("y", &[("device", "b")])], 6.0);
+        // `gateway_device_up_total` writes no name of the gateway's own gauge.
+        assert_eq!(s[&key("gateway_device_up_total", &[("device", "b")])], 1.0);
+        for name in [
+            "x_total",
+            "h_sum",
+            "h_count",
+            "gateway_device_frame_errors_total",
+        ] {
+            let types = text
+                .lines()
+                .filter(|l| l.starts_with(&format!("# TYPE {name} ")))
+                .count();
+            assert!(types <= 1, "{name}: {types} TYPE lines\n{text}");
+            assert!(
+                !s.keys()
+                    .any(|(n, l)| n == name && l.contains(&("device".into(), "b".into()))),
+                "{name} of b served\n{text}"
+            );
+        }
+    }
+}
+
 #[test]
 fn errors_name_the_line() {
     let e = exposition::read("# TYPE a gauge\n\n\na 1\n# TYPE b counter\nb_total{le=\"1\"} 2\n")
