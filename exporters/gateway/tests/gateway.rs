@@ -289,9 +289,12 @@ fn the_readme_config_example_loads() {
     let readme = include_str!("../README.md");
     let start = readme.find("```yaml\nlisten:").expect("the example") + "```yaml\n".len();
     let yaml = &readme[start..start + readme[start..].find("```").unwrap()];
-    let loaded =
-        metrics_gateway::config::parse(std::path::Path::new("README.md"), yaml, None, None)
-            .unwrap();
+    let loaded = metrics_gateway::config::parse(
+        std::path::Path::new("README.md"),
+        yaml,
+        &Default::default(),
+    )
+    .unwrap();
     let names: Vec<&str> = loaded.devices.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["board", "sensor"]);
     assert_eq!(loaded.devices[1].timeout, Duration::from_millis(500));
