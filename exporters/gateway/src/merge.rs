@@ -25,7 +25,7 @@ pub struct Dropped {
 
 /// Merges the families of several devices (`(device name, families)`, in order) after the
 /// gateway's own families `own`. Families of the same name become one family (HELP and TYPE
-/// once; the first device's help and unit), whose label names are `device` and then every
+/// once; the help and unit of the first device that gives one), whose label names are `device` and then every
 /// label name any device used (a series without one gets an empty value, which Prometheus
 /// reads as absent). A device family is dropped and reported when its type differs from the
 /// first one's, when its name is one of `own`'s, when a sample name it would write is one
@@ -100,8 +100,13 @@ pub fn merge(
         }
         let mut merged = OwnedFamily {
             name: first.name.clone(),
-            help: first.help.clone(),
-            unit: first.unit.clone(),
+            help: p
+                .iter()
+                .map(|(_, f)| &f.help)
+                .find(|h| !h.is_empty())
+                .cloned()
+                .unwrap_or_default(),
+            unit: p.iter().find_map(|(_, f)| f.unit.clone()),
             kind: first.kind,
             label_names,
             series: Vec::new(),

@@ -286,6 +286,15 @@ fn families_whose_sample_names_clash_are_dropped() {
     }
 }
 
+/// A device that gives no HELP for a shared family does not blank another device's.
+#[test]
+fn help_comes_from_the_first_device_that_gives_one() {
+    let a = exposition::read("# TYPE t gauge\nt 1\n").unwrap();
+    let b = exposition::read("# HELP t Die temperature.\n# TYPE t gauge\nt 2\n").unwrap();
+    let (families, _) = merge(Vec::new(), &[("a", &a), ("b", &b)]);
+    assert_eq!(families[0].help, "Die temperature.");
+}
+
 #[test]
 fn errors_name_the_line() {
     let e = exposition::read("# TYPE a gauge\n\n\na 1\n# TYPE b counter\nb_total{le=\"1\"} 2\n")
