@@ -2,10 +2,11 @@
 //! written by the core's encoders, and read back (by the core's parser here, by promtool in
 //! the ignored test).
 
-use std::collections::HashMap;
+mod common;
+
 use std::sync::Arc;
 
-use metrics_core::parse::{Line, Parser};
+use common::{key, samples};
 use metrics_core::{Format, Kind};
 use metrics_gateway::exposition;
 use metrics_gateway::family::encode;
@@ -34,50 +35,6 @@ tick_seconds_count{irq="timer"} 6
 const DEVICE_B: &str = "# TYPE uart_rx_bytes counter\n# HELP uart_rx_bytes Bytes in.\n\
 uart_rx_bytes_total 77\nuart_rx_bytes_created 1.7e9\n\
 # TYPE temperature_celsius gauge\ntemperature_celsius{sensor=\"a \\\"quoted\\\" \\\\ name\\nline\",device=\"inner\"} -3.25\n# EOF\n";
-
-/// Samples of an exposition as (name, sorted unescaped labels) -> value; also checks that
-/// every family has at most one HELP and one TYPE line.
-fn samples(text: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
-    let mut out = HashMap::new();
-    let mut meta: HashMap<(String, &str), usize> = HashMap::new();
-    for line in Parser::new(text) {
-        match line.unwrap_or_else(|e| panic!("{e}\n{text}")) {
-            Line::Help { name, .. } => *meta.entry((name.into(), "help")).or_default() += 1,
-            Line::Type { name, .. } => *meta.entry((name.into(), "type")).or_default() += 1,
-            Line::Sample(s) => {
-                let mut labels: Vec<(String, String)> = s
-                    .labels()
-                    .map(|l| {
-                        let (k, v) = l.unwrap();
-                        let mut u = String::new();
-                        v.write_to(&mut u).unwrap();
-                        (k.to_owned(), u)
-                    })
-                    .collect();
-                labels.sort();
-                let key = (s.name.to_owned(), labels);
-                assert!(
-                    out.insert(key.clone(), s.value).is_none(),
-                    "duplicate {key:?}"
-                );
-            }
-            _ => {}
-        }
-    }
-    for (k, n) in meta {
-        assert_eq!(n, 1, "{k:?} appears {n} times:\n{text}");
-    }
-    out
-}
-
-fn key(name: &str, labels: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-    let mut l: Vec<(String, String)> = labels
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect();
-    l.sort();
-    (name.into(), l)
-}
 
 fn merged(format: Format) -> String {
     let a = exposition::read(DEVICE_A).unwrap();
@@ -377,30 +334,14 @@ fn a_down_device_shows_only_its_health() {
 #[test]
 #[ignore = "needs promtool (Debian prometheus); run via scripts/test.sh"]
 fn promtool_accepts_the_merged_output() {
-    use std::io::Write;
-    use std::process::Stdio;
     let statuses = [
         ("a".to_owned(), status(true, DEVICE_A)),
         ("b".to_owned(), status(true, DEVICE_B)),
     ];
     let text = render::render(&statuses, Format::Text);
-    let mut child = test_support::Tool::PROMTOOL
-        .command()
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}", test_support::Tool::PROMTOOL.unavailable(&e)));
-    child.stdin.take().unwrap().write_all(&text).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = common::promtool_check_metrics(&text);
     assert!(
-        out.status.success() && said.trim().is_empty(),
+        said.trim().is_empty(),
         "promtool: {said}\n{}",
         String::from_utf8_lossy(&text)
     );
