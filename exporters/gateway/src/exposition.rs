@@ -151,6 +151,12 @@ pub fn read_limited(text: &str, limits: &Limits) -> Result<Admitted, ExpositionE
                 };
                 let i = match by_name.get(name) {
                     // A HELP line came first under the full name.
+                    Some(_) if base != name && by_name.contains_key(base) => {
+                        return Err(err(
+                            n,
+                            format!("`{base}` and `{name}` declare the same counter family twice"),
+                        ));
+                    }
                     Some(&i) if base != name => {
                         by_name.remove(name);
                         families[i].name = base.to_owned();
@@ -462,16 +468,24 @@ fn histogram(
     }
     let mut bounds = Vec::with_capacity(buckets.len() - 1);
     let mut counts = Vec::with_capacity(buckets.len());
-    let mut below = 0.0;
+    // Cumulative counts as integers, so that the encoder, summing the per-bucket counts
+    // back, gets exactly them (no float rounding, no overflow).
+    let mut below = 0u64;
     for (i, &(le, cumulative)) in buckets.iter().enumerate() {
         if i > 0 && buckets[i - 1].0 == le {
             return Err(bad("a bucket bound is given twice"));
         }
-        if cumulative.is_nan() || cumulative < below || cumulative.fract() != 0.0 {
-            return Err(bad("bucket counts must be whole and non-decreasing"));
+        // 2^64: every whole float below it is a u64.
+        let whole =
+            (0.0..18_446_744_073_709_551_616.0).contains(&cumulative) && cumulative.fract() == 0.0;
+        let count = cumulative as u64;
+        if !whole || count < below {
+            return Err(bad(
+                "bucket counts must be whole, below 2^64 and non-decreasing",
+            ));
         }
-        counts.push((cumulative - below) as u64);
-        below = cumulative;
+        counts.push(count - below);
+        below = count;
         if le.is_finite() {
             bounds.push(le);
         }
@@ -561,6 +575,35 @@ mod tests {
         assert_eq!(values, [1.0, 2.0, 3.0, 5.0]);
     }
 
+    /// Counts that floats can write but a u64 cannot hold are errors, not an overflow in the
+    /// encoder; large ones come back exactly.
+    #[test]
+    fn histogram_counts_stay_exact_and_in_range() {
+        let h = |a: &str, b: &str| {
+            read(&format!(
+                "# TYPE h histogram\nh_bucket{{le=\"1\"}} {a}\nh_bucket{{le=\"+Inf\"}} {b}\nh_sum 0\n"
+            ))
+        };
+        for (a, b) in [
+            ("1", "1e30"),
+            ("1e19", "2e19"),
+            ("-1", "2"),
+            ("2", "1"),
+            ("0.5", "1"),
+        ] {
+            assert!(h(a, b).is_err(), "{a} {b}");
+        }
+        let f = h("1", "18446744073709549568").unwrap();
+        let SeriesValue::Histogram(hist) = &f[0].series[0].value else {
+            panic!()
+        };
+        assert_eq!(hist.buckets, [1, 18_446_744_073_709_549_567]);
+        let mut out = Vec::new();
+        crate::family::encode(&f, metrics_core::Format::Text, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        assert!(text.contains("h_count 18446744073709549568\n"), "{text}");
+    }
+
     #[test]
     fn empty_label_values_are_absent() {
         let a = read("x{a=\"\"} 1\ny{a=\"\",b=\"2\"} 2\n").unwrap();
@@ -573,6 +616,8 @@ mod tests {
     fn invalid_lines_are_errors_even_where_series_would_be_dropped() {
         let tight = limits(0, 0, 0);
         for bad in [
+            "# TYPE a counter\na_total 1\n# HELP a_total x\n# TYPE a_total counter\na_total 2\n",
+            "# TYPE a gauge\na 1\n# HELP a_total x\n# TYPE a_total counter\na_total 2\n",
             "x{a=\"1\",a=\"2\"} 1\n",
             "# TYPE g gauge\ng{le=\"1\"} 1\n",
             "# TYPE h histogram\nh_bucket{le=\"x\"} 1\n",

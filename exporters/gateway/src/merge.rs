@@ -71,6 +71,10 @@ pub fn merge(
                 Some(&i) if parts[i][0].1.kind != f.kind => {
                     drop(device, f, "another device exposes it with another type")
                 }
+                // Never from `admit`; a device's series must not be served twice.
+                Some(&i) if parts[i].iter().any(|(d, _)| *d == device) => {
+                    drop(device, f, "the device sent the family twice")
+                }
                 Some(&i) => parts[i].push((device, f)),
                 None => {
                     let names = written_names(f);

@@ -4,15 +4,18 @@
 
 mod common;
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{key, samples};
 use metrics_core::{Format, Kind};
 use metrics_gateway::exposition;
 use metrics_gateway::family::encode;
+use metrics_gateway::limits::{self, Limits};
 use metrics_gateway::merge::merge;
 use metrics_gateway::poller::Status;
 use metrics_gateway::render;
+use proptest::prelude::*;
 
 /// What a firmware sends: text format, a counter, a gauge, a labelled histogram.
 const DEVICE_A: &str = r#"# HELP uart_rx_bytes_total Bytes received.
@@ -345,4 +348,129 @@ fn promtool_accepts_the_merged_output() {
         "promtool: {said}\n{}",
         String::from_utf8_lossy(&text)
     );
+}
+
+/// Two families of one name from one device (which `exposition::read` does not make, but a
+/// caller of `merge` might): the second is dropped, no series is served twice.
+#[test]
+fn a_family_given_twice_by_one_device_is_served_once() {
+    let a = exposition::read("# TYPE a counter\na_total 1\n").unwrap();
+    let twice = [a[0].clone(), a[0].clone()];
+    let (families, dropped) = merge(Vec::new(), &[("d", &twice), ("e", &a)]);
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].reason, "the device sent the family twice");
+    let mut out = Vec::new();
+    encode(&families, Format::Text, &mut out).unwrap();
+    let s = samples(std::str::from_utf8(&out).unwrap());
+    assert_eq!(s.len(), 2, "{s:?}");
+}
+
+/// Whatever two devices send, the merged page parses: every name under one HELP and one TYPE
+/// line, no series twice, and no sample name in two families.
+fn check_page(text: &str) {
+    samples(text);
+    let mut family_of: HashMap<&str, &str> = HashMap::new();
+    let mut current = "";
+    for line in metrics_core::parse::Parser::new(text) {
+        match line.unwrap() {
+            metrics_core::parse::Line::Type { name, .. } => current = name,
+            metrics_core::parse::Line::Sample(s) => {
+                let f = *family_of.entry(s.name).or_insert(current);
+                assert_eq!(f, current, "`{}` in two families:\n{text}", s.name);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One line of what a device might send: built from names, suffixes, label names and values
+/// that collide with one another and with the gateway's own.
+fn device_line() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(vec![
+        "a",
+        "a_total",
+        "a_sum",
+        "a_count",
+        "a_bucket",
+        "a_created",
+        "h",
+        "h_bucket",
+        "h_sum",
+        "h_count",
+        "h_count_total",
+        "gateway_device_up",
+        "gateway_device_frame_errors_total",
+        "9x",
+    ]);
+    let kind = prop::sample::select(vec![
+        "counter",
+        "gauge",
+        "histogram",
+        "summary",
+        "untyped",
+        "unknown",
+        "info",
+        "",
+    ]);
+    let label = (
+        prop::sample::select(vec![
+            "a",
+            "b",
+            "le",
+            "device",
+            "exported_device",
+            "quantile",
+            "__x",
+        ]),
+        prop::sample::select(vec!["", "1", "+Inf", "0.5", "x\\\"y", "\\n", "\u{e9}"]),
+    );
+    let value = prop::sample::select(vec![
+        "1",
+        "0",
+        "-1",
+        "NaN",
+        "+Inf",
+        "1e30",
+        "2.5",
+        "18446744073709551615",
+        "x",
+    ]);
+    prop_oneof![
+        (name.clone(), kind).prop_map(|(n, k)| format!("# TYPE {n} {k}")),
+        (name.clone(), "[a-z \\\\]{0,6}").prop_map(|(n, t)| format!("# HELP {n} {t}")),
+        name.clone().prop_map(|n| format!("# UNIT {n} seconds")),
+        (name, prop::collection::vec(label, 0..3), value).prop_map(|(n, l, v)| {
+            let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            format!("{n}{{{}}} {v}", l.join(","))
+        }),
+        Just("# EOF".to_owned()),
+        "[ -~]{0,12}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_two_devices_merge_into_a_page_that_parses(
+        a in prop::collection::vec(device_line(), 0..12),
+        b in prop::collection::vec(device_line(), 0..12),
+        series in 1usize..8,
+        label_names in 1usize..4,
+    ) {
+        let limits = Limits { max_series: series, max_label_names: label_names, ..Limits::default() };
+        let read = |lines: &[String]| {
+            limits::admit((lines.join("\n") + "\n").as_bytes(), &limits)
+                .map(|a| a.families)
+                .unwrap_or_default()
+        };
+        let (a, b) = (read(&a), read(&b));
+        let own = render::health(&[("a".into(), Status::default()), ("b".into(), Status::default())]);
+        let (families, _) = merge(own, &[("a", &a), ("b", &b)]);
+        for format in [Format::Text, Format::OpenMetrics] {
+            let mut out = Vec::new();
+            encode(&families, format, &mut out).unwrap();
+            check_page(std::str::from_utf8(&out).unwrap());
+        }
+    }
 }
