@@ -24,6 +24,13 @@ pub enum ScrapeError {
     Frame(FrameError),
     /// The frames received do not make a valid response.
     Response(ResponseError),
+    /// The exposition grew past the client's limit ([`Client::with_max_body`]); the client
+    /// stopped reading at the frame that crossed it, so the rest of the response was not
+    /// buffered.
+    TooLarge {
+        /// The limit, in bytes of exposition.
+        limit: usize,
+    },
 }
 
 impl std::fmt::Display for ScrapeError {
@@ -34,6 +41,10 @@ impl std::fmt::Display for ScrapeError {
             ScrapeError::Timeout => f.write_str("no complete response before the timeout"),
             ScrapeError::Frame(e) => write!(f, "bad frame in the response: {e}"),
             ScrapeError::Response(e) => write!(f, "invalid response: {e}"),
+            ScrapeError::TooLarge { limit } => write!(
+                f,
+                "the exposition is larger than the limit of {limit} bytes; reading stopped there"
+            ),
         }
     }
 }
@@ -59,17 +70,30 @@ pub struct Client<S> {
     decoder: Decoder<MAX_FRAME>,
     next_id: u8,
     timeout: Duration,
+    max_body: usize,
 }
 
 impl<S: Read + Write> Client<S> {
-    /// A client on `stream` with a 5 s timeout per scrape.
+    /// A client on `stream` with a 5 s timeout per scrape and no limit on the exposition's
+    /// size.
     pub fn new(stream: S) -> Self {
         Client {
             stream,
             decoder: Decoder::new(),
             next_id: 1,
             timeout: Duration::from_secs(5),
+            max_body: usize::MAX,
         }
+    }
+
+    /// Sets the largest exposition a scrape accepts, in bytes: a response whose DATA frames
+    /// carry more fails with [`ScrapeError::TooLarge`] as soon as the frame that crosses the
+    /// limit arrives, so at most `bytes` are ever buffered (a device that streams without end
+    /// costs no more memory than that). Without it a scrape is bounded only by its timeout.
+    #[must_use]
+    pub fn with_max_body(mut self, bytes: usize) -> Self {
+        self.max_body = bytes;
+        self
     }
 
     /// Sets the time a whole scrape may take.
@@ -142,6 +166,11 @@ impl<S: Read + Write> Client<S> {
                         Err(_) => {}
                         Ok(f) => match response.on_frame(&f).map_err(ScrapeError::Response)? {
                             Step::Ignored => {}
+                            Step::Data(d) if d.len() > self.max_body - body.len() => {
+                                return Err(ScrapeError::TooLarge {
+                                    limit: self.max_body,
+                                })
+                            }
                             Step::Data(d) => body.extend_from_slice(d),
                             Step::End => return Ok(body),
                         },

@@ -5,7 +5,7 @@ mod common;
 
 use common::{decode_all, device_answer, expected, frame_spans, request, OwnedFrame};
 use metrics_core::Format;
-use metrics_exporter_embedded::{frame, Client, Decoder, FrameError, FrameType};
+use metrics_exporter_embedded::{frame, Client, Decoder, FrameError, FrameType, ScrapeError};
 use proptest::prelude::*;
 
 /// The frames of a real response (DATA frames of 32 bytes, then END) and their decoded form.
@@ -264,6 +264,42 @@ fn client_fails_a_damaged_scrape_and_the_retry_succeeds() {
             "{name}: {stats:?}"
         );
     }
+}
+
+/// `with_max_body`: an exposition of exactly the limit is read; one byte over fails with
+/// `TooLarge` at the frame that crosses the limit, before the rest of the response is read.
+#[test]
+fn client_stops_reading_at_its_body_limit() {
+    let _guard = common::lock();
+    let len = expected(Format::Text).len();
+    let device = || Device {
+        out: Vec::new(),
+        read_at: 0,
+        fault: None,
+    };
+    let mut client = Client::new(device()).with_max_body(len);
+    assert_eq!(client.scrape(Format::Text).unwrap().len(), len);
+
+    let mut client = Client::new(device()).with_max_body(len - 1);
+    match client.scrape(Format::Text) {
+        Err(ScrapeError::TooLarge { limit }) => assert_eq!(limit, len - 1),
+        other => panic!("{other:?}"),
+    }
+
+    let mut client = Client::new(device()).with_max_body(10);
+    assert!(matches!(
+        client.scrape(Format::Text),
+        Err(ScrapeError::TooLarge { limit: 10 })
+    ));
+    let d = client.get_mut();
+    // The first DATA frame (64 bytes of payload) crossed the limit: the read stopped within
+    // one piece (13 bytes) of its end.
+    assert!(
+        d.read_at <= frame::HEADER_LEN + 64 + frame::TRAILER_LEN + 13,
+        "{}",
+        d.read_at
+    );
+    assert!(d.read_at < d.out.len(), "the whole response was read");
 }
 
 proptest! {

@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::Deserialize;
 use serde_saphyr::Spanned;
 
+use crate::limits::Limits;
+
 /// The baud rate of a serial device when none is given.
 pub const DEFAULT_BAUD: u32 = 115_200;
 /// How long one scrape attempt may take, by default.
@@ -103,6 +105,84 @@ pub struct Device {
     pub timeout: Duration,
     /// Extra attempts after a failed one, within one scrape.
     pub retries: u32,
+    /// What its answers may hold.
+    pub limits: Limits,
+}
+
+/// Limits of which some are given (by flags, or in one place of the config file).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct LimitOverrides {
+    /// `max_response_bytes`, if given.
+    pub max_response_bytes: Option<usize>,
+    /// `max_series`, if given.
+    pub max_series: Option<usize>,
+    /// `max_label_bytes`, if given.
+    pub max_label_bytes: Option<usize>,
+    /// `max_label_names`, if given.
+    pub max_label_names: Option<usize>,
+}
+
+impl LimitOverrides {
+    /// `base`, with the limits given here instead of its own.
+    pub fn over(self, base: Limits) -> Limits {
+        Limits {
+            max_response_bytes: self.max_response_bytes.unwrap_or(base.max_response_bytes),
+            max_series: self.max_series.unwrap_or(base.max_series),
+            max_label_bytes: self.max_label_bytes.unwrap_or(base.max_label_bytes),
+            max_label_names: self.max_label_names.unwrap_or(base.max_label_names),
+        }
+    }
+}
+
+/// What the command line sets for every device: it wins over the config file's global
+/// settings and loses to a device's own.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Overrides {
+    /// `--timeout`.
+    pub timeout: Option<Duration>,
+    /// `--retries`.
+    pub retries: Option<u32>,
+    /// `--max-response-bytes`, `--max-series`, `--max-label-bytes`, `--max-label-names`.
+    pub limits: LimitOverrides,
+}
+
+/// Reads a size in bytes: a number, optionally with a unit (`65536`, `64KiB`, `1MiB`, `100kB`,
+/// `2MB`); at least 1.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let digits = t.len() - t.trim_start_matches(|c: char| c.is_ascii_digit()).len();
+    let unit: u64 = match t[digits..].trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        _ => 0,
+    };
+    let n = t[..digits]
+        .parse::<u64>()
+        .ok()
+        .filter(|_| unit > 0)
+        .and_then(|n| n.checked_mul(unit))
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| {
+            format!("`{s}` is not a size: write a number of bytes, e.g. 65536, 64KiB or 1MiB")
+        })?;
+    if n == 0 {
+        return Err(format!("`{s}`: the size must be at least 1 byte"));
+    }
+    Ok(n)
+}
+
+/// Reads a count such as `max_series`: a whole number, at least 1.
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err(format!("`{s}`: the limit must be at least 1")),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{s}` is not a count: write a whole number, e.g. 10000"
+        )),
+    }
 }
 
 /// Checks a device name: letters, digits, `_`, `-`, `.`, `:` (so it needs no escaping in a
@@ -123,7 +203,12 @@ pub fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// Reads a `--device NAME=ADDRESS` flag.
-pub fn parse_device_flag(s: &str, timeout: Duration, retries: u32) -> Result<Device, String> {
+pub fn parse_device_flag(
+    s: &str,
+    timeout: Duration,
+    retries: u32,
+    limits: Limits,
+) -> Result<Device, String> {
     let (name, address) = s.split_once('=').ok_or_else(|| {
         format!(
             "`{s}`: write NAME=ADDRESS, e.g. board=tcp://127.0.0.1:4444 or sensor=/dev/ttyUSB0@115200"
@@ -135,6 +220,7 @@ pub fn parse_device_flag(s: &str, timeout: Duration, retries: u32) -> Result<Dev
         address: Address::parse(address, None)?,
         timeout,
         retries,
+        limits,
     })
 }
 
@@ -151,6 +237,9 @@ pub struct File {
     /// Default retries.
     #[serde(default)]
     pub retries: Option<u32>,
+    /// Default limits on what devices send.
+    #[serde(default)]
+    pub limits: FileLimits,
     /// The devices.
     #[serde(default)]
     pub devices: Vec<FileDevice>,
@@ -173,6 +262,61 @@ pub struct FileDevice {
     /// This device's retries.
     #[serde(default)]
     pub retries: Option<u32>,
+    /// This device's limits.
+    #[serde(default)]
+    pub limits: FileLimits,
+}
+
+/// A `limits:` block of the config file (global, or a device's own).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FileLimits {
+    /// The largest exposition read per scrape: bytes, or a string with a unit (`1MiB`).
+    #[serde(default)]
+    pub max_response_bytes: Option<Spanned<Amount>>,
+    /// The most series kept per scrape.
+    #[serde(default)]
+    pub max_series: Option<Spanned<Amount>>,
+    /// The most label bytes per series.
+    #[serde(default)]
+    pub max_label_bytes: Option<Spanned<Amount>>,
+    /// The most label names per family.
+    #[serde(default)]
+    pub max_label_names: Option<Spanned<Amount>>,
+}
+
+/// A limit as written in the config file: any scalar (a number, or a string such as
+/// `64KiB`), kept as text and read by [`parse_size`] or [`parse_count`], so that a wrong value
+/// (`-3`, `1.5`, `lots`) is an error that names the key and says what to write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Amount(pub String);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Scalar;
+        impl serde::de::Visitor<'_> for Scalar {
+            type Value = Amount;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number, or a size such as 64KiB")
+            }
+            fn visit_u64<E>(self, v: u64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_i64<E>(self, v: i64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_f64<E>(self, v: f64) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_bool<E>(self, v: bool) -> Result<Amount, E> {
+                Ok(Amount(v.to_string()))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Amount, E> {
+                Ok(Amount(v.to_owned()))
+            }
+        }
+        d.deserialize_any(Scalar)
+    }
 }
 
 /// A config file error: file, line, column and what to do.
@@ -218,34 +362,26 @@ pub struct Loaded {
     pub devices: Vec<Device>,
 }
 
-/// Reads and checks a config file. A device's own `timeout`/`retries` win; then `timeout`/
-/// `retries` (the flags, when given); then the file's; then [`DEFAULT_TIMEOUT`] and
-/// [`DEFAULT_RETRIES`].
-pub fn load(
-    path: &Path,
-    timeout: Option<Duration>,
-    retries: Option<u32>,
-) -> Result<Loaded, ConfigError> {
+/// Reads and checks a config file. A device's own `timeout`, `retries` and `limits` win;
+/// then `flags` (when given); then the file's global ones; then [`DEFAULT_TIMEOUT`],
+/// [`DEFAULT_RETRIES`] and [`Limits::default`], each setting on its own.
+pub fn load(path: &Path, flags: &Overrides) -> Result<Loaded, ConfigError> {
     let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
         file: path.into(),
         pos: None,
         message: format!("cannot read the config file: {e}"),
     })?;
-    parse(path, &text, timeout, retries)
+    parse(path, &text, flags)
 }
 
 /// [`load`] on text already read; `path` is only used in messages.
-pub fn parse(
-    path: &Path,
-    text: &str,
-    timeout: Option<Duration>,
-    retries: Option<u32>,
-) -> Result<Loaded, ConfigError> {
+pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, ConfigError> {
     let at = |s: &Spanned<String>, message: String| ConfigError {
         file: path.into(),
         pos: Some((s.referenced.line(), s.referenced.column())),
         message,
     };
+    let (timeout, retries) = (flags.timeout, flags.retries);
     let file: File = if text.trim().is_empty() {
         File::default()
     } else {
@@ -264,8 +400,8 @@ pub fn parse(
                 file: path.into(),
                 pos: e.location().map(|l| (l.line(), l.column())),
                 message: format!(
-                    "{message}: expected `listen`, `timeout`, `retries` and a `devices` list of \
-                     `name`/`address` entries"
+                    "{message}: expected `listen`, `timeout`, `retries`, `limits` and a \
+                     `devices` list of `name`/`address` entries"
                 ),
             }
         })?
@@ -276,6 +412,9 @@ pub fn parse(
     };
     let default_timeout = timeout.or(file_timeout).unwrap_or(DEFAULT_TIMEOUT);
     let default_retries = retries.or(file.retries).unwrap_or(DEFAULT_RETRIES);
+    let default_limits = flags
+        .limits
+        .over(file_limits(path, &file.limits)?.over(Limits::default()));
     let mut devices: Vec<Device> = Vec::new();
     for d in &file.devices {
         check_name(&d.name.value).map_err(|m| at(&d.name, m))?;
@@ -298,11 +437,38 @@ pub fn parse(
             address,
             timeout,
             retries: d.retries.unwrap_or(default_retries),
+            limits: file_limits(path, &d.limits)?.over(default_limits),
         });
     }
     Ok(Loaded {
         listen: file.listen,
         devices,
+    })
+}
+
+/// The limits a `limits:` block gives, checked.
+fn file_limits(path: &Path, l: &FileLimits) -> Result<LimitOverrides, ConfigError> {
+    fn at<T>(path: &Path, s: &Spanned<T>, message: String) -> ConfigError {
+        ConfigError {
+            file: path.into(),
+            pos: Some((s.referenced.line(), s.referenced.column())),
+            message,
+        }
+    }
+    let read = |s: &Option<Spanned<Amount>>,
+                key: &str,
+                parse: fn(&str) -> Result<usize, String>|
+     -> Result<Option<usize>, ConfigError> {
+        let Some(s) = s else { return Ok(None) };
+        parse(&s.value.0)
+            .map(Some)
+            .map_err(|m| at(path, s, format!("{key}: {m}")))
+    };
+    Ok(LimitOverrides {
+        max_response_bytes: read(&l.max_response_bytes, "max_response_bytes", parse_size)?,
+        max_series: read(&l.max_series, "max_series", parse_count)?,
+        max_label_bytes: read(&l.max_label_bytes, "max_label_bytes", parse_size)?,
+        max_label_names: read(&l.max_label_names, "max_label_names", parse_count)?,
     })
 }
 
@@ -345,31 +511,38 @@ mod tests {
 
     #[test]
     fn device_flags() {
-        let d = parse_device_flag("a=tcp://localhost:1", DEFAULT_TIMEOUT, 3).unwrap();
+        let d = parse_device_flag("a=tcp://localhost:1", DEFAULT_TIMEOUT, 3, Limits::default())
+            .unwrap();
         assert_eq!(d.name, "a");
         assert_eq!(d.retries, 3);
-        assert!(parse_device_flag("tcp://localhost:1", DEFAULT_TIMEOUT, 0)
-            .unwrap_err()
-            .contains("NAME=ADDRESS"));
-        assert!(parse_device_flag("a b=/dev/x", DEFAULT_TIMEOUT, 0)
-            .unwrap_err()
-            .contains("device name"));
+        assert!(
+            parse_device_flag("tcp://localhost:1", DEFAULT_TIMEOUT, 0, Limits::default())
+                .unwrap_err()
+                .contains("NAME=ADDRESS")
+        );
+        assert!(
+            parse_device_flag("a b=/dev/x", DEFAULT_TIMEOUT, 0, Limits::default())
+                .unwrap_err()
+                .contains("device name")
+        );
     }
 
     #[test]
     fn file_with_defaults_and_overrides() {
         let text = "listen: 127.0.0.1:9110\ntimeout: 500ms\ndevices:\n  - name: a\n    address: tcp://127.0.0.1:4444\n  - name: b\n    address: /dev/ttyUSB0\n    baud: 9600\n    timeout: 3s\n    retries: 0\n";
-        let l = parse(Path::new("g.yaml"), text, None, Some(2)).unwrap();
+        let flags = Overrides {
+            retries: Some(2),
+            ..Overrides::default()
+        };
+        let l = parse(Path::new("g.yaml"), text, &flags).unwrap();
         assert_eq!(l.listen.as_deref(), Some("127.0.0.1:9110"));
         assert_eq!(l.devices[0].timeout, Duration::from_millis(500));
         assert_eq!(l.devices[0].retries, 2);
-        let l = parse(
-            Path::new("g.yaml"),
-            text,
-            Some(Duration::from_secs(9)),
-            None,
-        )
-        .unwrap();
+        let flags = Overrides {
+            timeout: Some(Duration::from_secs(9)),
+            ..Overrides::default()
+        };
+        let l = parse(Path::new("g.yaml"), text, &flags).unwrap();
         assert_eq!(
             l.devices[0].timeout,
             Duration::from_secs(9),
@@ -395,13 +568,13 @@ mod tests {
     #[test]
     fn errors_name_file_line_and_fix() {
         let text = "devices:\n  - name: a\n    address: tcp://nope\n";
-        let e = parse(Path::new("g.yaml"), text, None, None).unwrap_err();
+        let e = parse(Path::new("g.yaml"), text, &Overrides::default()).unwrap_err();
         let s = e.to_string();
         assert!(s.starts_with("g.yaml:3:"), "{s}");
         assert!(s.contains("tcp://HOST:PORT"), "{s}");
 
         let text = "devices:\n  - name: a\n    adress: tcp://h:1\n";
-        let s = parse(Path::new("g.yaml"), text, None, None)
+        let s = parse(Path::new("g.yaml"), text, &Overrides::default())
             .unwrap_err()
             .to_string();
         assert!(s.starts_with("g.yaml:3:"), "{s}");
@@ -409,17 +582,115 @@ mod tests {
 
         let text =
             "devices:\n  - name: a\n    address: tcp://h:1\n  - name: a\n    address: tcp://h:2\n";
-        let s = parse(Path::new("g.yaml"), text, None, None)
+        let s = parse(Path::new("g.yaml"), text, &Overrides::default())
             .unwrap_err()
             .to_string();
         assert!(s.starts_with("g.yaml:4:"), "{s}");
         assert!(s.contains("twice"), "{s}");
 
         let text = "timeout: soon\n";
-        let s = parse(Path::new("g.yaml"), text, None, None)
+        let s = parse(Path::new("g.yaml"), text, &Overrides::default())
             .unwrap_err()
             .to_string();
         assert!(s.starts_with("g.yaml:1:"), "{s}");
         assert!(s.contains("500ms"), "{s}");
+    }
+
+    #[test]
+    fn sizes_and_counts() {
+        assert_eq!(parse_size("65536"), Ok(65536));
+        assert_eq!(parse_size("64KiB"), Ok(65536));
+        assert_eq!(parse_size(" 1 MiB "), Ok(1 << 20));
+        assert_eq!(parse_size("100kB"), Ok(100_000));
+        assert_eq!(parse_size("2mb"), Ok(2_000_000));
+        assert_eq!(parse_size("12B"), Ok(12));
+        for bad in [
+            "",
+            "KiB",
+            "1.5MiB",
+            "-1",
+            "1GiB",
+            "1 MiBs",
+            "99999999999999999999",
+        ] {
+            let e = parse_size(bad).unwrap_err();
+            assert!(e.contains("64KiB"), "{bad}: {e}");
+        }
+        assert!(parse_size("0KiB").unwrap_err().contains("at least 1 byte"));
+        assert_eq!(parse_count("500"), Ok(500));
+        assert!(parse_count("0").unwrap_err().contains("at least 1"));
+        assert!(parse_count("many").unwrap_err().contains("whole number"));
+    }
+
+    /// Each limit on its own: the device's own, else the flag, else the file's, else the
+    /// default.
+    #[test]
+    fn limits_follow_the_precedence_of_timeout() {
+        let text = "limits:\n  max_series: 100\n  max_response_bytes: 64KiB\n\
+            devices:\n  - name: a\n    address: tcp://h:1\n\
+            \x20 - name: b\n    address: tcp://h:2\n    limits:\n      max_series: 7\n\
+            \x20     max_label_bytes: 100\n      max_response_bytes: 2048\n";
+        let l = parse(Path::new("g.yaml"), text, &Overrides::default()).unwrap();
+        let (a, b) = (l.devices[0].limits, l.devices[1].limits);
+        assert_eq!(
+            a,
+            Limits {
+                max_series: 100,
+                max_response_bytes: 65536,
+                ..Limits::default()
+            }
+        );
+        assert_eq!(
+            b,
+            Limits {
+                max_series: 7,
+                max_label_bytes: 100,
+                max_response_bytes: 2048,
+                ..Limits::default()
+            }
+        );
+        let flags = Overrides {
+            limits: LimitOverrides {
+                max_series: Some(50),
+                max_label_names: Some(3),
+                ..LimitOverrides::default()
+            },
+            ..Overrides::default()
+        };
+        let l = parse(Path::new("g.yaml"), text, &flags).unwrap();
+        let (a, b) = (l.devices[0].limits, l.devices[1].limits);
+        assert_eq!((a.max_series, a.max_label_names), (50, 3), "the flag wins");
+        assert_eq!(a.max_response_bytes, 65536, "the file's, with no flag");
+        assert_eq!(
+            (b.max_series, b.max_label_names),
+            (7, 3),
+            "the device's own wins"
+        );
+        assert_eq!(
+            a.max_label_bytes,
+            crate::limits::DEFAULT_MAX_LABEL_BYTES,
+            "the default"
+        );
+    }
+
+    #[test]
+    fn limit_errors_name_file_line_and_fix() {
+        for (text, at, says) in [
+            ("limits:\n  max_series: 0\n", "g.yaml:2:15", "max_series: `0`: the limit must be at least 1"),
+            ("limits:\n  max_response_bytes: lots\n", "g.yaml:2:23", "e.g. 65536, 64KiB or 1MiB"),
+            (
+                "devices:\n  - name: a\n    address: tcp://h:1\n    limits:\n      max_label_bytes: 0\n",
+                "g.yaml:5:24",
+                "max_label_bytes: `0`: the size must be at least 1 byte",
+            ),
+            ("limits:\n  max_serie: 3\n", "g.yaml:2:", "max_serie"),
+            ("limits:\n  max_label_names: -3\n", "g.yaml:2:20", "max_label_names: `-3` is not a count"),
+        ] {
+            let e = parse(Path::new("g.yaml"), text, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(e.starts_with(at), "{text:?}: {e}");
+            assert!(e.contains(says), "{text:?}: {e}");
+        }
     }
 }

@@ -26,16 +26,23 @@ fn rejected(s: &DecoderStats) -> u64 {
 }
 
 impl FramedSession {
-    /// A session on `link`; a scrape may take at most `timeout`.
-    pub fn new(link: DeadlineLink, timeout: Duration) -> Self {
-        let client = Client::new(link).with_timeout(timeout);
+    /// A session on `link`; a scrape may take at most `timeout` and read at most
+    /// `max_body` bytes of exposition.
+    pub fn new(link: DeadlineLink, timeout: Duration, max_body: usize) -> Self {
+        let client = Client::new(link)
+            .with_timeout(timeout)
+            .with_max_body(max_body);
         let rejected = rejected(&client.stats());
         FramedSession { client, rejected }
     }
 
     /// The [`Connect`](crate::Connect) function for [`Poller::start`](crate::Poller::start).
     pub fn connect(device: &Device, link: DeadlineLink) -> Box<dyn Session> {
-        Box::new(FramedSession::new(link, device.timeout))
+        Box::new(FramedSession::new(
+            link,
+            device.timeout,
+            device.limits.max_response_bytes,
+        ))
     }
 
     /// Frames rejected since the last call.
@@ -61,6 +68,7 @@ impl Session for FramedSession {
                 "the device closed the link",
             ))),
             Err(CodecError::Io(e)) => Err(e.into()),
+            Err(CodecError::TooLarge { limit }) => Err(ScrapeError::TooLarge { limit }),
             // A lost or damaged frame, or frames that do not make a response: at least one
             // frame was bad.
             Err(e) => Err(ScrapeError::Frame {

@@ -6,6 +6,7 @@ pub mod config;
 pub mod exposition;
 pub mod family;
 pub mod framed;
+pub mod limits;
 pub mod link;
 pub mod merge;
 pub mod poller;

@@ -11,6 +11,7 @@ use std::time::Duration;
 use anyhow::Context;
 use clap::Parser;
 use metrics_gateway::config::{self, Device};
+use metrics_gateway::limits::Limits;
 use metrics_gateway::{FramedSession, Poller, Server};
 
 const AFTER_HELP: &str = "\
@@ -29,6 +30,15 @@ Each request scrapes the devices it asks for, all at once, each with --timeout p
 and --retries more attempts; a device that does not answer is reported with
 gateway_device_up 0 and its series are left out.
 
+LIMITS:
+  What a device sends is untrusted. An answer over --max-response-bytes (not read further),
+  not UTF-8, or not an exposition is rejected: the device is down for that scrape
+  (gateway_device_rejected_responses_total{reason}). Series past --max-series,
+  --max-label-bytes or --max-label-names are dropped and the rest served
+  (gateway_device_dropped_series_total{reason}). The config file sets them for every device
+  and per device (`limits:`). Stderr says why when a device starts or stops failing or
+  losing series.
+
 EXAMPLES:
   metrics-gateway --device board=tcp://127.0.0.1:4444 --device sensor=/dev/ttyACM0@115200
   metrics-gateway --config gateway.yaml --listen 127.0.0.1:9110
@@ -37,20 +47,28 @@ CONFIG FILE (YAML):
   listen: 0.0.0.0:9110
   timeout: 2s
   retries: 1
+  limits:
+    max_response_bytes: 1MiB
+    max_series: 10000
+    max_label_bytes: 4096
+    max_label_names: 64
   devices:
     - name: board
       address: tcp://127.0.0.1:4444
     - name: sensor
       address: /dev/ttyACM0
       baud: 115200
-      timeout: 500ms";
+      timeout: 500ms
+      limits:
+        max_series: 500";
 
 /// Bridges metrics-core devices (firmware answering scrapes on a UART or a TCP byte stream)
 /// to Prometheus.
 #[derive(Debug, Parser)]
 #[command(name = "metrics-gateway", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// A YAML file with `listen`, `timeout`, `retries` and a `devices` list (see below).
+    /// A YAML file with `listen`, `timeout`, `retries`, `limits` and a `devices` list (see
+    /// below).
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -71,6 +89,27 @@ struct Cli {
     /// else 1].
     #[arg(long, value_name = "N")]
     retries: Option<u32>,
+
+    /// Largest exposition read from a device per scrape, in bytes (`65536`, `64KiB`, `1MiB`);
+    /// a larger answer is rejected and the device is down for that scrape [default: the
+    /// config file's, else 1MiB].
+    #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
+    max_response_bytes: Option<usize>,
+
+    /// Most series kept per device and scrape (a histogram counts its buckets + 2); the rest
+    /// are dropped [default: the config file's, else 10000].
+    #[arg(long, value_name = "N", value_parser = config::parse_count)]
+    max_series: Option<usize>,
+
+    /// Most bytes of label names and values per series; a series with more is dropped
+    /// [default: the config file's, else 4096].
+    #[arg(long, value_name = "SIZE", value_parser = config::parse_size)]
+    max_label_bytes: Option<usize>,
+
+    /// Most label names per family of a device; a series that would bring more is dropped
+    /// [default: the config file's, else 64].
+    #[arg(long, value_name = "N", value_parser = config::parse_count)]
+    max_label_names: Option<usize>,
 
     /// Threads answering HTTP requests.
     #[arg(long, value_name = "N", default_value_t = 4)]
@@ -111,17 +150,28 @@ fn usage(e: impl Into<anyhow::Error>) -> anyhow::Error {
 
 /// The devices and listen address from the file and the flags.
 fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
+    let flags = config::Overrides {
+        timeout: cli.timeout,
+        retries: cli.retries,
+        limits: config::LimitOverrides {
+            max_response_bytes: cli.max_response_bytes,
+            max_series: cli.max_series,
+            max_label_bytes: cli.max_label_bytes,
+            max_label_names: cli.max_label_names,
+        },
+    };
     let timeout = cli.timeout.unwrap_or(config::DEFAULT_TIMEOUT);
     let retries = cli.retries.unwrap_or(config::DEFAULT_RETRIES);
+    let limits = flags.limits.over(Limits::default());
     let mut listen = None;
     let mut devices = Vec::new();
     if let Some(path) = &cli.config {
-        let loaded = config::load(path, cli.timeout, cli.retries).map_err(usage)?;
+        let loaded = config::load(path, &flags).map_err(usage)?;
         listen = loaded.listen;
         devices = loaded.devices;
     }
     for flag in &cli.devices {
-        let d = config::parse_device_flag(flag, timeout, retries)
+        let d = config::parse_device_flag(flag, timeout, retries, limits)
             .map_err(|m| usage(anyhow::anyhow!("--device {m}")))?;
         if devices.iter().any(|x| x.name == d.name) {
             return Err(usage(anyhow::anyhow!(

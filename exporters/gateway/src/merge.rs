@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use metrics_core::Kind;
+
 use crate::family::{OwnedFamily, Series};
 
 /// The label the gateway adds to every series.
@@ -23,11 +25,14 @@ pub struct Dropped {
 
 /// Merges the families of several devices (`(device name, families)`, in order) after the
 /// gateway's own families `own`. Families of the same name become one family (HELP and TYPE
-/// once; the first device's help and unit), whose label names are `device` and then every
+/// once; the help and unit of the first device that gives one), whose label names are `device` and then every
 /// label name any device used (a series without one gets an empty value, which Prometheus
-/// reads as absent). A device family whose type differs from the first one's, whose name is
-/// one of `own`'s, or whose names the encoders reject is dropped and reported. Names are
-/// checked here, so the result always encodes.
+/// reads as absent). A device family is dropped and reported when its type differs from the
+/// first one's, when its name is one of `own`'s, when a sample name it would write is one
+/// another family writes (a gauge `x_total` beside a counter `x`, a gauge `h_sum` beside a
+/// histogram `h`), or when the encoders reject its names: the first family to claim a name
+/// keeps it. Names are checked here, so the result always encodes, and parses back with
+/// every sample name under one TYPE line, whatever the devices sent.
 pub fn merge(
     own: Vec<OwnedFamily>,
     devices: &[(&str, &[OwnedFamily])],
@@ -38,8 +43,13 @@ pub fn merge(
     // Per merged family: the (device, family) parts.
     let mut parts: Vec<Vec<(&str, &OwnedFamily)>> = Vec::new();
     let mut index: HashMap<&str, usize> = HashMap::new();
+    // Every name a family writes (its own, its samples') and the family that writes it.
+    let mut claimed: HashMap<String, String> = HashMap::new();
     for f in &out {
         index.insert(&f.name, usize::MAX);
+        for name in written_names(f) {
+            claimed.insert(name, f.name.clone());
+        }
     }
     let mut drop = |device: &str, f: &OwnedFamily, reason| {
         dropped.push(Dropped {
@@ -61,8 +71,20 @@ pub fn merge(
                 Some(&i) if parts[i][0].1.kind != f.kind => {
                     drop(device, f, "another device exposes it with another type")
                 }
+                // Never from `admit`; a device's series must not be served twice.
+                Some(&i) if parts[i].iter().any(|(d, _)| *d == device) => {
+                    drop(device, f, "the device sent the family twice")
+                }
                 Some(&i) => parts[i].push((device, f)),
                 None => {
+                    let names = written_names(f);
+                    if names.iter().any(|n| claimed.contains_key(n)) {
+                        drop(device, f, "a sample name it writes is another family's");
+                        continue;
+                    }
+                    for name in names {
+                        claimed.insert(name, f.name.clone());
+                    }
                     index.insert(&f.name, parts.len());
                     parts.push(vec![(device, f)]);
                 }
@@ -82,25 +104,33 @@ pub fn merge(
         }
         let mut merged = OwnedFamily {
             name: first.name.clone(),
-            help: first.help.clone(),
-            unit: first.unit.clone(),
+            help: p
+                .iter()
+                .map(|(_, f)| &f.help)
+                .find(|h| !h.is_empty())
+                .cloned()
+                .unwrap_or_default(),
+            unit: p.iter().find_map(|(_, f)| f.unit.clone()),
             kind: first.kind,
             label_names,
             series: Vec::new(),
         };
         for (device, f) in p {
+            // Where each merged label's value is in this family's series (once per family).
+            let from: Vec<Option<usize>> = merged
+                .label_names
+                .iter()
+                .map(|name| f.label_names.iter().position(|n| relabel(n) == &**name))
+                .collect();
             for s in &f.series {
                 let labels = merged
                     .label_names
                     .iter()
-                    .map(|name| {
-                        if &**name == DEVICE_LABEL {
-                            return Box::from(device);
-                        }
-                        f.label_names
-                            .iter()
-                            .position(|n| relabel(n) == &**name)
-                            .map_or_else(|| Box::from(""), |i| s.labels[i].clone())
+                    .zip(&from)
+                    .map(|(name, from)| match from {
+                        _ if &**name == DEVICE_LABEL => Box::from(device),
+                        Some(i) => s.labels[*i].clone(),
+                        None => Box::from(""),
                     })
                     .collect();
                 merged.series.push(Series {
@@ -123,4 +153,15 @@ fn relabel(name: &str) -> &str {
     } else {
         name
     }
+}
+
+/// The names `f` puts in an exposition, in either format: its family name, and its sample
+/// names (`x_total` for a counter `x`; `h_bucket`, `h_sum`, `h_count` for a histogram `h`).
+fn written_names(f: &OwnedFamily) -> Vec<String> {
+    let suffixes: &[&str] = match f.kind {
+        Kind::Counter => &["", "_total"],
+        Kind::Histogram => &["", "_bucket", "_sum", "_count"],
+        _ => &[""],
+    };
+    suffixes.iter().map(|s| format!("{}{s}", f.name)).collect()
 }

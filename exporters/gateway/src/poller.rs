@@ -7,8 +7,10 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use crate::config::Device;
-use crate::exposition;
 use crate::family::OwnedFamily;
+use crate::limits::{
+    self, Admitted, DropReason, Drops, Reason, RejectReason, Rejection, Rejections,
+};
 use crate::link::{self, DeadlineLink};
 use crate::protocol::{Connect, ScrapeError, Session};
 
@@ -29,6 +31,10 @@ pub struct Status {
     pub last_success: Option<f64>,
     /// Why the latest scrape failed.
     pub last_error: Option<String>,
+    /// Series dropped from accepted answers since the gateway started, per reason.
+    pub dropped_series: Drops,
+    /// Answers rejected since the gateway started, per reason.
+    pub rejected: Rejections,
 }
 
 struct Slot {
@@ -161,6 +167,7 @@ impl Drop for Poller {
 /// A device thread: waits for a request, scrapes, publishes, until stopped.
 fn run(slot: &Slot, device: &Device, connect: &Connect) {
     let mut session: Option<Box<dyn Session>> = None;
+    let mut log = Log::default();
     loop {
         let ticket = {
             let mut st = slot.lock();
@@ -173,16 +180,21 @@ fn run(slot: &Slot, device: &Device, connect: &Connect) {
             st.wanted
         };
         let started = Instant::now();
-        let (result, frame_errors) = scrape(device, connect, &mut session);
+        let outcome = scrape(device, connect, &mut session);
         let duration = started.elapsed().as_secs_f64();
+        log.scrape(device, &outcome.result);
         let mut st = slot.lock();
         let status = &mut st.status;
         status.duration = duration;
-        status.frame_errors += frame_errors;
-        match result {
-            Ok(families) => {
+        status.frame_errors += outcome.frame_errors;
+        if let Some(r) = outcome.rejected {
+            status.rejected.add(r, 1);
+        }
+        match outcome.result {
+            Ok(admitted) => {
                 status.up = true;
-                status.families = Arc::new(families);
+                status.dropped_series.add_all(&admitted.dropped);
+                status.families = Arc::new(admitted.families);
                 status.last_error = None;
                 status.last_success = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -200,15 +212,27 @@ fn run(slot: &Slot, device: &Device, connect: &Connect) {
     }
 }
 
-/// One scrape with its retries: the families read, or the last attempt's error; and the
-/// frames rejected on the way.
-fn scrape(
-    device: &Device,
-    connect: &Connect,
-    session: &mut Option<Box<dyn Session>>,
-) -> (Result<Vec<OwnedFamily>, String>, u64) {
+/// How one scrape ended.
+struct Outcome {
+    /// What the device sent, within its limits, or why the scrape failed.
+    result: Result<Admitted, String>,
+    /// Frames rejected on the way.
+    frame_errors: u64,
+    /// Set when an answer arrived whole but was rejected.
+    rejected: Option<RejectReason>,
+}
+
+/// One scrape with its retries. A link or frame error is retried; an answer that arrived
+/// whole but is rejected (too large, not UTF-8, not an exposition) ends the scrape, since the
+/// device would send the same again.
+fn scrape(device: &Device, connect: &Connect, session: &mut Option<Box<dyn Session>>) -> Outcome {
     let mut frame_errors = 0;
     let mut error = String::new();
+    let rejected = |r: Rejection, frame_errors| Outcome {
+        rejected: Some(r.reason()),
+        result: Err(r.to_string()),
+        frame_errors,
+    };
     for _ in 0..=device.retries {
         let s = match session {
             Some(s) => s,
@@ -225,13 +249,20 @@ fn scrape(
         match s.scrape(Instant::now() + device.timeout) {
             Ok(answer) => {
                 frame_errors += answer.frame_errors;
-                let read = std::str::from_utf8(&answer.body)
-                    .map_err(|e| format!("the exposition is not UTF-8: {e}"))
-                    .and_then(|text| exposition::read(text).map_err(|e| e.to_string()));
-                match read {
-                    Ok(families) => return (Ok(families), frame_errors),
-                    Err(e) => error = e,
-                }
+                return match limits::admit(&answer.body, &device.limits) {
+                    Ok(admitted) => Outcome {
+                        result: Ok(admitted),
+                        frame_errors,
+                        rejected: None,
+                    },
+                    Err(r) => rejected(r, frame_errors),
+                };
+            }
+            Err(ScrapeError::TooLarge { limit }) => {
+                // The rest of the answer is still on its way: close the link rather than
+                // read it, and reopen it at the next scrape.
+                *session = None;
+                return rejected(Rejection::TooLarge { limit }, frame_errors);
             }
             Err(e) => {
                 frame_errors += e.frame_errors();
@@ -243,5 +274,59 @@ fn scrape(
             }
         }
     }
-    (Err(error), frame_errors)
+    Outcome {
+        result: Err(error),
+        frame_errors,
+        rejected: None,
+    }
+}
+
+/// What a device thread last said on stderr: it speaks when a device goes down, comes back,
+/// fails for another reason, or starts or stops losing series to a limit; not at every scrape.
+#[derive(Default)]
+struct Log {
+    /// What was said last (a failure, or the reasons series were dropped for); `None`: up
+    /// with nothing dropped.
+    said: Option<String>,
+}
+
+impl Log {
+    fn scrape(&mut self, device: &Device, result: &Result<Admitted, String>) {
+        let name = &device.name;
+        let (key, line) = match result {
+            Err(e) => (Some(e.clone()), format!("device `{name}` is down: {e}")),
+            Ok(a) if a.dropped.is_empty() => (None, format!("device `{name}` is up")),
+            Ok(a) => {
+                let reasons: Vec<DropReason> = DropReason::ALL
+                    .iter()
+                    .copied()
+                    .filter(|r| a.dropped.get(*r) > 0)
+                    .collect();
+                let parts: Vec<String> = reasons
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} by {} ({})",
+                            a.dropped.get(*r),
+                            r.setting(),
+                            r.limit(&device.limits)
+                        )
+                    })
+                    .collect();
+                let key: Vec<&str> = reasons.iter().map(|r| r.label()).collect();
+                (
+                    Some(key.join(",")),
+                    format!(
+                        "device `{name}` is up, but series of its answer were dropped: {}; \
+                         raise those limits for this device or make it expose less",
+                        parts.join(", ")
+                    ),
+                )
+            }
+        };
+        if key != self.said {
+            eprintln!("metrics-gateway: {line}");
+            self.said = key;
+        }
+    }
 }

@@ -33,6 +33,12 @@ pub enum ScrapeError {
         /// Frames rejected in this attempt.
         frame_errors: u64,
     },
+    /// The exposition passed the session's size limit; reading stopped there, and the rest
+    /// of the answer is still on the link (the gateway closes it).
+    TooLarge {
+        /// The limit, in bytes.
+        limit: usize,
+    },
 }
 
 impl ScrapeError {
@@ -60,6 +66,10 @@ impl fmt::Display for ScrapeError {
             ScrapeError::Io(e) => write!(f, "link error: {e}"),
             ScrapeError::Timeout => f.write_str("no answer before the scrape timeout"),
             ScrapeError::Frame { message, .. } => write!(f, "frame error: {message}"),
+            ScrapeError::TooLarge { limit } => write!(
+                f,
+                "the exposition is larger than the limit of {limit} bytes; reading stopped there"
+            ),
         }
     }
 }
@@ -69,7 +79,9 @@ impl std::error::Error for ScrapeError {}
 /// A connection to one device, able to ask it for its exposition: the host side of the
 /// framed protocol's request/response exchange, over a [`DeadlineLink`].
 pub trait Session: Send {
-    /// Sends one scrape request and reads the answer, by `deadline`.
+    /// Sends one scrape request and reads the answer, by `deadline`. An answer over the
+    /// device's `max_response_bytes` is [`ScrapeError::TooLarge`], found before more than
+    /// that was buffered.
     fn scrape(&mut self, deadline: Instant) -> Result<Scraped, ScrapeError>;
 }
 

@@ -7,6 +7,7 @@ use crate::family::{self, OwnedFamily, SeriesValue};
 
 /// The gauge of families left out per device.
 const DROPPED: &str = "gateway_device_dropped_families";
+use crate::limits::{Counts, Reason};
 use crate::merge::{self, Dropped};
 use crate::poller::Status;
 
@@ -44,7 +45,24 @@ pub fn health(statuses: &[(String, Status)]) -> Vec<OwnedFamily> {
          another device's, a name the gateway uses, or invalid names.",
         Kind::Gauge,
     );
+    let mut dropped_series = OwnedFamily::new(
+        "gateway_device_dropped_series",
+        "Series left out of the device's answers because of the gateway's limits: reason \
+         series_limit (past max_series), label_bytes (past max_label_bytes), label_names \
+         (past max_label_names); a histogram counts its buckets, sum and count.",
+        Kind::Counter,
+    )
+    .labels(&["device", "reason"]);
+    let mut rejected = OwnedFamily::new(
+        "gateway_device_rejected_responses",
+        "Answers of the device not served and counted as failed scrapes: reason too_large \
+         (past max_response_bytes), not_utf8, invalid (not a text exposition).",
+        Kind::Counter,
+    )
+    .labels(&["device", "reason"]);
     for (name, s) in statuses {
+        per_reason(&mut dropped_series, name, &s.dropped_series);
+        per_reason(&mut rejected, name, &s.rejected);
         let labels = [name.as_str()];
         up.push(&labels, if s.up { 1.0 } else { 0.0 });
         duration.push(&labels, s.duration);
@@ -56,7 +74,24 @@ pub fn health(statuses: &[(String, Status)]) -> Vec<OwnedFamily> {
         // Filled in by `families` once the merge has run.
         dropped.push(&labels, 0.0);
     }
-    vec![up, duration, frames, failures, last, dropped]
+    vec![
+        up,
+        duration,
+        frames,
+        failures,
+        last,
+        dropped,
+        dropped_series,
+        rejected,
+    ]
+}
+
+/// A series per reason of `counts` in `family` (labels `device`, `reason`), 0 included: a
+/// counter that exists from the start is one `rate()` and `increase()` see grow.
+fn per_reason<R: Reason>(family: &mut OwnedFamily, device: &str, counts: &Counts<R>) {
+    for r in R::ALL {
+        family.push(&[device, r.label()], counts.get(*r) as f64);
+    }
 }
 
 /// The families served for `statuses`: health first, then the families of the devices that

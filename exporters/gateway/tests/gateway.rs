@@ -249,6 +249,12 @@ fn usage_and_config_errors_exit_2_and_say_what_to_do() {
         "devices:\n  - name: a\n    address: tcp://127.0.0.1:1\n  - name: b\n    address: udp://h:1\n",
     )
     .unwrap();
+    let bad_limit = dir.path().join("limits.yaml");
+    std::fs::write(
+        &bad_limit,
+        "devices:\n  - name: a\n    address: tcp://127.0.0.1:1\n    limits:\n      max_response_bytes: 1GB\n",
+    )
+    .unwrap();
     let bin = env!("CARGO_BIN_EXE_metrics-gateway");
     for (args, says) in [
         (
@@ -272,6 +278,31 @@ fn usage_and_config_errors_exit_2_and_say_what_to_do() {
             ],
             "500ms".into(),
         ),
+        (
+            vec![
+                "--device".into(),
+                "a=tcp://h:1".into(),
+                "--max-series".into(),
+                "0".into(),
+            ],
+            "`0`: the limit must be at least 1".into(),
+        ),
+        (
+            vec![
+                "--device".into(),
+                "a=tcp://h:1".into(),
+                "--max-response-bytes".into(),
+                "lots".into(),
+            ],
+            "e.g. 65536, 64KiB or 1MiB".into(),
+        ),
+        (
+            vec!["--config".into(), bad_limit.display().to_string()],
+            format!(
+                "{}:5:27: max_response_bytes: `1GB` is not a size",
+                bad_limit.display()
+            ),
+        ),
     ] {
         let out = std::process::Command::new(bin)
             .args(&args)
@@ -289,10 +320,23 @@ fn the_readme_config_example_loads() {
     let readme = include_str!("../README.md");
     let start = readme.find("```yaml\nlisten:").expect("the example") + "```yaml\n".len();
     let yaml = &readme[start..start + readme[start..].find("```").unwrap()];
-    let loaded =
-        metrics_gateway::config::parse(std::path::Path::new("README.md"), yaml, None, None)
-            .unwrap();
+    let loaded = metrics_gateway::config::parse(
+        std::path::Path::new("README.md"),
+        yaml,
+        &Default::default(),
+    )
+    .unwrap();
     let names: Vec<&str> = loaded.devices.iter().map(|d| d.name.as_str()).collect();
     assert_eq!(names, ["board", "sensor"]);
     assert_eq!(loaded.devices[1].timeout, Duration::from_millis(500));
+    // The README's global limits are the defaults; the sensor has its own series limit.
+    use metrics_gateway::limits::Limits;
+    assert_eq!(loaded.devices[0].limits, Limits::default());
+    assert_eq!(
+        loaded.devices[1].limits,
+        Limits {
+            max_series: 500,
+            ..Limits::default()
+        }
+    );
 }

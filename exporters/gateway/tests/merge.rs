@@ -2,16 +2,20 @@
 //! written by the core's encoders, and read back (by the core's parser here, by promtool in
 //! the ignored test).
 
+mod common;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use metrics_core::parse::{Line, Parser};
+use common::{key, samples};
 use metrics_core::{Format, Kind};
 use metrics_gateway::exposition;
 use metrics_gateway::family::encode;
+use metrics_gateway::limits::{self, Limits};
 use metrics_gateway::merge::merge;
 use metrics_gateway::poller::Status;
 use metrics_gateway::render;
+use proptest::prelude::*;
 
 /// What a firmware sends: text format, a counter, a gauge, a labelled histogram.
 const DEVICE_A: &str = r#"# HELP uart_rx_bytes_total Bytes received.
@@ -34,50 +38,6 @@ tick_seconds_count{irq="timer"} 6
 const DEVICE_B: &str = "# TYPE uart_rx_bytes counter\n# HELP uart_rx_bytes Bytes in.\n\
 uart_rx_bytes_total 77\nuart_rx_bytes_created 1.7e9\n\
 # TYPE temperature_celsius gauge\ntemperature_celsius{sensor=\"a \\\"quoted\\\" \\\\ name\\nline\",device=\"inner\"} -3.25\n# EOF\n";
-
-/// Samples of an exposition as (name, sorted unescaped labels) -> value; also checks that
-/// every family has at most one HELP and one TYPE line.
-fn samples(text: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
-    let mut out = HashMap::new();
-    let mut meta: HashMap<(String, &str), usize> = HashMap::new();
-    for line in Parser::new(text) {
-        match line.unwrap_or_else(|e| panic!("{e}\n{text}")) {
-            Line::Help { name, .. } => *meta.entry((name.into(), "help")).or_default() += 1,
-            Line::Type { name, .. } => *meta.entry((name.into(), "type")).or_default() += 1,
-            Line::Sample(s) => {
-                let mut labels: Vec<(String, String)> = s
-                    .labels()
-                    .map(|l| {
-                        let (k, v) = l.unwrap();
-                        let mut u = String::new();
-                        v.write_to(&mut u).unwrap();
-                        (k.to_owned(), u)
-                    })
-                    .collect();
-                labels.sort();
-                let key = (s.name.to_owned(), labels);
-                assert!(
-                    out.insert(key.clone(), s.value).is_none(),
-                    "duplicate {key:?}"
-                );
-            }
-            _ => {}
-        }
-    }
-    for (k, n) in meta {
-        assert_eq!(n, 1, "{k:?} appears {n} times:\n{text}");
-    }
-    out
-}
-
-fn key(name: &str, labels: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
-    let mut l: Vec<(String, String)> = labels
-        .iter()
-        .map(|(k, v)| ((*k).into(), (*v).into()))
-        .collect();
-    l.sort();
-    (name.into(), l)
-}
 
 fn merged(format: Format) -> String {
     let a = exposition::read(DEVICE_A).unwrap();
@@ -196,7 +156,9 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
     let s = samples(std::str::from_utf8(&out).unwrap());
     assert_eq!(s[&key("x", &[("device", "a")])], 1.0);
     assert_eq!(s[&key("gateway_device_up", &[("device", "a")])], 0.0);
-    assert_eq!(s.len(), 6, "{s:?}");
+    // x, and the health of a: 5 gauges and counters (no last success yet), 3 dropped-series
+    // and 3 rejected-answer reasons.
+    assert_eq!(s.len(), 12, "{s:?}");
 
     // Served: the count of dropped families per device.
     let statuses = [
@@ -215,6 +177,82 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
         !s.contains_key(&key("x_total", &[("device", "b")])),
         "{text}"
     );
+}
+
+/// Families whose names differ but whose samples would share a name (a gauge `x_total`
+/// beside a counter `x`, a gauge `h_sum` beside a histogram `h`, the gateway's own counters),
+/// from two devices or within one: the first keeps the name, the others are dropped, and the
+/// page has each sample name under one TYPE line.
+#[test]
+fn families_whose_sample_names_clash_are_dropped() {
+    let a = exposition::read(
+        "# TYPE x counter\nx_total 1\n# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 2\n\
+         h_count 1\n# TYPE w gauge\nw 1\nx_total 9\n",
+    )
+    .unwrap();
+    // Within a: `x_total 9` after another family is an untyped family of its own.
+    assert_eq!(a.len(), 4, "{a:?}");
+    let b = exposition::read(
+        "# TYPE x_total gauge\nx_total 2\n# TYPE h_sum gauge\nh_sum 3\n# TYPE h_count counter\n\
+         h_count_total 4\n# TYPE gateway_device_up_total gauge\ngateway_device_up_total 1\n\
+         # TYPE gateway_device_frame_errors_total gauge\ngateway_device_frame_errors_total 5\n\
+         # TYPE y gauge\ny 6\n",
+    )
+    .unwrap();
+    let own = render::health(&[("a".into(), Status::default())]);
+    let (families, dropped) = merge(own, &[("a", &a), ("b", &b)]);
+    let reasons: Vec<(&str, &str, &str)> = dropped
+        .iter()
+        .map(|d| (d.device.as_str(), d.family.as_str(), d.reason))
+        .collect();
+    let clash = "a sample name it writes is another family's";
+    assert_eq!(
+        reasons,
+        [
+            ("a", "x_total", clash),
+            ("b", "x_total", clash),
+            ("b", "h_sum", clash),
+            ("b", "h_count", clash),
+            ("b", "gateway_device_frame_errors_total", clash),
+        ]
+    );
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut out = Vec::new();
+        encode(&families, format, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let s = samples(&text);
+        assert_eq!(s[&key("x_total", &[("device", "a")])], 1.0);
+        assert_eq!(s[&key("h_sum", &[("device", "a")])], 2.0);
+        assert_eq!(s[&key("y", &[("device", "b")])], 6.0);
+        // `gateway_device_up_total` writes no name of the gateway's own gauge.
+        assert_eq!(s[&key("gateway_device_up_total", &[("device", "b")])], 1.0);
+        for name in [
+            "x_total",
+            "h_sum",
+            "h_count",
+            "gateway_device_frame_errors_total",
+        ] {
+            let types = text
+                .lines()
+                .filter(|l| l.starts_with(&format!("# TYPE {name} ")))
+                .count();
+            assert!(types <= 1, "{name}: {types} TYPE lines\n{text}");
+            assert!(
+                !s.keys()
+                    .any(|(n, l)| n == name && l.contains(&("device".into(), "b".into()))),
+                "{name} of b served\n{text}"
+            );
+        }
+    }
+}
+
+/// A device that gives no HELP for a shared family does not blank another device's.
+#[test]
+fn help_comes_from_the_first_device_that_gives_one() {
+    let a = exposition::read("# TYPE t gauge\nt 1\n").unwrap();
+    let b = exposition::read("# HELP t Die temperature.\n# TYPE t gauge\nt 2\n").unwrap();
+    let (families, _) = merge(Vec::new(), &[("a", &a), ("b", &b)]);
+    assert_eq!(families[0].help, "Die temperature.");
 }
 
 #[test]
@@ -248,7 +286,7 @@ fn status(up: bool, text: &str) -> Status {
         frame_errors: 2,
         failures: u64::from(!up),
         last_success: Some(1_700_000_000.5),
-        last_error: None,
+        ..Status::default()
     }
 }
 
@@ -299,31 +337,140 @@ fn a_down_device_shows_only_its_health() {
 #[test]
 #[ignore = "needs promtool (Debian prometheus); run via scripts/test.sh"]
 fn promtool_accepts_the_merged_output() {
-    use std::io::Write;
-    use std::process::Stdio;
     let statuses = [
         ("a".to_owned(), status(true, DEVICE_A)),
         ("b".to_owned(), status(true, DEVICE_B)),
     ];
     let text = render::render(&statuses, Format::Text);
-    let mut child = test_support::Tool::PROMTOOL
-        .command()
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("{}", test_support::Tool::PROMTOOL.unavailable(&e)));
-    child.stdin.take().unwrap().write_all(&text).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let said = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let said = common::promtool_check_metrics(&text);
     assert!(
-        out.status.success() && said.trim().is_empty(),
+        said.trim().is_empty(),
         "promtool: {said}\n{}",
         String::from_utf8_lossy(&text)
     );
+}
+
+/// Two families of one name from one device (which `exposition::read` does not make, but a
+/// caller of `merge` might): the second is dropped, no series is served twice.
+#[test]
+fn a_family_given_twice_by_one_device_is_served_once() {
+    let a = exposition::read("# TYPE a counter\na_total 1\n").unwrap();
+    let twice = [a[0].clone(), a[0].clone()];
+    let (families, dropped) = merge(Vec::new(), &[("d", &twice), ("e", &a)]);
+    assert_eq!(dropped.len(), 1, "{dropped:?}");
+    assert_eq!(dropped[0].reason, "the device sent the family twice");
+    let mut out = Vec::new();
+    encode(&families, Format::Text, &mut out).unwrap();
+    let s = samples(std::str::from_utf8(&out).unwrap());
+    assert_eq!(s.len(), 2, "{s:?}");
+}
+
+/// Whatever two devices send, the merged page parses: every name under one HELP and one TYPE
+/// line, no series twice, and no sample name in two families.
+fn check_page(text: &str) {
+    samples(text);
+    let mut family_of: HashMap<&str, &str> = HashMap::new();
+    let mut current = "";
+    for line in metrics_core::parse::Parser::new(text) {
+        match line.unwrap() {
+            metrics_core::parse::Line::Type { name, .. } => current = name,
+            metrics_core::parse::Line::Sample(s) => {
+                let f = *family_of.entry(s.name).or_insert(current);
+                assert_eq!(f, current, "`{}` in two families:\n{text}", s.name);
+            }
+            _ => {}
+        }
+    }
+}
+
+/// One line of what a device might send: built from names, suffixes, label names and values
+/// that collide with one another and with the gateway's own.
+fn device_line() -> impl Strategy<Value = String> {
+    let name = prop::sample::select(vec![
+        "a",
+        "a_total",
+        "a_sum",
+        "a_count",
+        "a_bucket",
+        "a_created",
+        "h",
+        "h_bucket",
+        "h_sum",
+        "h_count",
+        "h_count_total",
+        "gateway_device_up",
+        "gateway_device_frame_errors_total",
+        "9x",
+    ]);
+    let kind = prop::sample::select(vec![
+        "counter",
+        "gauge",
+        "histogram",
+        "summary",
+        "untyped",
+        "unknown",
+        "info",
+        "",
+    ]);
+    let label = (
+        prop::sample::select(vec![
+            "a",
+            "b",
+            "le",
+            "device",
+            "exported_device",
+            "quantile",
+            "__x",
+        ]),
+        prop::sample::select(vec!["", "1", "+Inf", "0.5", "x\\\"y", "\\n", "\u{e9}"]),
+    );
+    let value = prop::sample::select(vec![
+        "1",
+        "0",
+        "-1",
+        "NaN",
+        "+Inf",
+        "1e30",
+        "2.5",
+        "18446744073709551615",
+        "x",
+    ]);
+    prop_oneof![
+        (name.clone(), kind).prop_map(|(n, k)| format!("# TYPE {n} {k}")),
+        (name.clone(), "[a-z \\\\]{0,6}").prop_map(|(n, t)| format!("# HELP {n} {t}")),
+        name.clone().prop_map(|n| format!("# UNIT {n} seconds")),
+        (name, prop::collection::vec(label, 0..3), value).prop_map(|(n, l, v)| {
+            let l: Vec<String> = l.iter().map(|(k, v)| format!("{k}=\"{v}\"")).collect();
+            format!("{n}{{{}}} {v}", l.join(","))
+        }),
+        Just("# EOF".to_owned()),
+        "[ -~]{0,12}",
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn any_two_devices_merge_into_a_page_that_parses(
+        a in prop::collection::vec(device_line(), 0..12),
+        b in prop::collection::vec(device_line(), 0..12),
+        series in 1usize..8,
+        label_names in 1usize..4,
+    ) {
+        let limits = Limits { max_series: series, max_label_names: label_names, ..Limits::default() };
+        let read = |lines: &[String]| {
+            limits::admit((lines.join("\n") + "\n").as_bytes(), &limits)
+                .map(|a| a.families)
+                .unwrap_or_default()
+        };
+        let (a, b) = (read(&a), read(&b));
+        let own = render::health(&[("a".into(), Status::default()), ("b".into(), Status::default())]);
+        let (families, _) = merge(own, &[("a", &a), ("b", &b)]);
+        for format in [Format::Text, Format::OpenMetrics] {
+            let mut out = Vec::new();
+            encode(&families, format, &mut out).unwrap();
+            check_page(std::str::from_utf8(&out).unwrap());
+        }
+    }
 }

@@ -3,17 +3,19 @@
 //! a pty, and the gateway binary as a child process.
 #![allow(dead_code)]
 
-use std::io::{Read, Write};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread;
 use std::time::{Duration, Instant};
 
 use metrics_core::parse::{Line, Parser};
 use metrics_core::{Counter, Registry};
-use metrics_exporter_embedded::SerialServer;
+use metrics_exporter_embedded::frame::{self, BodyCheck, FrameType};
+use metrics_exporter_embedded::{Decoder, SerialServer};
 
 /// A device's metrics, as a firmware keeps them: a counter that grows with every request
 /// received, a labelled gauge and a histogram.
@@ -64,15 +66,35 @@ pub fn serve_framed(stream: impl Read + Write, device: &Device, alive: &AtomicBo
 }
 
 fn serve_framed_with(
-    mut stream: impl Read + Write,
+    stream: impl Read + Write,
     device: &Device,
     alive: &AtomicBool,
     line: Behaviour,
 ) {
     let mut corrupt = line == Behaviour::CorruptFirst;
     let mut server: SerialServer<'_, Registry> = SerialServer::new(&device.registry);
-    let mut buf = [0u8; 256];
     let mut out = Vec::new();
+    each_read(stream, alive, |input, stream| {
+        device.requests.inc();
+        out.clear();
+        server.handle(input, &mut out).unwrap();
+        if corrupt && !out.is_empty() {
+            let mid = out.len() / 2;
+            out[mid] ^= 0x10;
+            corrupt = false;
+        }
+        stream.write_all(&out)
+    });
+}
+
+/// Calls `answer` with the bytes of each read from `stream` (and flushes what it wrote),
+/// until the stream ends, `answer` fails or `alive` turns false.
+fn each_read<S: Read + Write>(
+    mut stream: S,
+    alive: &AtomicBool,
+    mut answer: impl FnMut(&[u8], &mut S) -> std::io::Result<()>,
+) {
+    let mut buf = [0u8; 256];
     loop {
         let n = match stream.read(&mut buf) {
             Ok(0) | Err(_) => return,
@@ -81,16 +103,7 @@ fn serve_framed_with(
         if !alive.load(Ordering::SeqCst) {
             return;
         }
-        device.requests.inc();
-        out.clear();
-        server.handle(&buf[..n], &mut out).unwrap();
-        if corrupt && !out.is_empty() {
-            let mid = out.len() / 2;
-            out[mid] ^= 0x10;
-            corrupt = false;
-        }
-        if stream
-            .write_all(&out)
+        if answer(&buf[..n], &mut stream)
             .and_then(|()| stream.flush())
             .is_err()
         {
@@ -107,29 +120,84 @@ pub struct TcpDevice {
 
 impl TcpDevice {
     pub fn start(name: &str, line: Behaviour) -> TcpDevice {
+        Self::start_with(device_registry(name), line)
+    }
+
+    /// A device serving `device`'s registry.
+    pub fn start_with(device: Device, line: Behaviour) -> TcpDevice {
+        Self::serve(move |stream, alive| {
+            if line == Behaviour::Silent {
+                thread::sleep(Duration::from_secs(60));
+                drop(stream);
+            } else {
+                serve_framed_with(stream, &device, alive, line);
+            }
+        })
+    }
+
+    /// A device that runs `connection` on a thread of its own for every connection accepted.
+    pub fn serve(connection: impl Fn(TcpStream, &AtomicBool) + Send + Sync + 'static) -> TcpDevice {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
         let alive = Arc::new(AtomicBool::new(true));
         let a = alive.clone();
-        let registry = device_registry(name);
+        let connection = Arc::new(connection);
         thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(stream) = stream else { return };
                 if !a.load(Ordering::SeqCst) {
                     return;
                 }
-                let (a, r) = (a.clone(), registry.clone());
-                thread::spawn(move || {
-                    if line == Behaviour::Silent {
-                        thread::sleep(Duration::from_secs(60));
-                        drop(stream);
-                    } else {
-                        serve_framed_with(stream, &r, &a, line);
-                    }
-                });
+                let (a, c) = (a.clone(), connection.clone());
+                thread::spawn(move || c(stream, &a));
             }
         });
         TcpDevice { addr, alive }
+    }
+
+    /// A device whose exposition is `body()`, whatever it holds (any bytes), framed by the
+    /// real codec: a hostile or broken firmware. `requests` counts the scrapes it answered.
+    pub fn answering(
+        requests: Arc<AtomicU64>,
+        body: impl Fn() -> Vec<u8> + Send + Sync + 'static,
+    ) -> TcpDevice {
+        Self::serve(move |stream, alive| {
+            on_requests(stream, alive, |id, stream| {
+                requests.fetch_add(1, Ordering::SeqCst);
+                stream.write_all(&framed_answer(id, &body()))
+            })
+        })
+    }
+
+    /// A device that answers a scrape with DATA frames that never end (until the link
+    /// closes); `closed` is set once a write fails: the gateway hung up.
+    pub fn endless(closed: Arc<AtomicBool>) -> TcpDevice {
+        Self::serve(move |stream, alive| {
+            on_requests(stream, alive, |id, stream| {
+                let mut buf = [0u8; frame::MAX_FRAME];
+                let line = [b'#'; 200];
+                for seq in 0u16.. {
+                    let n = frame::encode(FrameType::Data, id, seq, &line, &mut buf).unwrap();
+                    if let Err(e) = stream.write_all(&buf[..n]) {
+                        closed.store(true, Ordering::SeqCst);
+                        return Err(e);
+                    }
+                }
+                Ok(())
+            })
+        })
+    }
+
+    /// A device that answers every request with `bytes` of noise (no frame at all).
+    pub fn noise(bytes: usize) -> TcpDevice {
+        Self::serve(move |stream, alive| {
+            on_requests(stream, alive, |id, stream| {
+                let noise: Vec<u8> = (0..bytes)
+                    .map(|i| (i as u8).wrapping_mul(37) ^ id)
+                    .collect();
+                stream.write_all(&noise)
+            })
+        })
     }
 
     pub fn url(&self) -> String {
@@ -147,6 +215,97 @@ impl Drop for TcpDevice {
     fn drop(&mut self) {
         self.kill();
     }
+}
+
+/// Reads framed requests from `stream` with the codec's `Decoder` and calls `answer` with the
+/// id of each SCRAPE, until the stream ends, `answer` fails or `alive` turns false.
+fn on_requests(
+    stream: TcpStream,
+    alive: &AtomicBool,
+    mut answer: impl FnMut(u8, &mut TcpStream) -> std::io::Result<()>,
+) {
+    let mut decoder: Decoder<{ frame::MAX_FRAME }> = Decoder::new();
+    each_read(stream, alive, |mut input, stream| {
+        let mut ids = Vec::new();
+        while !input.is_empty() {
+            let fed = decoder.feed(input);
+            input = &input[fed..];
+            while let Some(event) = decoder.poll() {
+                if let Ok(f) = event {
+                    if f.kind == FrameType::Scrape {
+                        ids.push(f.id);
+                    }
+                }
+            }
+        }
+        ids.into_iter().try_for_each(|id| answer(id, stream))
+    });
+}
+
+/// The response to request `id` carrying `body`, as a device's codec frames it: DATA frames of
+/// up to 255 bytes, then END with the length and CRC-32.
+pub fn framed_answer(id: u8, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; frame::MAX_FRAME];
+    let mut check = BodyCheck::new();
+    let mut seq = 0u16;
+    for chunk in body.chunks(frame::MAX_PAYLOAD) {
+        check.update(chunk);
+        let n = frame::encode(FrameType::Data, id, seq, chunk, &mut buf).unwrap();
+        out.extend_from_slice(&buf[..n]);
+        seq += 1;
+    }
+    let (len, crc) = check.finish();
+    let end = frame::end_payload(len, crc);
+    let n = frame::encode(FrameType::End, id, seq, &end, &mut buf).unwrap();
+    out.extend_from_slice(&buf[..n]);
+    out
+}
+
+/// Samples of an exposition as (name, sorted unescaped labels) -> value; also checks that
+/// the whole text parses, that no series is there twice and that every family has at most
+/// one HELP and one TYPE line.
+pub fn samples(text: &str) -> HashMap<(String, Vec<(String, String)>), f64> {
+    let mut out = HashMap::new();
+    let mut meta: HashMap<(String, &str), usize> = HashMap::new();
+    for line in Parser::new(text) {
+        match line.unwrap_or_else(|e| panic!("{e}\n{text}")) {
+            Line::Help { name, .. } => *meta.entry((name.into(), "help")).or_default() += 1,
+            Line::Type { name, .. } => *meta.entry((name.into(), "type")).or_default() += 1,
+            Line::Sample(s) => {
+                let mut labels: Vec<(String, String)> = s
+                    .labels()
+                    .map(|l| {
+                        let (k, v) = l.unwrap();
+                        let mut u = String::new();
+                        v.write_to(&mut u).unwrap();
+                        (k.to_owned(), u)
+                    })
+                    .collect();
+                labels.sort();
+                let key = (s.name.to_owned(), labels);
+                assert!(
+                    out.insert(key.clone(), s.value).is_none(),
+                    "duplicate {key:?}"
+                );
+            }
+            _ => {}
+        }
+    }
+    for (k, n) in meta {
+        assert_eq!(n, 1, "{k:?} appears {n} times:\n{text}");
+    }
+    out
+}
+
+/// A [`samples`] key.
+pub fn key(name: &str, labels: &[(&str, &str)]) -> (String, Vec<(String, String)>) {
+    let mut l: Vec<(String, String)> = labels
+        .iter()
+        .map(|(k, v)| ((*k).into(), (*v).into()))
+        .collect();
+    l.sort();
+    (name.into(), l)
 }
 
 /// `GET url` → (status, body); error statuses are answers too.
@@ -171,22 +330,36 @@ pub fn value(text: &str, name: &str, labels: &str) -> Option<f64> {
 pub struct Gateway {
     child: Child,
     pub addr: SocketAddr,
+    /// What it wrote on stderr so far (also copied to the test's stderr).
+    log: Arc<Mutex<String>>,
 }
 
 impl Gateway {
     pub fn start(args: &[&str]) -> Gateway {
         let port = test_support::free_port();
         let listen = format!("127.0.0.1:{port}");
-        let child = Command::new(env!("CARGO_BIN_EXE_metrics-gateway"))
+        let mut child = Command::new(env!("CARGO_BIN_EXE_metrics-gateway"))
             .args(["--listen", &listen])
             .args(args)
             .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (stderr, l) = (child.stderr.take().unwrap(), log.clone());
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { return };
+                eprintln!("{line}");
+                let mut l = l.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
         let g = Gateway {
             child,
             addr: listen.parse().unwrap(),
+            log,
         };
         let until = Instant::now() + Duration::from_secs(10);
         while TcpStream::connect(g.addr).is_err() {
@@ -201,6 +374,19 @@ impl Gateway {
 
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{path}", self.addr)
+    }
+
+    /// What the gateway wrote on stderr, once a line containing `says` is there (waiting up
+    /// to 5 s for it, since stderr is read on another thread).
+    pub fn log_with(&self, says: &str) -> String {
+        let until = Instant::now() + Duration::from_secs(5);
+        loop {
+            let log = self.log.lock().unwrap().clone();
+            if log.contains(says) || Instant::now() > until {
+                return log;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -351,4 +537,30 @@ pub fn check_through_prometheus(
     eprintln!(
         "{killed} down {took:?} after the kill (first scrape after it: {first_after:?}); {alive} still served"
     );
+}
+
+/// `promtool check metrics` on `exposition`: what it said (empty: no complaint). Panics when
+/// promtool fails to parse it.
+pub fn promtool_check_metrics(exposition: &[u8]) -> String {
+    let mut child = test_support::Tool::PROMTOOL
+        .command()
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{}", test_support::Tool::PROMTOOL.unavailable(&e)));
+    child.stdin.take().unwrap().write_all(exposition).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.status.success(),
+        "promtool: {said}\n{}",
+        String::from_utf8_lossy(exposition)
+    );
+    said
 }
