@@ -64,6 +64,16 @@ impl<T> AppendOnly<T> {
         Some(self.get_published(i))
     }
 
+    /// The last published entry (one load of the length, not two as `get(len() - 1)`).
+    #[inline]
+    pub(crate) fn last(&self) -> Option<&T> {
+        let n = self.len();
+        if n == 0 {
+            return None;
+        }
+        Some(self.get_published(n - 1))
+    }
+
     /// Entry `i < len()` (the caller has observed the length with Acquire).
     #[inline]
     fn get_published(&self, i: usize) -> &T {

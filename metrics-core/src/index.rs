@@ -25,9 +25,8 @@ pub(crate) struct Index {
 /// A hash of the label values, eight bytes at a time: each word is mixed in with a folded
 /// multiply; a value's last word is read overlapping the one before it (or, under eight
 /// bytes, as two overlapping halves or three single bytes), so no byte loop runs; each value's
-/// length goes into its last mix (so that `["ab", "c"]` and `["a", "bc"]` differ), and a final
-/// avalanche makes the low bits the table uses depend on every input bit. Not keyed: the
-/// family's cardinality limit bounds what colliding values can cost.
+/// length goes into its last mix (so that `["ab", "c"]` and `["a", "bc"]` differ). Not keyed:
+/// the family's cardinality limit bounds what colliding values can cost.
 #[inline]
 pub(crate) fn hash_values(values: &[&str]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
@@ -59,10 +58,9 @@ pub(crate) fn hash_values(values: &[&str]) -> u64 {
         };
         h = mix(h ^ (n as u64).wrapping_mul(L), last);
     }
-    // Avalanche (the murmur3 / splitmix finaliser).
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
+    // No finaliser: the last step is a folded multiply, whose low bits (the ones the table
+    // uses) take in the high half of the product, so every input bit already reaches them
+    // (`low_bits_spread_typical_values` checks the spread).
     h
 }
 
@@ -117,8 +115,7 @@ impl Index {
     /// The first series index in the newest table with hash `h` for which `is_match` holds.
     #[inline]
     pub(crate) fn find(&self, h: u64, mut is_match: impl FnMut(usize) -> bool) -> Option<usize> {
-        let n = self.tables.len();
-        let table = self.tables.get(n.checked_sub(1)?)?;
+        let table = self.tables.last()?;
         let mask = table.len() - 1;
         let mut i = (h as usize) & mask;
         loop {
@@ -139,9 +136,7 @@ impl Index {
     /// this is the only writer) and `hash_of(i)` gives the hash of every series `i < idx`.
     pub(crate) fn insert(&self, h: u64, idx: usize, hash_of: impl Fn(usize) -> u64) {
         let slots_needed = ((idx + 1) * 2).next_power_of_two().max(MIN_SLOTS);
-        let n = self.tables.len();
-        let current = n.checked_sub(1).and_then(|i| self.tables.get(i));
-        match current {
+        match self.tables.last() {
             Some(t) if t.len() >= slots_needed => put(t, h, idx),
             _ => {
                 // Build the bigger table completely before publishing it.
