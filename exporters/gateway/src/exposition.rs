@@ -114,7 +114,9 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
 
     for line in Parser::new(text) {
         let line = line.map_err(|e| err(e.line, e.reason))?;
-        let n = line_of(text, &line);
+        // The line number, for errors only: counting it costs a pass over the text so far,
+        // which for every line would make reading quadratic in the exposition's size.
+        let n = || line_of(text, &line);
         match line {
             Line::Help { name, text } => {
                 let i = family(&mut families, &mut by_name, name);
@@ -145,7 +147,7 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
                 };
                 let f = &mut families[i];
                 if f.kind.is_some() || !f.numbers.is_empty() || !f.hists.is_empty() {
-                    return Err(err(n, format!("second TYPE line for `{name}`")));
+                    return Err(err(n(), format!("second TYPE line for `{name}`")));
                 }
                 f.kind = kind;
                 f.skipped = kind.is_none();
@@ -162,9 +164,9 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
                 let mut labels: Labels = Vec::new();
                 let mut le = None;
                 for l in s.labels() {
-                    let (k, v) = l.map_err(|(_, reason)| err(n, reason))?;
+                    let (k, v) = l.map_err(|(_, reason)| err(n(), reason))?;
                     if labels.iter().any(|(name, _)| &**name == k) {
-                        return Err(err(n, format!("label `{k}` given twice")));
+                        return Err(err(n(), format!("label `{k}` given twice")));
                     }
                     if k == "le" {
                         le = Some(unescape(v));
@@ -206,10 +208,9 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
                         if suffix == "_sum" {
                             f.hists[h].2 = Some(s.value);
                         } else {
-                            let le = le
-                                .as_deref()
-                                .and_then(parse_le)
-                                .ok_or_else(|| err(n, "a `_bucket` sample needs a numeric `le`"))?;
+                            let le = le.as_deref().and_then(parse_le).ok_or_else(|| {
+                                err(n(), "a `_bucket` sample needs a numeric `le`")
+                            })?;
                             f.hists[h].1.push((le, s.value));
                         }
                     }
@@ -218,7 +219,7 @@ pub fn read(text: &str) -> Result<Vec<OwnedFamily>, ExpositionError> {
                             continue;
                         }
                         if le.is_some() {
-                            return Err(err(n, "`le` is only allowed on histogram buckets"));
+                            return Err(err(n(), "`le` is only allowed on histogram buckets"));
                         }
                         f.numbers.push((labels, s.value));
                     }

@@ -217,6 +217,22 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
     );
 }
 
+/// Reading is linear in the size of the exposition: the line number of an error used to be
+/// counted for every line, from the start of the text (seconds for a megabyte).
+#[test]
+fn reading_a_large_exposition_is_linear() {
+    let mut text = String::from("# TYPE big gauge\n");
+    for i in 0..100_000 {
+        text.push_str(&format!("big{{series=\"{i}\"}} {i}\n"));
+    }
+    let started = std::time::Instant::now();
+    let families = exposition::read(&text).unwrap();
+    let took = started.elapsed();
+    assert_eq!(families[0].series.len(), 100_000);
+    // Quadratic, this is over a minute; linear, well under a second (even unoptimised).
+    assert!(took < std::time::Duration::from_secs(20), "{took:?}");
+}
+
 #[test]
 fn errors_name_the_line() {
     let e = exposition::read("# TYPE a gauge\n\n\na 1\n# TYPE b counter\nb_total{le=\"1\"} 2\n")
