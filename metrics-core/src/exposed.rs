@@ -77,6 +77,23 @@ pub(crate) const fn clash(
     None
 }
 
+/// True when a family named `a` of kind `a_kind` and one named `b` of kind `b_kind` would
+/// expose a common name: their family names or any of the sample names the encoders generate
+/// (`_total` and `_created` of a counter, `_bucket`, `_sum`, `_count` and `_created` of a
+/// histogram). A registry refuses the second of two such families; code that assembles an
+/// exposition from families of other sources (a gateway merging devices) must leave one out,
+/// or the output has two `# TYPE` lines for one name, or the same series twice.
+///
+/// ```
+/// use metrics_core::{names_clash, Kind};
+/// assert!(names_clash("jobs", Kind::Counter, "jobs_total", Kind::Gauge));
+/// assert!(names_clash("latency", Kind::Histogram, "latency_count", Kind::Gauge));
+/// assert!(!names_clash("latency", Kind::Histogram, "latency_seconds", Kind::Histogram));
+/// ```
+pub fn names_clash(a: &str, a_kind: Kind, b: &str, b_kind: Kind) -> bool {
+    clash(a, a_kind, b, b_kind).is_some()
+}
+
 /// Builds the [`Error::Duplicate`](crate::Error::Duplicate) for a clash.
 #[cfg(feature = "alloc")]
 pub(crate) fn duplicate_error(name: &str, (base_len, suffix): (usize, &str)) -> crate::Error {

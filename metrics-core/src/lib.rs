@@ -47,6 +47,7 @@ pub use counter::{Counter, FloatCounter};
 pub use desc::Desc;
 pub use encoding::{encode, ChunkedEncoder};
 pub use error::{Error, Truncated};
+pub use exposed::names_clash;
 pub use gauge::Gauge;
 pub use histogram::Histogram;
 pub use name::{validate_label_name, validate_label_names, validate_metric_name};

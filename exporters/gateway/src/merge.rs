@@ -2,6 +2,8 @@
 
 use std::collections::HashMap;
 
+use metrics_core::{names_clash, Kind};
+
 use crate::family::{OwnedFamily, Series};
 
 /// The label the gateway adds to every series.
@@ -26,8 +28,10 @@ pub struct Dropped {
 /// once; the first device's help and unit), whose label names are `device` and then every
 /// label name any device used (a series without one gets an empty value, which Prometheus
 /// reads as absent). A device family whose type differs from the first one's, whose name is
-/// one of `own`'s, or whose names the encoders reject is dropped and reported. Names are
-/// checked here, so the result always encodes.
+/// one of `own`'s, whose names the encoders reject, or whose sample names clash with another
+/// family's (a gauge `x_total` beside a counter `x`, a `x_count` beside a histogram `x`) is
+/// dropped and reported. Names are checked here, so the result always encodes, with one
+/// `# TYPE` line per name and no series twice.
 pub fn merge(
     own: Vec<OwnedFamily>,
     devices: &[(&str, &[OwnedFamily])],
@@ -41,6 +45,9 @@ pub fn merge(
     for f in &out {
         index.insert(&f.name, usize::MAX);
     }
+    // Every family kept so far, and whether it is one of `own`: a new name must not expose a
+    // sample name one of them exposes.
+    let mut kept: Vec<(&str, Kind, bool)> = out.iter().map(|f| (&*f.name, f.kind, true)).collect();
     let mut drop = |device: &str, f: &OwnedFamily, reason| {
         dropped.push(Dropped {
             device: device.to_owned(),
@@ -63,8 +70,25 @@ pub fn merge(
                 }
                 Some(&i) => parts[i].push((device, f)),
                 None => {
-                    index.insert(&f.name, parts.len());
-                    parts.push(vec![(device, f)]);
+                    let clash = kept
+                        .iter()
+                        .find(|(name, kind, _)| names_clash(&f.name, f.kind, name, *kind));
+                    match clash {
+                        Some((_, _, true)) => {
+                            drop(device, f, "its sample names are the gateway's own metric's")
+                        }
+                        Some(_) => drop(
+                            device,
+                            f,
+                            "its sample names are another family's (e.g. `x_total` of a \
+                             counter `x`, `x_count` of a histogram `x`)",
+                        ),
+                        None => {
+                            kept.push((&f.name, f.kind, false));
+                            index.insert(&f.name, parts.len());
+                            parts.push(vec![(device, f)]);
+                        }
+                    }
                 }
             }
         }

@@ -217,6 +217,59 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
     );
 }
 
+/// Found by `fuzz/` (target `gateway_merge`): families of different names whose sample names
+/// coincide were all served, so the output had two `# TYPE` lines for one name (Prometheus
+/// refuses the whole scrape) or the same series twice.
+#[test]
+fn families_whose_sample_names_clash_are_dropped_not_served() {
+    // The fuzzer's input, one device: a counter `uart_frames`, then an untyped sample
+    // `uart_frames_total` after another family's HELP line (a gauge of that name).
+    let fuzzed = "#\n# TYPE uart_frames counter\nuart_frames_total{ret=\"c\"} 1\n# HELP r\n\
+                  uart_frames_total{} 7\nar 3";
+    let a = exposition::read(fuzzed).unwrap();
+    let b = exposition::read(
+        "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\nh_count 1\n\
+         # TYPE h_count gauge\nh_count 3\n\
+         # TYPE gateway_device_frame_errors_total gauge\ngateway_device_frame_errors_total 1\n",
+    )
+    .unwrap();
+    let c = exposition::read(
+        "# TYPE h_count gauge\nh_count 4\n# TYPE uart_frames_total gauge\nuart_frames_total 5\n",
+    )
+    .unwrap();
+    let own = render::health(&[("a".into(), Status::default())]);
+    let (families, dropped) = merge(own, &[("a", &a), ("b", &b), ("c", &c)]);
+    let reasons: Vec<(&str, &str)> = dropped
+        .iter()
+        .map(|d| (d.device.as_str(), d.family.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            ("a", "uart_frames_total"),
+            ("b", "h_count"),
+            ("b", "gateway_device_frame_errors_total"),
+            ("c", "h_count"),
+            ("c", "uart_frames_total"),
+        ]
+    );
+    assert!(dropped[0].reason.contains("another family"), "{dropped:?}");
+    assert!(dropped[2].reason.contains("gateway's own"), "{dropped:?}");
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut out = Vec::new();
+        encode(&families, format, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        // One HELP and TYPE per name, no series twice (checked by `samples`).
+        let s = samples(&text);
+        assert_eq!(
+            s[&key("uart_frames_total", &[("device", "a"), ("ret", "c")])],
+            1.0
+        );
+        assert_eq!(s[&key("h_count", &[("device", "b")])], 1.0, "{text}");
+        assert!(exposition::read(&text).is_ok(), "{text}");
+    }
+}
+
 /// Reading is linear in the size of the exposition: the line number of an error used to be
 /// counted for every line, from the start of the text (seconds for a megabyte).
 #[test]
