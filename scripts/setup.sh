@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs, idempotently, everything the test tiers need on a fresh Debian machine:
-# rustup targets and components, Debian packages (promtool/prometheus), and a Python
-# venv with prometheus_client. Safe to run again: it skips what is already there.
+# rustup targets and components, nightly (miri, cargo-fuzz), Debian packages
+# (promtool/prometheus), and a Python venv with prometheus_client. Safe to run again: it
+# skips what is already there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,6 +32,13 @@ fi
 if ! rustup component list --toolchain nightly --installed | grep -q '^miri'; then
   log "rustup component add miri rust-src (nightly)"
   rustup component add miri rust-src --toolchain nightly
+fi
+
+# --- cargo-fuzz (tier 4: the fuzz smoke run of fuzz/; it builds with the nightly above) ----
+CARGO_FUZZ_VERSION=0.13.2
+if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]; then
+  log "cargo install cargo-fuzz --version $CARGO_FUZZ_VERSION --locked"
+  cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
 # --- Debian packages -------------------------------------------------------------

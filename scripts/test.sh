@@ -12,7 +12,8 @@
 #      npm package built and tested under Node and headless Chromium (wasm/test.sh); the
 #      embedded exporter for thumbv6m/thumbv7em and the QEMU firmware examples (built here, run
 #      under qemu-system-arm by exporters/embedded/tests/qemu.rs in tier 1+2), with their sizes
-#   4. concurrency: loom models, miri on the core's unit tests
+#   4. concurrency and robustness: loom models, miri on the core's unit tests, a bounded
+#      smoke run of each fuzz target (fuzz/, cargo-fuzz on nightly)
 #   5. benchmarks (metrics-core's and the side-by-side peers of benchmarks/) run once each in
 #      criterion's test mode, so they keep compiling and running; `scripts/bench.sh` measures
 # A missing tool is a failure, never a skip. Set SKIP_SETUP=1 to skip the install step.
@@ -88,6 +89,24 @@ RUSTFLAGS="--cfg loom" CARGO_TARGET_DIR=target/loom \
 
 step "tier 4: miri (core unit tests)"
 MIRIFLAGS="${MIRIFLAGS:--Zmiri-strict-provenance}" cargo +nightly miri test -p metrics-core --lib
+
+step "tier 4: fuzz smoke run: each cargo-fuzz target ${FUZZ_SECONDS:-30} s from its committed corpus (fuzz/README.md)"
+# New inputs go to a scratch directory, so the committed corpus stays as it is; a crash fails
+# the run and leaves its input in fuzz/artifacts/<target>/.
+fuzz_started=$SECONDS
+cargo +nightly fuzz build --fuzz-dir fuzz
+for t in $(cargo +nightly fuzz list --fuzz-dir fuzz); do
+  scratch=$(mktemp -d)
+  if ! cargo +nightly fuzz run --fuzz-dir fuzz "$t" "$scratch" "fuzz/corpus/$t" -- \
+    -max_total_time="${FUZZ_SECONDS:-30}" -print_final_stats=1 >"$scratch.log" 2>&1; then
+    tail -n 40 "$scratch.log"
+    echo "fuzz target $t failed (input in fuzz/artifacts/$t/)" >&2
+    exit 1
+  fi
+  echo "$t: $(grep -o 'number_of_executed_units: [0-9]*' "$scratch.log" | cut -d' ' -f2) executions, no crash"
+  rm -rf "$scratch" "$scratch.log"
+done
+echo "fuzz smoke run: $((SECONDS - fuzz_started)) s"
 
 step "tier 5: benchmarks in criterion's quick test mode (each once, optimized), allocation counts"
 cargo bench -p metrics-core --bench core -- --test

@@ -42,7 +42,8 @@ pub fn health(statuses: &[(String, Status)]) -> Vec<OwnedFamily> {
     let mut dropped = fam(
         DROPPED,
         "Families of the device's latest exposition left out: a type that differs from \
-         another device's, a name the gateway uses, or invalid names.",
+         another device's, a name the gateway uses, sample names another family exposes, or \
+         invalid names.",
         Kind::Gauge,
     );
     let mut dropped_series = OwnedFamily::new(

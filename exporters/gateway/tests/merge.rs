@@ -365,6 +365,31 @@ fn a_family_given_twice_by_one_device_is_served_once() {
     assert_eq!(s.len(), 2, "{s:?}");
 }
 
+/// The input with which `fuzz/`'s `gateway_merge` target found the clash (a counter
+/// `uart_frames`, then an untyped `uart_frames_total` after another family's HELP line): the
+/// page is one family per sample name, in both formats.
+#[test]
+fn the_fuzzers_sample_name_clash_is_served_once() {
+    let fuzzed = exposition::read(
+        "#\n# TYPE uart_frames counter\nuart_frames_total{ret=\"c\"} 1\n# HELP r\n\
+         uart_frames_total{} 7\nar 3",
+    )
+    .unwrap();
+    let (families, dropped) = merge(Vec::new(), &[("a", &fuzzed), ("b", &fuzzed)]);
+    assert!(!dropped.is_empty(), "the clashing family is dropped");
+    for format in [Format::Text, Format::OpenMetrics] {
+        let mut out = Vec::new();
+        encode(&families, format, &mut out).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        check_page(&text);
+        let s = samples(&text);
+        assert_eq!(
+            s[&key("uart_frames_total", &[("device", "a"), ("ret", "c")])],
+            1.0
+        );
+    }
+}
+
 /// Whatever two devices send, the merged page parses: every name under one HELP and one TYPE
 /// line, no series twice, and no sample name in two families.
 fn check_page(text: &str) {
