@@ -22,41 +22,47 @@ pub(crate) struct Index {
     tables: AppendOnly<Box<[AtomicU32]>>,
 }
 
-/// A hash of the label values, eight bytes at a time: each word is mixed in with a folded
-/// multiply; a value's last word is read overlapping the one before it (or, under eight
-/// bytes, as two overlapping halves or three single bytes), so no byte loop runs; each value's
-/// length goes into its last mix (so that `["ab", "c"]` and `["a", "bc"]` differ). Not keyed:
-/// the family's cardinality limit bounds what colliding values can cost.
+/// A hash of the label values, sixteen bytes per multiply: each block of two words goes into
+/// one folded multiply (foldhash's step); a value's last block is read overlapping the one
+/// before it (or, under sixteen bytes, as two overlapping words, two overlapping halves or
+/// three single bytes), so no byte loop runs, and most label values take one multiply. Each
+/// value's length goes into its last step (so that `["ab", "c"]` and `["a", "bc"]` differ).
+/// Not keyed: the family's cardinality limit bounds what colliding values can cost.
 #[inline]
 pub(crate) fn hash_values(values: &[&str]) -> u64 {
     const K: u64 = 0x9e37_79b9_7f4a_7c15;
     const L: u64 = 0xc2b2_ae3d_27d4_eb4f;
-    /// The folded multiply (ahash, foldhash): the full 128-bit product of state and word,
-    /// high half xor low half, so every word bit reaches every state bit in one step.
+    /// The folded multiply (ahash, foldhash): the full 128-bit product, high half xor low
+    /// half, so every bit of either factor reaches every bit of the result in one step.
     #[inline]
-    fn mix(h: u64, word: u64) -> u64 {
-        let m = u128::from(h ^ word) * u128::from(K);
+    fn fold(a: u64, b: u64) -> u64 {
+        let m = u128::from(a) * u128::from(b);
         (m as u64) ^ ((m >> 64) as u64)
     }
     let mut h: u64 = 0;
     for v in values {
         let b = v.as_bytes();
         let n = b.len();
-        let last = if n >= 8 {
+        let (x, y) = if n > 16 {
             let mut i = 0;
-            while i + 8 < n {
-                h = mix(h, word(b, i));
-                i += 8;
+            while i + 16 < n {
+                h = fold(h ^ word(b, i), word(b, i + 8) ^ K);
+                i += 16;
             }
-            word(b, n - 8)
+            (word(b, n - 16), word(b, n - 8))
+        } else if n >= 8 {
+            (word(b, 0), word(b, n - 8))
         } else if n >= 4 {
-            half(b, 0) | (half(b, n - 4) << 32)
+            (half(b, 0), half(b, n - 4))
         } else if n > 0 {
-            u64::from(b[0]) | (u64::from(b[n / 2]) << 8) | (u64::from(b[n - 1]) << 16)
+            (
+                u64::from(b[0]),
+                u64::from(b[n / 2]) | (u64::from(b[n - 1]) << 8),
+            )
         } else {
-            0
+            (0, 0)
         };
-        h = mix(h ^ (n as u64).wrapping_mul(L), last);
+        h = fold(h ^ x ^ (n as u64).wrapping_mul(L), y ^ K);
     }
     // No finaliser: the last step is a folded multiply, whose low bits (the ones the table
     // uses) take in the high half of the product, so every input bit already reaches them
@@ -80,23 +86,27 @@ fn half(b: &[u8], at: usize) -> u64 {
     u64::from(u32::from_le_bytes(w))
 }
 
-/// `a == b` for byte strings, compared a word at a time with overlapping last words instead of
-/// a call to `memcmp`: label values are short, and the call costs more than the comparison.
+/// `a == b` for byte strings, compared sixteen bytes at a time with an overlapping last block
+/// (the blocks [`hash_values`] reads) instead of a call to `memcmp`: label values are short,
+/// and the call costs more than the comparison.
 #[inline]
 pub(crate) fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let n = a.len();
     if n != b.len() {
         return false;
     }
-    if n >= 8 {
+    let differ = |i: usize, j: usize| (word(a, i) ^ word(b, i)) | (word(a, j) ^ word(b, j));
+    if n > 16 {
         let mut i = 0;
-        while i + 8 < n {
-            if word(a, i) != word(b, i) {
+        while i + 16 < n {
+            if differ(i, i + 8) != 0 {
                 return false;
             }
-            i += 8;
+            i += 16;
         }
-        word(a, n - 8) == word(b, n - 8)
+        differ(n - 16, n - 8) == 0
+    } else if n >= 8 {
+        differ(0, n - 8) == 0
     } else if n >= 4 {
         half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4)
     } else {
