@@ -19,6 +19,7 @@ pub(crate) mod line;
 mod sink;
 
 pub use chunked::ChunkedEncoder;
+pub use float::write_u64;
 #[cfg(feature = "std")]
 pub use sink::IoWriter;
 pub use sink::SliceWriter;
