@@ -1,10 +1,25 @@
 // The JS API over the module's few exports (src/abi.rs): build.sh puts this between a line that
 // binds `raw` to wasm-bindgen's generated module and the target's exports (ES module or
-// CommonJS). Types: metrics_wasm.d.ts. Arguments go to the module as given, so wasm-bindgen
-// converts and checks them exactly as when every method was its own export.
+// CommonJS). Types: metrics_wasm.d.ts. Arguments other than label lists go to the module as
+// given, so wasm-bindgen converts and checks them exactly as when every method was its own
+// export.
 
-// The method numbers of src/abi.rs `op`.
+// The method numbers of src/series.rs `op`.
 const INC = 0, ADD = 1, GET = 2, SET = 3, DEC = 4, SUB = 5, OBSERVE = 6, COUNT = 7, SUM = 8;
+
+// Label names or values as the module takes them (src/abi.rs `split_labels`): one string, each
+// value as its length (UTF-16 code units), ":", the value; `undefined` for no list. Anything
+// but a string in the list throws the error wasm-bindgen's `string[]` conversion threw.
+function joinLabels(values) {
+  if (values === undefined || values === null) return undefined;
+  let joined = "";
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i];
+    if (typeof v !== "string") throw new Error("array contains a value of the wrong type");
+    joined += v.length + ":" + v;
+  }
+  return joined;
+}
 
 // What every class shares: the module object behind it, released by `free()` (or by garbage
 // collection, through wasm-bindgen's finalizer on that object).
@@ -28,16 +43,16 @@ class Metric extends Handle {
 
 class Counter extends Metric {
   inc(labelValues) {
-    this.__inner.op(INC, 0, labelValues);
+    this.__inner.op(INC, 0, joinLabels(labelValues));
   }
   incBy(value, labelValues) {
-    this.__inner.op(ADD, value, labelValues);
+    this.__inner.op(ADD, value, joinLabels(labelValues));
   }
   get(labelValues) {
-    return this.__inner.op(GET, 0, labelValues);
+    return this.__inner.op(GET, 0, joinLabels(labelValues));
   }
   labels(labelValues) {
-    return new CounterChild(this.__inner.labels(labelValues));
+    return new CounterChild(this.__inner.labels(joinLabels(labelValues)));
   }
 }
 
@@ -55,25 +70,25 @@ class CounterChild extends Handle {
 
 class Gauge extends Metric {
   set(value, labelValues) {
-    this.__inner.op(SET, value, labelValues);
+    this.__inner.op(SET, value, joinLabels(labelValues));
   }
   inc(labelValues) {
-    this.__inner.op(INC, 0, labelValues);
+    this.__inner.op(INC, 0, joinLabels(labelValues));
   }
   dec(labelValues) {
-    this.__inner.op(DEC, 0, labelValues);
+    this.__inner.op(DEC, 0, joinLabels(labelValues));
   }
   add(value, labelValues) {
-    this.__inner.op(ADD, value, labelValues);
+    this.__inner.op(ADD, value, joinLabels(labelValues));
   }
   sub(value, labelValues) {
-    this.__inner.op(SUB, value, labelValues);
+    this.__inner.op(SUB, value, joinLabels(labelValues));
   }
   get(labelValues) {
-    return this.__inner.op(GET, 0, labelValues);
+    return this.__inner.op(GET, 0, joinLabels(labelValues));
   }
   labels(labelValues) {
-    return new GaugeChild(this.__inner.labels(labelValues));
+    return new GaugeChild(this.__inner.labels(joinLabels(labelValues)));
   }
 }
 
@@ -100,16 +115,16 @@ class GaugeChild extends Handle {
 
 class Histogram extends Metric {
   observe(value, labelValues) {
-    this.__inner.op(OBSERVE, value, labelValues);
+    this.__inner.op(OBSERVE, value, joinLabels(labelValues));
   }
   count(labelValues) {
-    return this.__inner.op(COUNT, 0, labelValues);
+    return this.__inner.op(COUNT, 0, joinLabels(labelValues));
   }
   sum(labelValues) {
-    return this.__inner.op(SUM, 0, labelValues);
+    return this.__inner.op(SUM, 0, joinLabels(labelValues));
   }
   labels(labelValues) {
-    return new HistogramChild(this.__inner.labels(labelValues));
+    return new HistogramChild(this.__inner.labels(joinLabels(labelValues)));
   }
 }
 
@@ -147,13 +162,13 @@ class Registry extends Handle {
     super(new raw.RawRegistry(cardinalityLimit));
   }
   counter(name, help, labelNames) {
-    return new Counter(this.__inner.metric(0, name, help, labelNames));
+    return new Counter(this.__inner.metric(0, name, help, joinLabels(labelNames)));
   }
   gauge(name, help, labelNames) {
-    return new Gauge(this.__inner.metric(1, name, help, labelNames));
+    return new Gauge(this.__inner.metric(1, name, help, joinLabels(labelNames)));
   }
   histogram(name, help, labelNames, buckets) {
-    return new Histogram(this.__inner.metric(2, name, help, labelNames, buckets));
+    return new Histogram(this.__inner.metric(2, name, help, joinLabels(labelNames), buckets));
   }
   render(format) {
     return this.__inner.render(format);

@@ -11,12 +11,16 @@ pub(crate) fn parse(name: Option<&str>) -> Result<Format, JsError> {
     match name {
         None | Some("text") => Ok(Format::Text),
         Some("openmetrics") => Ok(Format::OpenMetrics),
-        Some(other) => Err(JsError::new(&alloc::format!(
-            "unknown format {:?}: use \"text\" (Prometheus text 0.0.4) or \"openmetrics\" \
-             (OpenMetrics 1.0.0)",
+        Some(other) => {
             // Quoted and escaped as `{:?}` does, without `str`'s `Debug` (2.5 KB of tables).
-            metrics_core::Truncated::new(other)
-        ))),
+            let mut quoted = String::new();
+            let _ = metrics_core::Truncated::new(other).write_quoted(&mut quoted);
+            Err(crate::error::error(&[
+                "unknown format ",
+                &quoted,
+                ": use \"text\" (Prometheus text 0.0.4) or \"openmetrics\" (OpenMetrics 1.0.0)",
+            ]))
+        }
     }
 }
 
