@@ -332,9 +332,15 @@ impl Render {
     /// The start of the sample line of the series with `values`, as the encoder spells it.
     fn prefix(&self, values: &[&str]) -> Box<str> {
         let mut line = alloc::string::String::new();
+        // On wasm32 through the encoder's `dyn Sink`, so that a module holds one copy of
+        // `write_prefix` (see `encode`).
+        #[cfg(target_arch = "wasm32")]
+        let w: &mut dyn crate::encoding::Sink = &mut crate::encoding::sink::SinkOf(&mut line);
+        #[cfg(not(target_arch = "wasm32"))]
+        let w = &mut line;
         // Writing into a String cannot fail.
         let _ = crate::encoding::line::write_prefix(
-            &mut line,
+            w,
             &self.name,
             self.suffix,
             StrList::Owned(&self.labels),
@@ -346,7 +352,7 @@ impl Render {
 }
 
 impl<M: FamilyMember> Collect for Family<M> {
-    fn write_rendered(&self, w: &mut dyn core::fmt::Write) -> Result<usize, Error> {
+    fn write_rendered(&self, w: &mut dyn crate::encoding::Sink) -> Result<usize, Error> {
         if self.render.is_none() {
             return Ok(0);
         }
