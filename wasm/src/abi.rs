@@ -23,29 +23,37 @@ use crate::error::error;
 use crate::slot::{Bound, Slot};
 use crate::Registry;
 
-/// The label values `joined` by `js/api.js`, or `None` if it is malformed.
+/// The label values `joined` by `js/api.js`, or `None` if it is malformed. Byte by byte: a
+/// UTF-8 lead byte starts one UTF-16 code unit, or two for a four-byte character.
 fn split_labels(joined: &str) -> Option<Vec<&str>> {
+    let b = joined.as_bytes();
     let mut values = Vec::new();
-    let mut rest = joined;
-    while !rest.is_empty() {
-        let colon = rest.bytes().position(|b| b == b':')?;
-        let (digits, tail) = rest.split_at_checked(colon)?;
+    let mut i = 0;
+    while i < b.len() {
         let mut units = 0usize;
-        for d in digits.bytes() {
+        loop {
+            let c = *b.get(i)?;
+            i += 1;
+            if c == b':' {
+                break;
+            }
             units = units
-                .checked_mul(10)?
-                .checked_add(usize::from(d.wrapping_sub(b'0')))?;
+                .wrapping_mul(10)
+                .wrapping_add(usize::from(c.wrapping_sub(b'0')));
         }
-        // `tail` starts with the `:`.
-        let mut end = 1;
-        let mut chars = tail.get(1..)?.chars();
+        let start = i;
         while units > 0 {
-            let c = chars.next()?;
-            units = units.checked_sub(c.len_utf16())?;
-            end += c.len_utf8();
+            let c = *b.get(i)?;
+            i += 1;
+            if c & 0xc0 != 0x80 {
+                units = units.checked_sub(if c >= 0xf0 { 2 } else { 1 })?;
+            }
         }
-        values.push(tail.get(1..end)?);
-        rest = tail.get(end..)?;
+        // The continuation bytes of the last character.
+        while b.get(i).is_some_and(|c| c & 0xc0 == 0x80) {
+            i += 1;
+        }
+        values.push(joined.get(start..i)?);
     }
     Some(values)
 }
@@ -96,11 +104,6 @@ impl RawRegistry {
     pub fn reset(&self) -> Result<(), JsError> {
         self.0.reset()
     }
-
-    /// `size`.
-    pub fn size(&self) -> usize {
-        self.0.size()
-    }
 }
 
 #[derive(Debug)]
@@ -134,14 +137,6 @@ impl RawMetric {
         };
         let values = labels(Some(label_values))?;
         Ok(RawMetric(Handle::Child(Bound::new(slot.clone(), &values)?)))
-    }
-
-    /// `name`.
-    pub fn name(&self) -> String {
-        match &self.0 {
-            Handle::Metric(slot) => slot.name().into(),
-            Handle::Child(bound) => bound.name().into(),
-        }
     }
 }
 

@@ -13,7 +13,11 @@ use wasm_bindgen::JsError;
 #[cold]
 #[inline(never)]
 pub(crate) fn error(parts: &[&str]) -> JsError {
-    JsError::new(&parts.concat())
+    let mut m = String::new();
+    for p in parts {
+        m.push_str(p);
+    }
+    JsError::new(&m)
 }
 
 /// `prefix` followed by the message of `e`.
@@ -28,7 +32,10 @@ pub(crate) fn with_message(mut prefix: String, e: &metrics_core::Error) -> JsErr
 /// The start of a message about the metric `name` (a registered, so valid, name: quoting it
 /// needs no escapes).
 fn about(name: &str) -> String {
-    ["metric \"", name, "\": "].concat()
+    let mut m = String::from("metric \"");
+    m.push_str(name);
+    m.push_str("\": ");
+    m
 }
 
 /// The message for a core error raised while using the metric `name`.

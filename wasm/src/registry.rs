@@ -6,7 +6,7 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use metrics_core::{DynHistogram, Families, Kind, DEFAULT_BUCKETS};
+use metrics_core::{validate_buckets, Families, Kind, DEFAULT_BUCKETS};
 use wasm_bindgen::JsError;
 
 use crate::error::{js_error, with_message};
@@ -138,9 +138,8 @@ impl Registry {
         buckets: Option<&[f64]>,
     ) -> Result<Rc<Slot>, JsError> {
         let bounds: Arc<[f64]> = match kind {
-            Kind::Histogram => DynHistogram::new(buckets.unwrap_or(&DEFAULT_BUCKETS))
+            Kind::Histogram => validate_buckets(buckets.unwrap_or(&DEFAULT_BUCKETS))
                 .map_err(|e| js_error(name, &e))?
-                .bounds()
                 .into(),
             _ => Arc::new([]),
         };

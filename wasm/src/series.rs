@@ -61,22 +61,38 @@ impl Series {
     #[inline]
     pub(crate) fn op(&self, op: u32, value: f64) -> Result<f64, Refused> {
         match (self, op) {
-            (Series::Counter(c), op::INC) => c.inc(),
-            (Series::Counter(c), op::ADD) => {
-                if !c.inc_by(value) {
+            // One add each for counters and gauges: `inc()` is `inc_by(1)` / `add(1)`,
+            // `dec()` `add(-1)` and `sub(v)` `add(-v)`, as the core defines them.
+            (Series::Counter(c), op::INC | op::ADD) => {
+                if !c.inc_by(if op == op::INC { 1.0 } else { value }) {
                     return Err(Refused);
                 }
             }
             (Series::Counter(c), op::GET) => return Ok(c.get()),
             (Series::Gauge(g), op::SET) => g.set(value),
-            (Series::Gauge(g), op::INC) => g.inc(),
-            (Series::Gauge(g), op::DEC) => g.dec(),
-            (Series::Gauge(g), op::ADD) => g.add(value),
-            (Series::Gauge(g), op::SUB) => g.sub(value),
+            (Series::Gauge(g), op::INC | op::DEC | op::ADD | op::SUB) => g.add(match op {
+                op::INC => 1.0,
+                op::DEC => -1.0,
+                op::ADD => value,
+                _ => -value,
+            }),
             (Series::Gauge(g), op::GET) => return Ok(g.get()),
             (Series::Histogram(h), op::OBSERVE) => h.observe(value),
-            (Series::Histogram(h), op::COUNT) => return Ok(h.count() as f64),
-            (Series::Histogram(h), op::SUM) => return Ok(h.sum()),
+            (Series::Histogram(_), op::COUNT | op::SUM) => {
+                // Through `collect`, the encoder's snapshot: one copy of the snapshot code.
+                let mut n = 0.0;
+                let _ = self.collect(0, &mut |_, v| {
+                    if let Value::Histogram(s) = v {
+                        n = if op == op::COUNT {
+                            s.count() as f64
+                        } else {
+                            s.sum()
+                        };
+                    }
+                    Ok(())
+                });
+                return Ok(n);
+            }
             _ => return Ok(f64::NAN),
         }
         Ok(0.0)
