@@ -42,19 +42,23 @@ where
     F: Families + ?Sized,
     W: Write + ?Sized,
 {
+    let mut sink = SinkOf(w);
     // On wasm32 every writer goes through one `dyn Sink`: a module then holds one copy of the
     // encoder and of the number formatting under it (the one `write_rendered` needs anyway),
     // not one more per writer type, for an indirect call per write.
     #[cfg(target_arch = "wasm32")]
-    let w: &mut dyn Sink = &mut SinkOf(w);
-    encode_into(registry, format, w)
+    let sink: &mut dyn Sink = &mut sink;
+    #[cfg(not(target_arch = "wasm32"))]
+    let sink = &mut sink;
+    encode_into(registry, format, sink)
 }
 
-/// [`encode`] into the writer it picked.
-fn encode_into<F, W>(registry: &F, format: Format, w: &mut W) -> Result<(), Error>
+/// [`encode`] into the sink it picked: `write_rendered` gets it as a `dyn Sink` without a
+/// second wrapper (one indirect call per write).
+fn encode_into<F, S>(registry: &F, format: Format, w: &mut S) -> Result<(), Error>
 where
     F: Families + ?Sized,
-    W: Write + ?Sized,
+    S: Sink + Write + ?Sized,
 {
     for i in 0..registry.family_count() {
         let Some(f) = registry.family(i) else { break };
@@ -62,7 +66,7 @@ where
             line::write_meta(w, &f, format, meta)?;
         }
         let base = crate::exposed::base(f.desc.name(), f.kind);
-        let rendered = f.metric.write_rendered(&mut SinkOf(w))?;
+        let rendered = f.metric.write_rendered(w.as_dyn())?;
         for j in rendered..f.metric.series_count() {
             f.metric.collect(j, &mut |values, value| {
                 line::write_series(w, &f, base, format, values, value)
@@ -70,7 +74,7 @@ where
         }
     }
     if format == Format::OpenMetrics {
-        w.write_str("# EOF\n")?;
+        Write::write_str(w, "# EOF\n")?;
     }
     Ok(())
 }

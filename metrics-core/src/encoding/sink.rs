@@ -12,6 +12,8 @@ use core::fmt;
 pub trait Sink {
     /// As [`fmt::Write::write_str`].
     fn write_str(&mut self, s: &str) -> fmt::Result;
+    /// This sink as a `dyn Sink` (a `dyn Sink` lends itself as it is, not wrapped again).
+    fn as_dyn(&mut self) -> &mut (dyn Sink + '_);
 }
 
 impl fmt::Write for dyn Sink + '_ {
@@ -25,6 +27,16 @@ impl fmt::Write for dyn Sink + '_ {
 pub(crate) struct SinkOf<'a, W: ?Sized>(pub(crate) &'a mut W);
 
 impl<W: fmt::Write + ?Sized> Sink for SinkOf<'_, W> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
+    }
+    fn as_dyn(&mut self) -> &mut (dyn Sink + '_) {
+        self
+    }
+}
+
+impl<W: fmt::Write + ?Sized> fmt::Write for SinkOf<'_, W> {
     #[inline]
     fn write_str(&mut self, s: &str) -> fmt::Result {
         self.0.write_str(s)
