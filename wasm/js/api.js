@@ -41,6 +41,12 @@ class Metric extends Handle {
     super(inner);
     this.__name = name;
   }
+  // Method `op` on the series for `labelValues`; without them, through `op0`, which has no
+  // list to decode.
+  __op(op, value, labelValues) {
+    if (labelValues === undefined || labelValues === null) return this.__inner.op0(op, value);
+    return this.__inner.op(op, value, joinLabels(labelValues));
+  }
   get name() {
     return this.__name;
   }
@@ -48,13 +54,13 @@ class Metric extends Handle {
 
 class Counter extends Metric {
   inc(labelValues) {
-    this.__inner.op(INC, 0, joinLabels(labelValues));
+    this.__op(INC, 0, labelValues);
   }
   incBy(value, labelValues) {
-    this.__inner.op(ADD, value, joinLabels(labelValues));
+    this.__op(ADD, value, labelValues);
   }
   get(labelValues) {
-    return this.__inner.op(GET, 0, joinLabels(labelValues));
+    return this.__op(GET, 0, labelValues);
   }
   labels(labelValues) {
     return new CounterChild(this.__inner.labels(joinLabels(labelValues)));
@@ -63,34 +69,34 @@ class Counter extends Metric {
 
 class CounterChild extends Handle {
   inc() {
-    this.__inner.op(INC, 0);
+    this.__inner.op0(INC, 0);
   }
   incBy(value) {
-    this.__inner.op(ADD, value);
+    this.__inner.op0(ADD, value);
   }
   get() {
-    return this.__inner.op(GET, 0);
+    return this.__inner.op0(GET, 0);
   }
 }
 
 class Gauge extends Metric {
   set(value, labelValues) {
-    this.__inner.op(SET, value, joinLabels(labelValues));
+    this.__op(SET, value, labelValues);
   }
   inc(labelValues) {
-    this.__inner.op(INC, 0, joinLabels(labelValues));
+    this.__op(INC, 0, labelValues);
   }
   dec(labelValues) {
-    this.__inner.op(DEC, 0, joinLabels(labelValues));
+    this.__op(DEC, 0, labelValues);
   }
   add(value, labelValues) {
-    this.__inner.op(ADD, value, joinLabels(labelValues));
+    this.__op(ADD, value, labelValues);
   }
   sub(value, labelValues) {
-    this.__inner.op(SUB, value, joinLabels(labelValues));
+    this.__op(SUB, value, labelValues);
   }
   get(labelValues) {
-    return this.__inner.op(GET, 0, joinLabels(labelValues));
+    return this.__op(GET, 0, labelValues);
   }
   labels(labelValues) {
     return new GaugeChild(this.__inner.labels(joinLabels(labelValues)));
@@ -99,34 +105,34 @@ class Gauge extends Metric {
 
 class GaugeChild extends Handle {
   set(value) {
-    this.__inner.op(SET, value);
+    this.__inner.op0(SET, value);
   }
   inc() {
-    this.__inner.op(INC, 0);
+    this.__inner.op0(INC, 0);
   }
   dec() {
-    this.__inner.op(DEC, 0);
+    this.__inner.op0(DEC, 0);
   }
   add(value) {
-    this.__inner.op(ADD, value);
+    this.__inner.op0(ADD, value);
   }
   sub(value) {
-    this.__inner.op(SUB, value);
+    this.__inner.op0(SUB, value);
   }
   get() {
-    return this.__inner.op(GET, 0);
+    return this.__inner.op0(GET, 0);
   }
 }
 
 class Histogram extends Metric {
   observe(value, labelValues) {
-    this.__inner.op(OBSERVE, value, joinLabels(labelValues));
+    this.__op(OBSERVE, value, labelValues);
   }
   count(labelValues) {
-    return this.__inner.op(COUNT, 0, joinLabels(labelValues));
+    return this.__op(COUNT, 0, labelValues);
   }
   sum(labelValues) {
-    return this.__inner.op(SUM, 0, joinLabels(labelValues));
+    return this.__op(SUM, 0, labelValues);
   }
   labels(labelValues) {
     return new HistogramChild(this.__inner.labels(joinLabels(labelValues)));
@@ -135,13 +141,13 @@ class Histogram extends Metric {
 
 class HistogramChild extends Handle {
   observe(value) {
-    this.__inner.op(OBSERVE, value);
+    this.__inner.op0(OBSERVE, value);
   }
   count() {
-    return this.__inner.op(COUNT, 0);
+    return this.__inner.op0(COUNT, 0);
   }
   sum() {
-    return this.__inner.op(SUM, 0);
+    return this.__inner.op0(SUM, 0);
   }
 }
 
@@ -155,7 +161,7 @@ class Exposition extends Handle {
     return this.__body;
   }
   get contentType() {
-    return raw.contentType(this.__format);
+    return raw.format(1, this.__format);
   }
   get format() {
     return this.__format;
@@ -187,7 +193,7 @@ class Registry extends Handle {
     return this.__inner.render(format);
   }
   scrape(accept) {
-    const format = raw.negotiate(accept);
+    const format = raw.format(0, accept);
     return new Exposition(this.__inner.render(format), format);
   }
   reset() {
@@ -199,9 +205,9 @@ class Registry extends Handle {
 }
 
 function negotiate(accept) {
-  return raw.negotiate(accept);
+  return raw.format(0, accept);
 }
 
 function contentType(format) {
-  return raw.contentType(format);
+  return raw.format(1, format);
 }

@@ -63,6 +63,16 @@ fn labels(joined: Option<&str>) -> Result<Vec<&str>, JsError> {
     split_labels(joined.unwrap_or("")).ok_or_else(|| error(&["malformed label values"]))
 }
 
+/// `negotiate(accept)` (`which` 0: the format's name) or `contentType(format)` (1): one
+/// export for both.
+#[wasm_bindgen]
+pub fn format(which: u32, arg: Option<String>) -> Result<String, JsError> {
+    match which {
+        0 => Ok(crate::negotiate(arg)),
+        _ => crate::content_type(arg.as_deref().unwrap_or_default()),
+    }
+}
+
 /// A `Registry` for the JS layer.
 #[wasm_bindgen]
 #[derive(Debug)]
@@ -123,7 +133,20 @@ impl RawMetric {
     /// for `label_values` (a child ignores them); its result, or `0`.
     pub fn op(&self, op: u32, value: f64, label_values: Option<String>) -> Result<f64, JsError> {
         match &self.0 {
-            Handle::Metric(slot) => slot.op(op, value, &labels(label_values.as_deref())?),
+            // No list: nothing to split (the unlabelled fast path).
+            Handle::Metric(slot) => match label_values.as_deref() {
+                None => slot.op(op, value, &[]),
+                joined => slot.op(op, value, &labels(joined)?),
+            },
+            Handle::Child(bound) => bound.op(op, value),
+        }
+    }
+
+    /// `op` without label values: a child's methods (a metric without labels takes them too),
+    /// spared the list's decoding.
+    pub fn op0(&self, op: u32, value: f64) -> Result<f64, JsError> {
+        match &self.0 {
+            Handle::Metric(slot) => slot.op(op, value, &[]),
             Handle::Child(bound) => bound.op(op, value),
         }
     }

@@ -35,7 +35,6 @@ pub(crate) fn name(format: Format) -> &'static str {
 /// The format a scraper asks for in its `Accept` header: `"openmetrics"` when it names
 /// `application/openmetrics-text` with the highest q-value, else `"text"` (also when there is
 /// no header).
-#[wasm_bindgen(unchecked_return_type = "\"text\" | \"openmetrics\"")]
 pub fn negotiate(accept: Option<String>) -> String {
     name(metrics_core::negotiate(accept.as_deref())).into()
 }
@@ -43,9 +42,6 @@ pub fn negotiate(accept: Option<String>) -> String {
 /// The exact `Content-Type` header value for a format (`"text"` or `"openmetrics"`).
 ///
 /// Throws an `Error` for any other format name.
-#[wasm_bindgen(js_name = contentType)]
-pub fn content_type(
-    #[wasm_bindgen(unchecked_param_type = "\"text\" | \"openmetrics\"")] format: &str,
-) -> Result<String, JsError> {
+pub fn content_type(format: &str) -> Result<String, JsError> {
     Ok(parse(Some(format))?.content_type().into())
 }

@@ -136,7 +136,9 @@ impl Slot {
 pub(crate) struct Bound {
     slot: Rc<Slot>,
     values: Box<[Box<str>]>,
-    cached: RefCell<(u32, Arc<Series>)>,
+    /// The slot's generation `series` was looked up in.
+    generation: Cell<u32>,
+    series: RefCell<Arc<Series>>,
 }
 
 impl Bound {
@@ -147,7 +149,8 @@ impl Bound {
         Ok(Bound {
             slot,
             values: values.iter().map(|v| Box::from(*v)).collect(),
-            cached: RefCell::new((generation, series)),
+            generation: Cell::new(generation),
+            series: RefCell::new(series),
         })
     }
 
@@ -164,11 +167,11 @@ impl Bound {
     /// The method numbered `op` on the bound series (looked up again after a registry reset).
     pub(crate) fn op(&self, op: u32, value: f64) -> Result<f64, JsError> {
         let generation = self.slot.generation.get();
-        if self.cached.borrow().0 != generation {
+        if self.generation.get() != generation {
             let values: Vec<&str> = self.values.iter().map(|v| &**v).collect();
-            let series = self.slot.resolve(&values)?;
-            *self.cached.borrow_mut() = (generation, series);
+            *self.series.borrow_mut() = self.slot.resolve(&values)?;
+            self.generation.set(generation);
         }
-        self.slot.apply(&self.cached.borrow().1, op, value)
+        self.slot.apply(&self.series.borrow(), op, value)
     }
 }
