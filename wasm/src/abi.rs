@@ -1,11 +1,12 @@
-//! What the module exports to JS: two small classes over the registry and the slots, and two
-//! functions.
+//! What the module exports to JS: two small classes over the registry and the slots, and one
+//! function (`format`).
 //!
 //! The JS API (`Registry`, `Counter`, `CounterChild`, ..., in `js/api.js`) is a thin layer over
 //! these. Each exported method costs the module a generated shim (argument decoding, the borrow
 //! of `self`, a `Result` turned into a thrown `Error`), so instead of one export per JS method
 //! there is one per kind of call: a metric method is `op(number, value, labelValues)` (the
-//! numbers of `crate::series::op`), on a metric or on a child alike.
+//! numbers of `crate::series::op`), or `op0(number, value)` without label values, on a metric
+//! or on a child alike. Metric names and the registry's size are kept by the JS layer.
 //!
 //! Label names and values cross as one string (`js/api.js` `joinLabels`): each value as its
 //! length in UTF-16 code units, `:`, then the value. One string instead of a `string[]` spares
