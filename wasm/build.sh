@@ -56,7 +56,7 @@ for target in web nodejs bundler; do
   out="$here/pkg/$dir"
   rm -rf "$out"
   wasm-bindgen --target "$target" --out-dir "$out" --out-name metrics_wasm "$raw"
-  "$here/node_modules/.bin/wasm-opt" -Oz "${features[@]}" --strip-debug --strip-producers \
+  "$here/node_modules/.bin/wasm-opt" -Oz "${features[@]}" --strip-debug --strip-producers --strip-target-features \
     -o "$out/metrics_wasm_bg.wasm" "$out/metrics_wasm_bg.wasm"
   rm -f "$out/.gitignore" "$out/package.json"
   # wasm-bindgen's module becomes metrics_wasm_raw.js; metrics_wasm.js is the JS API over it

@@ -1,4 +1,6 @@
-//! Histogram bucket layouts, computed at compile time.
+//! Histogram bucket layouts, computed at compile time, and the check of run-time ones.
+
+use crate::Error;
 
 /// Go's (and every Prometheus client's) default buckets, in seconds: 5 ms to 10 s.
 pub const DEFAULT_BUCKETS: [f64; 11] = [
@@ -67,11 +69,28 @@ pub(crate) const fn bounds_valid(bounds: &[f64]) -> bool {
 }
 
 /// `bounds` without a trailing `+Inf`.
-#[cfg(feature = "alloc")]
-pub(crate) fn finite_bounds(bounds: &[f64]) -> &[f64] {
+fn finite_bounds(bounds: &[f64]) -> &[f64] {
     match bounds.split_last() {
         Some((last, rest)) if *last == f64::INFINITY => rest,
         _ => bounds,
+    }
+}
+
+/// Checks histogram bucket bounds given at run time, as `DynHistogram::new` does: the finite
+/// upper bounds (a trailing `+Inf` is accepted and dropped), non-empty, strictly increasing,
+/// no NaN; else [`Error::InvalidBuckets`].
+///
+/// ```
+/// use metrics_core::{validate_buckets, Error};
+/// assert_eq!(validate_buckets(&[0.1, 1.0, f64::INFINITY]), Ok(&[0.1, 1.0][..]));
+/// assert_eq!(validate_buckets(&[1.0, 0.5]), Err(Error::InvalidBuckets));
+/// ```
+pub fn validate_buckets(bounds: &[f64]) -> Result<&[f64], Error> {
+    let finite = finite_bounds(bounds);
+    if bounds_valid(finite) {
+        Ok(finite)
+    } else {
+        Err(Error::InvalidBuckets)
     }
 }
 
@@ -92,7 +111,10 @@ mod tests {
         assert!(!bounds_valid(&[2.0, 1.0]));
         assert!(!bounds_valid(&[f64::NAN]));
         assert!(!bounds_valid(&[1.0, f64::INFINITY]));
-        #[cfg(feature = "alloc")]
         assert_eq!(finite_bounds(&[1.0, f64::INFINITY]), &[1.0]);
+        assert_eq!(
+            validate_buckets(&[f64::INFINITY]),
+            Err(Error::InvalidBuckets)
+        );
     }
 }

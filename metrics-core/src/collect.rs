@@ -164,7 +164,7 @@ pub trait Collect: Send + Sync {
     /// the encoder collects the rest (if any) one by one. The default writes none. The bytes
     /// must be exactly those of the one-by-one path (the golden tests compare both encoders).
     #[doc(hidden)]
-    fn write_rendered(&self, w: &mut dyn core::fmt::Write) -> Result<usize, Error> {
+    fn write_rendered(&self, w: &mut dyn crate::encoding::Sink) -> Result<usize, Error> {
         let _ = w;
         Ok(0)
     }

@@ -78,54 +78,104 @@ pub struct Truncated {
 impl Truncated {
     /// Copies `s`, cut to the last character boundary at or before 64 bytes.
     pub fn new(s: &str) -> Self {
-        let mut len = s.len().min(64);
-        while !s.is_char_boundary(len) {
-            len -= 1;
+        Self::concat(&[s])
+    }
+
+    /// Copies `parts` one after the other, cut to the last character boundary at or before
+    /// 64 bytes.
+    pub(crate) fn concat(parts: &[&str]) -> Self {
+        let mut t = Truncated {
+            buf: [0u8; 64],
+            len: 0,
+            cut: false,
+        };
+        for s in parts {
+            let at = usize::from(t.len);
+            let mut n = s.len().min(64 - at);
+            while !s.is_char_boundary(n) {
+                n -= 1;
+            }
+            t.buf[at..at + n].copy_from_slice(&s.as_bytes()[..n]);
+            t.len += n as u8;
+            t.cut |= n < s.len();
         }
-        let mut buf = [0u8; 64];
-        buf[..len].copy_from_slice(&s.as_bytes()[..len]);
-        Truncated {
-            buf,
-            len: len as u8,
-            cut: len < s.len(),
-        }
+        t
     }
 
     /// The stored text.
     pub fn as_str(&self) -> &str {
-        // The copy ends on a char boundary of a valid `str`, so it is valid UTF-8.
-        core::str::from_utf8(&self.buf[..self.len as usize]).unwrap_or("")
+        let bytes = self.buf.get(..usize::from(self.len)).unwrap_or(&[]);
+        // SAFETY: `concat`, the only constructor, fills `buf[..len]` with whole `str`s, each cut
+        // at one of its char boundaries: valid UTF-8. (`from_utf8` here was 683 bytes of a
+        // WASM build, the only use of its validator there.)
+        unsafe { core::str::from_utf8_unchecked(bytes) }
+    }
+}
+
+impl Truncated {
+    /// Writes the stored text in double quotes with `\\`, `"` and control characters escaped
+    /// as `{:?}` escapes them (what `Debug` writes), without `core::fmt`'s machinery. Other
+    /// characters are written as they are: `str`'s `Debug` also escapes unprintable non-ASCII
+    /// characters, through Unicode tables that cost about 2.5 KB in a WASM build.
+    ///
+    /// # Errors
+    ///
+    /// Fails only if the writer fails.
+    pub fn write_quoted<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        w.write_str("\"")?;
+        let s = self.as_str();
+        let b = s.as_bytes();
+        // Byte by byte: every character to escape is ASCII, or a C1 control (U+0080..U+009F,
+        // `0xC2 0x80..=0x9F` in UTF-8), so `start` and `i` stay on char boundaries.
+        let (mut start, mut i) = (0, 0);
+        while i < b.len() {
+            let (code, len) = match (b[i], b.get(i + 1)) {
+                (0xc2, Some(&c1 @ 0x80..=0x9f)) => (c1, 2),
+                (c, _) if c < 0x80 => (c, 1),
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            let escaped = match code {
+                b'"' => "\\\"",
+                b'\\' => "\\\\",
+                b'\n' => "\\n",
+                b'\r' => "\\r",
+                b'\t' => "\\t",
+                0 => "\\0",
+                0..=0x1f | 0x7f..=0x9f => "",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            };
+            // `get` never fails on these boundaries, and has no panic path.
+            w.write_str(s.get(start..i).unwrap_or(""))?;
+            if escaped.is_empty() {
+                // The other controls: `\u{hex}`, lowercase, no leading zero.
+                const HEX: &str = "0123456789abcdef";
+                let (hi, lo) = (usize::from(code >> 4), usize::from(code & 15));
+                w.write_str("\\u{")?;
+                if hi > 0 {
+                    w.write_str(HEX.get(hi..=hi).unwrap_or(""))?;
+                }
+                w.write_str(HEX.get(lo..=lo).unwrap_or(""))?;
+                w.write_str("}")?;
+            } else {
+                w.write_str(escaped)?;
+            }
+            i += len;
+            start = i;
+        }
+        w.write_str(s.get(start..).unwrap_or(""))?;
+        w.write_str("\"")
     }
 }
 
 impl fmt::Debug for Truncated {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(&Quoted(self.as_str()), f)
-    }
-}
-
-/// `s` in double quotes with `\`, `"` and control characters escaped as `{:?}` escapes them.
-/// Other characters are written as they are: `str`'s `Debug` also escapes unprintable
-/// non-ASCII characters, through Unicode tables that cost about 2.5 KB in a WASM build.
-struct Quoted<'a>(&'a str);
-
-impl fmt::Display for Quoted<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use fmt::Write;
-        f.write_char('"')?;
-        for c in self.0.chars() {
-            match c {
-                '"' => f.write_str("\\\"")?,
-                '\\' => f.write_str("\\\\")?,
-                '\n' => f.write_str("\\n")?,
-                '\r' => f.write_str("\\r")?,
-                '\t' => f.write_str("\\t")?,
-                '\0' => f.write_str("\\0")?,
-                c if c.is_control() => write!(f, "\\u{{{:x}}}", u32::from(c))?,
-                c => f.write_char(c)?,
-            }
-        }
-        f.write_char('"')
+        self.write_quoted(f)
     }
 }
 
@@ -139,68 +189,131 @@ impl fmt::Display for Truncated {
     }
 }
 
-impl fmt::Display for Error {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Error::InvalidMetricName { name } => write!(
-                f,
-                "invalid metric name {name:?}: use letters, digits, `_` and `:`, not starting with \
-                 a digit or `__` (e.g. `http_requests`)"
+/// A piece of an error message.
+enum Part<'a> {
+    Text(&'a str),
+    Quoted(&'a Truncated),
+    Number(usize),
+}
+
+/// A message that is one piece of text.
+fn only(text: &str) -> [Part<'_>; 5] {
+    [
+        Part::Text(text),
+        Part::Text(""),
+        Part::Text(""),
+        Part::Text(""),
+        Part::Text(""),
+    ]
+}
+
+impl Error {
+    /// The message, in pieces: text, the offending name quoted as `{:?}` quotes it, numbers.
+    fn parts(&self) -> [Part<'_>; 5] {
+        use Part::{Number, Quoted, Text};
+        let (head, name, tail) = match self {
+            Error::InvalidMetricName { name } => (
+                "invalid metric name ",
+                name,
+                ": use letters, digits, `_` and `:`, not starting with a digit or `__` (e.g. \
+                 `http_requests`)",
             ),
-            Error::InvalidLabelName { name } => write!(
-                f,
-                "invalid label name {name:?}: use letters, digits and `_`, not starting with a \
-                 digit or `__` (e.g. `method`)"
+            Error::InvalidLabelName { name } => (
+                "invalid label name ",
+                name,
+                ": use letters, digits and `_`, not starting with a digit or `__` (e.g. `method`)",
             ),
-            Error::ReservedLabelName { name } => write!(
-                f,
-                "label name {name:?} is reserved: the encoders generate `le` and `quantile`; \
-                 rename the label"
+            Error::ReservedLabelName { name } => (
+                "label name ",
+                name,
+                " is reserved: the encoders generate `le` and `quantile`; rename the label",
             ),
-            Error::DuplicateLabelName { name } => {
-                write!(
-                    f,
-                    "label name {name:?} is declared twice; each label name once"
+            Error::DuplicateLabelName { name } => (
+                "label name ",
+                name,
+                " is declared twice; each label name once",
+            ),
+            Error::InvalidUnit { unit } => (
+                "invalid unit ",
+                unit,
+                ": a unit is letters, digits and `_`, and the metric name must end with \
+                 `_<unit>` (e.g. `request_duration_seconds` with unit `seconds`)",
+            ),
+            Error::Duplicate { name } => (
+                "metric name ",
+                name,
+                " is already exposed by a registered family (names and their \
+                 `_total`/`_bucket`/`_sum`/`_count` samples must be unique); register it once \
+                 and share the handle, or pick another name",
+            ),
+            Error::InvalidBuckets => {
+                return only(
+                    "invalid histogram buckets: give at least one finite upper bound, \
+                         strictly increasing, no NaN (`+Inf` is added for you)",
                 )
             }
-            Error::InvalidUnit { unit } => write!(
-                f,
-                "invalid unit {unit:?}: a unit is letters, digits and `_`, and the metric name \
-                 must end with `_<unit>` (e.g. `request_duration_seconds` with unit `seconds`)"
-            ),
-            Error::Duplicate { name } => write!(
-                f,
-                "metric name {name:?} is already exposed by a registered family (names and their \
-                 `_total`/`_bucket`/`_sum`/`_count` samples must be unique); register it once and \
-                 share the handle, or pick another name"
-            ),
-            Error::InvalidBuckets => f.write_str(
-                "invalid histogram buckets: give at least one finite upper bound, strictly \
-                 increasing, no NaN (`+Inf` is added for you)",
-            ),
-            Error::LabelCount { expected, got } => write!(
-                f,
-                "wrong number of label values: the family declares {expected} label name(s), the \
-                 call gave {got}"
-            ),
-            Error::CardinalityLimit { limit } => write!(
-                f,
-                "the family is at its cardinality limit of {limit} series; new label values go to \
-                 its overflow series (label values `{}`): raise the limit or use fewer distinct \
-                 label values",
-                crate::OVERFLOW_LABEL_VALUE
-            ),
-            Error::KindMismatch => f.write_str(
-                "a collector produced a value of another kind than it was registered as (e.g. a \
-                 gauge value for a counter family)",
-            ),
-            Error::TooManyBuckets { capacity } => write!(
-                f,
-                "a histogram has more buckets than the chunked encoder's snapshot holds \
-                 ({capacity}); raise the encoder's `BUCKETS` parameter"
-            ),
-            Error::Write => f.write_str("the output sink refused the bytes"),
+            Error::LabelCount { expected, got } => {
+                return [
+                    Text("wrong number of label values: the family declares "),
+                    Number(*expected),
+                    Text(" label name(s), the call gave "),
+                    Number(*got),
+                    Text(""),
+                ]
+            }
+            Error::CardinalityLimit { limit } => {
+                return [
+                    Text("the family is at its cardinality limit of "),
+                    Number(*limit),
+                    Text(" series; new label values go to its overflow series (label values `"),
+                    Text(crate::OVERFLOW_LABEL_VALUE),
+                    Text("`): raise the limit or use fewer distinct label values"),
+                ]
+            }
+            Error::KindMismatch => {
+                return only(
+                    "a collector produced a value of another kind than it was registered \
+                         as (e.g. a gauge value for a counter family)",
+                )
+            }
+            Error::TooManyBuckets { capacity } => {
+                return [
+                    Text(
+                        "a histogram has more buckets than the chunked encoder's snapshot holds (",
+                    ),
+                    Number(*capacity),
+                    Text("); raise the encoder's `BUCKETS` parameter"),
+                    Text(""),
+                    Text(""),
+                ]
+            }
+            Error::Write => return only("the output sink refused the bytes"),
+        };
+        [Text(head), Quoted(name), Text(tail), Text(""), Text("")]
+    }
+
+    /// Writes the message (what `Display` writes) into `w` without `core::fmt`'s formatting
+    /// machinery (`write!`, `Arguments`, integer `Display`), which a WASM build then need not
+    /// link: the wasm package builds its JS error messages with it.
+    ///
+    /// # Errors
+    ///
+    /// Fails only if the writer fails.
+    pub fn write_message<W: fmt::Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
+        for part in self.parts() {
+            match part {
+                Part::Text(s) => w.write_str(s)?,
+                Part::Quoted(name) => name.write_quoted(w)?,
+                Part::Number(n) => crate::encoding::float::write_u64(w, n as u64)?,
+            }
         }
+        Ok(())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.write_message(f)
     }
 }
 
@@ -220,6 +333,32 @@ mod tests {
     use super::*;
     use std::format;
 
+    /// The exact messages (the wasm package's errors and the CLIs print them).
+    #[test]
+    fn messages() {
+        let t = Truncated::new;
+        let cases = [
+            (Error::InvalidMetricName { name: t("9x") }, "invalid metric name \"9x\": use letters, digits, `_` and `:`, not starting with a digit or `__` (e.g. `http_requests`)"),
+            (Error::InvalidLabelName { name: t("a-b") }, "invalid label name \"a-b\": use letters, digits and `_`, not starting with a digit or `__` (e.g. `method`)"),
+            (Error::ReservedLabelName { name: t("le") }, "label name \"le\" is reserved: the encoders generate `le` and `quantile`; rename the label"),
+            (Error::DuplicateLabelName { name: t("a") }, "label name \"a\" is declared twice; each label name once"),
+            (Error::InvalidUnit { unit: t("s-") }, "invalid unit \"s-\": a unit is letters, digits and `_`, and the metric name must end with `_<unit>` (e.g. `request_duration_seconds` with unit `seconds`)"),
+            (Error::Duplicate { name: t("jobs_total") }, "metric name \"jobs_total\" is already exposed by a registered family (names and their `_total`/`_bucket`/`_sum`/`_count` samples must be unique); register it once and share the handle, or pick another name"),
+            (Error::InvalidBuckets, "invalid histogram buckets: give at least one finite upper bound, strictly increasing, no NaN (`+Inf` is added for you)"),
+            (Error::LabelCount { expected: 1, got: 20 }, "wrong number of label values: the family declares 1 label name(s), the call gave 20"),
+            (Error::CardinalityLimit { limit: 10_000 }, "the family is at its cardinality limit of 10000 series; new label values go to its overflow series (label values `__overflow__`): raise the limit or use fewer distinct label values"),
+            (Error::KindMismatch, "a collector produced a value of another kind than it was registered as (e.g. a gauge value for a counter family)"),
+            (Error::TooManyBuckets { capacity: 0 }, "a histogram has more buckets than the chunked encoder's snapshot holds (0); raise the encoder's `BUCKETS` parameter"),
+            (Error::Write, "the output sink refused the bytes"),
+        ];
+        for (e, want) in cases {
+            assert_eq!(format!("{e}"), want);
+            let mut s = std::string::String::new();
+            e.write_message(&mut s).unwrap();
+            assert_eq!(s, want);
+        }
+    }
+
     #[test]
     fn truncated_debug_escapes_like_str_debug() {
         // Every ASCII character (controls, quotes, backslash) and some printable non-ASCII.
@@ -233,6 +372,7 @@ mod tests {
             "\u{1b}[0m",
             "\u{7f}",
             "\u{85}",
+            "a\u{80}b\u{9f}c\u{7f}",
             "größe_µs",
             "日本",
             &all[..60],

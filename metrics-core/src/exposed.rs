@@ -80,18 +80,14 @@ pub(crate) const fn clash(
 /// Builds the [`Error::Duplicate`](crate::Error::Duplicate) for a clash.
 #[cfg(feature = "alloc")]
 pub(crate) fn duplicate_error(name: &str, (base_len, suffix): (usize, &str)) -> crate::Error {
-    let base = &name[..base_len];
-    let mut buf = [0u8; 64];
+    // `base_len` cuts an ASCII suffix, so this is a char boundary.
+    let base = name.get(..base_len).unwrap_or(name);
     let name = if base.len() + suffix.len() <= 64 {
-        buf[..base.len()].copy_from_slice(base.as_bytes());
-        buf[base.len()..base.len() + suffix.len()].copy_from_slice(suffix.as_bytes());
-        core::str::from_utf8(&buf[..base.len() + suffix.len()]).unwrap_or(base)
+        crate::error::Truncated::concat(&[base, suffix])
     } else {
-        base
+        crate::error::Truncated::new(base)
     };
-    crate::Error::Duplicate {
-        name: crate::error::Truncated::new(name),
-    }
+    crate::Error::Duplicate { name }
 }
 
 #[cfg(test)]

@@ -28,11 +28,18 @@ use crate::{Counter, DynHistogram, Error, FloatCounter, Gauge};
 pub const DEFAULT_CARDINALITY_LIMIT: usize = 10_000;
 
 /// A metric type a [`Family`] can hold: built from the family's shared configuration.
-pub trait FamilyMember: Metric + Sized + 'static {
+///
+/// Usually a [`Metric`] type (its [`Metric::KIND`] is the family's kind). A member type may
+/// also hold several kinds of series, the configuration picking one per family: the wasm
+/// package keeps all its families as one such type, so that the module holds one copy of the
+/// family code instead of one per metric type.
+pub trait FamilyMember: Collect + Sized + 'static {
     /// What every series of the family shares (histogram bounds; `()` for the others).
     type Config: Send + Sync + core::fmt::Debug;
     /// A new series at zero.
     fn from_config(config: &Self::Config) -> Self;
+    /// The kind of a family with this configuration (for a [`Metric`] type, its `KIND`).
+    fn kind(config: &Self::Config) -> Kind;
     /// The current value of a one-line metric (counter, gauge), which lets a registered family
     /// keep its lines pre-rendered; `None` (the default) for a histogram.
     fn scalar(&self) -> Option<Value<'static>> {
@@ -45,6 +52,9 @@ impl FamilyMember for Counter {
     fn from_config(_: &()) -> Self {
         Counter::new()
     }
+    fn kind(_: &()) -> Kind {
+        Self::KIND
+    }
     fn scalar(&self) -> Option<Value<'static>> {
         Some(Value::Counter(self.get()))
     }
@@ -54,6 +64,9 @@ impl FamilyMember for FloatCounter {
     type Config = ();
     fn from_config(_: &()) -> Self {
         FloatCounter::new()
+    }
+    fn kind(_: &()) -> Kind {
+        Self::KIND
     }
     fn scalar(&self) -> Option<Value<'static>> {
         Some(Value::CounterF64(self.get()))
@@ -65,6 +78,9 @@ impl FamilyMember for Gauge {
     fn from_config(_: &()) -> Self {
         Gauge::new()
     }
+    fn kind(_: &()) -> Kind {
+        Self::KIND
+    }
     fn scalar(&self) -> Option<Value<'static>> {
         Some(Value::Gauge(self.get()))
     }
@@ -74,6 +90,9 @@ impl FamilyMember for DynHistogram {
     type Config = Arc<[f64]>;
     fn from_config(bounds: &Arc<[f64]>) -> Self {
         DynHistogram::with_shared_bounds(bounds.clone())
+    }
+    fn kind(_: &Arc<[f64]>) -> Kind {
+        Self::KIND
     }
 }
 
@@ -147,7 +166,7 @@ impl<M: FamilyMember> Family<M> {
         if let Some(v) = probe.scalar() {
             if let Some((suffix, _)) = crate::encoding::line::scalar(&v) {
                 self.render = Some(Render {
-                    name: crate::exposed::base(desc.name(), M::KIND).into(),
+                    name: crate::exposed::base(desc.name(), M::kind(&self.config)).into(),
                     suffix,
                     labels: desc.label_names().iter().map(Box::from).collect(),
                 });
@@ -317,9 +336,15 @@ impl Render {
     /// The start of the sample line of the series with `values`, as the encoder spells it.
     fn prefix(&self, values: &[&str]) -> Box<str> {
         let mut line = alloc::string::String::new();
+        // On wasm32 through the encoder's `dyn Sink`, so that a module holds one copy of
+        // `write_prefix` (see `encode`).
+        #[cfg(target_arch = "wasm32")]
+        let w: &mut dyn crate::encoding::Sink = &mut crate::encoding::sink::SinkOf(&mut line);
+        #[cfg(not(target_arch = "wasm32"))]
+        let w = &mut line;
         // Writing into a String cannot fail.
         let _ = crate::encoding::line::write_prefix(
-            &mut line,
+            w,
             &self.name,
             self.suffix,
             StrList::Owned(&self.labels),
@@ -331,7 +356,7 @@ impl Render {
 }
 
 impl<M: FamilyMember> Collect for Family<M> {
-    fn write_rendered(&self, w: &mut dyn core::fmt::Write) -> Result<usize, Error> {
+    fn write_rendered(&self, w: &mut dyn crate::encoding::Sink) -> Result<usize, Error> {
         if self.render.is_none() {
             return Ok(0);
         }
@@ -371,7 +396,7 @@ impl<M: FamilyMember> Collect for Family<M> {
     }
 }
 
-impl<M: FamilyMember> Metric for Family<M> {
+impl<M: FamilyMember + Metric> Metric for Family<M> {
     const KIND: Kind = M::KIND;
 }
 

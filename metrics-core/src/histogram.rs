@@ -308,11 +308,9 @@ mod dynamic {
     impl DynHistogram {
         /// A histogram over `bounds` (a trailing `+Inf` is accepted and dropped).
         pub fn new(bounds: &[f64]) -> Result<Self, Error> {
-            let finite = crate::buckets::finite_bounds(bounds);
-            if !bounds_valid(finite) {
-                return Err(Error::InvalidBuckets);
-            }
-            Ok(Self::with_shared_bounds(finite.into()))
+            Ok(Self::with_shared_bounds(
+                crate::buckets::validate_buckets(bounds)?.into(),
+            ))
         }
 
         /// A histogram sharing already validated bounds.

@@ -37,7 +37,7 @@ mod sharded;
 #[cfg(all(feature = "std", not(loom)))]
 mod sharded_histogram;
 
-pub use buckets::{exponential_buckets, linear_buckets, DEFAULT_BUCKETS};
+pub use buckets::{exponential_buckets, linear_buckets, validate_buckets, DEFAULT_BUCKETS};
 pub use collect::{
     Collect, Families, FamilyRef, HistogramValue, Kind, Metric, StrList, Value, Visitor,
     OVERFLOW_LABEL_VALUE,

@@ -77,7 +77,7 @@ pub fn negotiate(accept: Option<&str>) -> Format {
 fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
     let mut parts = Split::new(range, b';');
     let media = parts.next()?.trim_ascii();
-    let (ty, sub) = match media.split_once('/') {
+    let (ty, sub) = match split_once(media, b'/') {
         Some((ty, sub)) => (ty.trim_ascii(), sub.trim_ascii()),
         None if media == "*" => ("*", "*"),
         None => return None,
@@ -86,7 +86,7 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
     let mut q = 1000;
     let mut version = "";
     for param in parts {
-        let Some((name, value)) = param.split_once('=') else {
+        let Some((name, value)) = split_once(param, b'=') else {
             continue;
         };
         let name = name.trim_ascii();
@@ -122,7 +122,7 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
 /// Parses a q-value into thousandths (0..=1000). Accepts `d*[.d*]` with at least one digit
 /// (so `1`, `0.5`, `.5`, `1.` and `0.750` all work); anything else is malformed and yields 0.
 fn parse_q(s: &str) -> u16 {
-    let (int, frac) = s.split_once('.').unwrap_or((s, ""));
+    let (int, frac) = split_once(s, b'.').unwrap_or((s, ""));
     if (int.is_empty() && frac.is_empty())
         || !int.bytes().all(|b| b.is_ascii_digit())
         || !frac.bytes().all(|b| b.is_ascii_digit())
@@ -148,11 +148,20 @@ fn parse_q(s: &str) -> u16 {
     millis
 }
 
+/// `s.split_once(c)` for an ASCII `c`, without the `char` pattern machinery (400 bytes of a
+/// WASM build).
+fn split_once(s: &str, c: u8) -> Option<(&str, &str)> {
+    let i = s.bytes().position(|b| b == c)?;
+    // `c` is ASCII: both sides start and end on char boundaries.
+    Some((s.get(..i)?, s.get(i + 1..)?))
+}
+
 /// Strips one pair of surrounding double quotes. Escapes inside are left as they are: the values
 /// compared here (`q`, `version`) never need them.
 fn unquote(v: &str) -> &str {
     if v.len() >= 2 && v.starts_with('"') && v.ends_with('"') {
-        &v[1..v.len() - 1]
+        // Both quotes are ASCII: char boundaries.
+        v.get(1..v.len() - 1).unwrap_or(v)
     } else {
         v
     }
@@ -188,8 +197,9 @@ impl<'a> Iterator for Split<'a> {
                 // >= 0x80 and thus inert too.
                 b'\\' if quoted => i += 1,
                 b if b == self.sep && !quoted => {
-                    self.rest = Some(&s[i + 1..]);
-                    return Some(&s[..i]);
+                    // `get` rather than indexing: no panic path (never taken).
+                    self.rest = s.get(i + 1..);
+                    return s.get(..i);
                 }
                 _ => {}
             }

@@ -171,13 +171,16 @@ impl Registry {
         config: M::Config,
         limit: Option<usize>,
     ) -> Result<Arc<Family<M>>, Error> {
+        let kind = M::kind(&config);
         let family = Family::<M>::new(
             desc.label_names().len(),
             limit.unwrap_or(DEFAULT_CARDINALITY_LIMIT),
             config,
         )
         .rendered_as(&desc);
-        self.register(desc, family)
+        let family = Arc::new(family);
+        self.register_shared(desc, kind, family.clone())?;
+        Ok(family)
     }
 
     /// Number of families.

@@ -103,6 +103,9 @@ impl<const N: usize> crate::FamilyMember for ShardedCounter<N> {
     fn from_config(_: &()) -> Self {
         Self::new()
     }
+    fn kind(_: &()) -> Kind {
+        Kind::Counter
+    }
 }
 
 #[cfg(test)]

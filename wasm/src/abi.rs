@@ -1,62 +1,78 @@
-//! What the module exports to JS: three small classes over the Rust API and two functions.
+//! What the module exports to JS: two small classes over the registry and the slots, and one
+//! function (`format`).
 //!
 //! The JS API (`Registry`, `Counter`, `CounterChild`, ..., in `js/api.js`) is a thin layer over
-//! these. Each exported method costs the module a generated shim of about 400 bytes (argument
-//! decoding, the borrow of `self`, a `Result` turned into a thrown `Error`), so instead of one
-//! export per JS method there is one per kind of call: a metric method is `op(number, value,
-//! labelValues)`, dispatched in Rust (`metric_wrapper!`'s `op`). Arguments keep the types the
-//! JS API declares, so wasm-bindgen converts and checks them as before.
+//! these. Each exported method costs the module a generated shim (argument decoding, the borrow
+//! of `self`, a `Result` turned into a thrown `Error`), so instead of one export per JS method
+//! there is one per kind of call: a metric method is `op(number, value, labelValues)` (the
+//! numbers of `crate::series::op`), or `op0(number, value)` without label values, on a metric
+//! or on a child alike. Metric names and the registry's size are kept by the JS layer.
+//!
+//! Label names and values cross as one string (`js/api.js` `joinLabels`): each value as its
+//! length in UTF-16 code units, `:`, then the value. One string instead of a `string[]` spares
+//! the module wasm-bindgen's array decoding (a JS value per element, converted one by one) and
+//! the JS side that many calls.
 
+use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+use metrics_core::Kind;
 use wasm_bindgen::prelude::*;
 
-use crate::{Counter, CounterChild, Gauge, GaugeChild, Histogram, HistogramChild, Registry};
+use crate::error::error;
+use crate::slot::{Bound, Slot};
+use crate::Registry;
 
-/// The numbers of the metric methods (`op` below and in `js/api.js`, which must agree).
-pub(crate) mod op {
-    /// `inc()`.
-    pub(crate) const INC: u32 = 0;
-    /// `incBy(value)` of a counter, `add(value)` of a gauge.
-    pub(crate) const ADD: u32 = 1;
-    /// `get()`.
-    pub(crate) const GET: u32 = 2;
-    /// `set(value)`.
-    pub(crate) const SET: u32 = 3;
-    /// `dec()`.
-    pub(crate) const DEC: u32 = 4;
-    /// `sub(value)`.
-    pub(crate) const SUB: u32 = 5;
-    /// `observe(value)`.
-    pub(crate) const OBSERVE: u32 = 6;
-    /// `count()`.
-    pub(crate) const COUNT: u32 = 7;
-    /// `sum()`.
-    pub(crate) const SUM: u32 = 8;
+/// The label values `joined` by `js/api.js`, or `None` if it is malformed. Byte by byte: a
+/// UTF-8 lead byte starts one UTF-16 code unit, or two for a four-byte character.
+fn split_labels(joined: &str) -> Option<Vec<&str>> {
+    let b = joined.as_bytes();
+    let mut values = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let mut units = 0usize;
+        loop {
+            let c = *b.get(i)?;
+            i += 1;
+            if c == b':' {
+                break;
+            }
+            units = units
+                .wrapping_mul(10)
+                .wrapping_add(usize::from(c.wrapping_sub(b'0')));
+        }
+        let start = i;
+        while units > 0 {
+            let c = *b.get(i)?;
+            i += 1;
+            if c & 0xc0 != 0x80 {
+                units = units.checked_sub(if c >= 0xf0 { 2 } else { 1 })?;
+            }
+        }
+        // The continuation bytes of the last character.
+        while b.get(i).is_some_and(|c| c & 0xc0 == 0x80) {
+            i += 1;
+        }
+        values.push(joined.get(start..i)?);
+    }
+    Some(values)
 }
 
-/// A method's result as the number `op` returns.
-pub(crate) trait Number {
-    /// The result as a number; `0` for `()`.
-    fn number(self) -> f64;
+/// `split_labels`, an `Error` when malformed (never, from `js/api.js`).
+fn labels(joined: Option<&str>) -> Result<Vec<&str>, JsError> {
+    split_labels(joined.unwrap_or("")).ok_or_else(|| error(&["malformed label values"]))
 }
 
-impl Number for () {
-    fn number(self) -> f64 {
-        0.0
+/// `negotiate(accept)` (`which` 0: the format's name) or `contentType(format)` (1): one
+/// export for both.
+#[wasm_bindgen]
+pub fn format(which: u32, arg: Option<String>) -> Result<String, JsError> {
+    match which {
+        0 => Ok(crate::negotiate(arg)),
+        _ => crate::content_type(arg.as_deref().unwrap_or_default()),
     }
 }
-
-impl Number for f64 {
-    fn number(self) -> f64 {
-        self
-    }
-}
-
-/// The metric kinds of `RawRegistry::metric`.
-const COUNTER: u32 = 0;
-const GAUGE: u32 = 1;
 
 /// A `Registry` for the JS layer.
 #[wasm_bindgen]
@@ -77,14 +93,17 @@ impl RawRegistry {
         kind: u32,
         name: &str,
         help: &str,
-        label_names: Option<Vec<String>>,
+        label_names: Option<String>,
         buckets: Option<Vec<f64>>,
     ) -> Result<RawMetric, JsError> {
-        Ok(RawMetric(match kind {
-            COUNTER => Metric::Counter(self.0.counter(name, help, label_names)?),
-            GAUGE => Metric::Gauge(self.0.gauge(name, help, label_names)?),
-            _ => Metric::Histogram(self.0.histogram(name, help, label_names, buckets)?),
-        }))
+        let kind = match kind {
+            0 => Kind::Counter,
+            1 => Kind::Gauge,
+            _ => Kind::Histogram,
+        };
+        let labels = labels(label_names.as_deref())?;
+        let slot = self.0.add(kind, name, help, &labels, buckets.as_deref())?;
+        Ok(RawMetric(Handle::Metric(slot)))
     }
 
     /// `render(format)`.
@@ -96,81 +115,71 @@ impl RawRegistry {
     pub fn reset(&self) -> Result<(), JsError> {
         self.0.reset()
     }
-
-    /// `size`.
-    pub fn size(&self) -> usize {
-        self.0.size()
-    }
 }
 
 #[derive(Debug)]
-enum Metric {
-    Counter(Counter),
-    Gauge(Gauge),
-    Histogram(Histogram),
+enum Handle {
+    Metric(Rc<Slot>),
+    Child(Bound),
 }
 
-#[derive(Debug)]
-enum Child {
-    Counter(CounterChild),
-    Gauge(GaugeChild),
-    Histogram(HistogramChild),
-}
-
-/// A `Counter`, `Gauge` or `Histogram` for the JS layer.
+/// A `Counter`, `Gauge` or `Histogram`, or a child bound to label values, for the JS layer.
 #[wasm_bindgen]
 #[derive(Debug)]
-pub struct RawMetric(Metric);
+pub struct RawMetric(Handle);
 
 #[wasm_bindgen]
 impl RawMetric {
     /// The method numbered `op` with its argument `value` (if it takes one) on the series
-    /// for `label_values`; its result, or `0`.
-    pub fn op(
-        &self,
-        op: u32,
-        value: f64,
-        label_values: Option<Vec<String>>,
-    ) -> Result<f64, JsError> {
+    /// for `label_values` (a child ignores them); its result, or `0`.
+    pub fn op(&self, op: u32, value: f64, label_values: Option<String>) -> Result<f64, JsError> {
         match &self.0 {
-            Metric::Counter(m) => m.op(op, value, label_values),
-            Metric::Gauge(m) => m.op(op, value, label_values),
-            Metric::Histogram(m) => m.op(op, value, label_values),
+            // No list: nothing to split (the unlabelled fast path).
+            Handle::Metric(slot) => match label_values.as_deref() {
+                None => slot.op(op, value, &[]),
+                joined => slot.op(op, value, &labels(joined)?),
+            },
+            Handle::Child(bound) => bound.op(op, value),
         }
     }
 
-    /// `labels(labelValues)`.
-    pub fn labels(&self, label_values: Vec<String>) -> Result<RawChild, JsError> {
-        Ok(RawChild(match &self.0 {
-            Metric::Counter(m) => Child::Counter(m.labels(label_values)?),
-            Metric::Gauge(m) => Child::Gauge(m.labels(label_values)?),
-            Metric::Histogram(m) => Child::Histogram(m.labels(label_values)?),
-        }))
+    /// `op` without label values: a child's methods (a metric without labels takes them too),
+    /// spared the list's decoding.
+    pub fn op0(&self, op: u32, value: f64) -> Result<f64, JsError> {
+        match &self.0 {
+            Handle::Metric(slot) => slot.op(op, value, &[]),
+            Handle::Child(bound) => bound.op(op, value),
+        }
     }
 
-    /// `name`.
-    pub fn name(&self) -> String {
-        match &self.0 {
-            Metric::Counter(m) => m.name(),
-            Metric::Gauge(m) => m.name(),
-            Metric::Histogram(m) => m.name(),
-        }
+    /// `labels(labelValues)`: a child (of a metric; a child's child is bound to the same
+    /// series as the child).
+    pub fn labels(&self, label_values: &str) -> Result<RawMetric, JsError> {
+        let slot = match &self.0 {
+            Handle::Metric(slot) => slot,
+            Handle::Child(bound) => bound.slot(),
+        };
+        let values = labels(Some(label_values))?;
+        Ok(RawMetric(Handle::Child(Bound::new(slot.clone(), &values)?)))
     }
 }
 
-/// A bound child for the JS layer.
-#[wasm_bindgen]
-#[derive(Debug)]
-pub struct RawChild(Child);
+#[cfg(test)]
+mod tests {
+    use super::split_labels;
 
-#[wasm_bindgen]
-impl RawChild {
-    /// As `RawMetric::op`, on the bound series.
-    pub fn op(&self, op: u32, value: f64) -> Result<f64, JsError> {
-        match &self.0 {
-            Child::Counter(c) => c.op(op, value),
-            Child::Gauge(c) => c.op(op, value),
-            Child::Histogram(c) => c.op(op, value),
+    #[test]
+    fn splits_joined_labels() {
+        assert_eq!(split_labels(""), Some(alloc::vec![]));
+        assert_eq!(split_labels("3:GET3:200"), Some(alloc::vec!["GET", "200"]));
+        assert_eq!(split_labels("0:1::"), Some(alloc::vec!["", ":"]));
+        // Lengths are UTF-16 code units: `é` is one, `😀` two.
+        assert_eq!(
+            split_labels("2:é:4:a😀b1:9"),
+            Some(alloc::vec!["é:", "a😀b", "9"])
+        );
+        for bad in ["3:GE", "x", "1", "2:a", "a:b"] {
+            assert_eq!(split_labels(bad), None, "{bad}");
         }
     }
 }

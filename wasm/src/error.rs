@@ -2,25 +2,61 @@
 //!
 //! Every fallible export returns `Result<_, JsError>`: wasm-bindgen throws the `JsError` as a
 //! JS `Error` whose `message` is the text built here. Nothing in this crate panics on bad input.
+//! Messages are put together piece by piece (`metrics_core::Error::write_message`), without
+//! `format!`: that keeps `core::fmt`'s machinery out of the module.
 
-use alloc::format;
 use alloc::string::String;
 
 use wasm_bindgen::JsError;
 
-/// The message for a core error raised while using the metric `name` (a registered, so valid,
-/// name: quoting it needs no escapes, and no `{:?}`).
+/// A JS `Error` whose message is `parts` one after the other.
+#[cold]
+#[inline(never)]
+pub(crate) fn error(parts: &[&str]) -> JsError {
+    let mut m = String::new();
+    for p in parts {
+        m.push_str(p);
+    }
+    JsError::new(&m)
+}
+
+/// `prefix` followed by the message of `e`.
+#[cold]
+#[inline(never)]
+pub(crate) fn with_message(mut prefix: String, e: &metrics_core::Error) -> JsError {
+    // Writing into a `String` cannot fail.
+    let _ = e.write_message(&mut prefix);
+    JsError::new(&prefix)
+}
+
+/// The start of a message about the metric `name` (a registered, so valid, name: quoting it
+/// needs no escapes).
+fn about(name: &str) -> String {
+    let mut m = String::from("metric \"");
+    m.push_str(name);
+    m.push_str("\": ");
+    m
+}
+
+/// The message for a core error raised while using the metric `name`.
 pub(crate) fn message(name: &str, e: &metrics_core::Error) -> String {
+    let mut m = about(name);
     match e {
         // The core's message describes folding into the overflow series, which `labels()` does;
         // here new values past the limit throw instead and are not recorded.
-        metrics_core::Error::CardinalityLimit { limit } => format!(
-            "metric \"{name}\": at its cardinality limit of {limit} series: these label values \
-             are new and were not recorded; raise the limit (`new Registry(cardinalityLimit)`) \
-             or use fewer distinct label values"
-        ),
-        e => format!("metric \"{name}\": {e}"),
+        metrics_core::Error::CardinalityLimit { limit } => {
+            m.push_str("at its cardinality limit of ");
+            let _ = metrics_core::encoding::write_u64(&mut m, *limit as u64);
+            m.push_str(
+                " series: these label values are new and were not recorded; raise the limit \
+                 (`new Registry(cardinalityLimit)`) or use fewer distinct label values",
+            );
+        }
+        e => {
+            let _ = e.write_message(&mut m);
+        }
     }
+    m
 }
 
 /// A JS `Error` for a core error raised while using the metric `name`.
@@ -30,12 +66,11 @@ pub(crate) fn js_error(name: &str, e: &metrics_core::Error) -> JsError {
     JsError::new(&message(name, e))
 }
 
-/// For a lookup that failed once and succeeded when repeated (cannot happen single-threaded):
-/// an `Error` rather than a panic all the same.
+/// A JS `Error` about the metric `name`: `text` after the name.
 #[cold]
 #[inline(never)]
-pub(crate) fn unreachable_error(name: &str) -> JsError {
-    JsError::new(&format!(
-        "metric \"{name}\": internal error: inconsistent series lookup"
-    ))
+pub(crate) fn metric_error(name: &str, text: &str) -> JsError {
+    let mut m = about(name);
+    m.push_str(text);
+    JsError::new(&m)
 }

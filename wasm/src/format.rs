@@ -11,12 +11,16 @@ pub(crate) fn parse(name: Option<&str>) -> Result<Format, JsError> {
     match name {
         None | Some("text") => Ok(Format::Text),
         Some("openmetrics") => Ok(Format::OpenMetrics),
-        Some(other) => Err(JsError::new(&alloc::format!(
-            "unknown format {:?}: use \"text\" (Prometheus text 0.0.4) or \"openmetrics\" \
-             (OpenMetrics 1.0.0)",
+        Some(other) => {
             // Quoted and escaped as `{:?}` does, without `str`'s `Debug` (2.5 KB of tables).
-            metrics_core::Truncated::new(other)
-        ))),
+            let mut quoted = String::new();
+            let _ = metrics_core::Truncated::new(other).write_quoted(&mut quoted);
+            Err(crate::error::error(&[
+                "unknown format ",
+                &quoted,
+                ": use \"text\" (Prometheus text 0.0.4) or \"openmetrics\" (OpenMetrics 1.0.0)",
+            ]))
+        }
     }
 }
 
@@ -31,7 +35,6 @@ pub(crate) fn name(format: Format) -> &'static str {
 /// The format a scraper asks for in its `Accept` header: `"openmetrics"` when it names
 /// `application/openmetrics-text` with the highest q-value, else `"text"` (also when there is
 /// no header).
-#[wasm_bindgen(unchecked_return_type = "\"text\" | \"openmetrics\"")]
 pub fn negotiate(accept: Option<String>) -> String {
     name(metrics_core::negotiate(accept.as_deref())).into()
 }
@@ -39,9 +42,6 @@ pub fn negotiate(accept: Option<String>) -> String {
 /// The exact `Content-Type` header value for a format (`"text"` or `"openmetrics"`).
 ///
 /// Throws an `Error` for any other format name.
-#[wasm_bindgen(js_name = contentType)]
-pub fn content_type(
-    #[wasm_bindgen(unchecked_param_type = "\"text\" | \"openmetrics\"")] format: &str,
-) -> Result<String, JsError> {
+pub fn content_type(format: &str) -> Result<String, JsError> {
     Ok(parse(Some(format))?.content_type().into())
 }

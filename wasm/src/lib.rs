@@ -16,11 +16,12 @@ mod format;
 mod gauge;
 mod histogram;
 mod registry;
+mod series;
 mod slot;
 mod standalone;
 
 #[doc(hidden)]
-pub use abi::{RawChild, RawMetric, RawRegistry};
+pub use abi::{RawMetric, RawRegistry};
 pub use counter::{Counter, CounterChild};
 pub use exposition::Exposition;
 pub use format::{content_type, negotiate};

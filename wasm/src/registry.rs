@@ -2,14 +2,18 @@
 
 use alloc::rc::Rc;
 use alloc::string::String;
+use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
-use metrics_core::{DynHistogram, Families, FloatCounter, Gauge, DEFAULT_BUCKETS};
+use metrics_core::{validate_buckets, Families, Kind, DEFAULT_BUCKETS};
 use wasm_bindgen::JsError;
 
-use crate::slot::{Reregister, Slot};
-use crate::{format, Counter, Exposition, Histogram};
+use crate::error::{js_error, with_message};
+use crate::series::Config;
+use crate::slot::Slot;
+use crate::wrapper::refs;
+use crate::{format, Counter, Exposition, Gauge, Histogram};
 
 /// A set of metric families, rendered together.
 ///
@@ -19,7 +23,7 @@ use crate::{format, Counter, Exposition, Histogram};
 /// to change.
 pub struct Registry {
     core: RefCell<metrics_core::Registry>,
-    slots: RefCell<Vec<Rc<dyn Reregister>>>,
+    slots: RefCell<Vec<Rc<Slot>>>,
     limit: Option<usize>,
 }
 
@@ -57,12 +61,8 @@ impl Registry {
         help: &str,
         label_names: Option<Vec<String>>,
     ) -> Result<Counter, JsError> {
-        Ok(Counter::from_slot(self.add::<FloatCounter>(
-            name,
-            help,
-            label_names,
-            (),
-        )?))
+        let slot = self.add(Kind::Counter, name, help, &refs(&label_names), None)?;
+        Ok(Counter::from_slot(slot))
     }
 
     /// Creates a gauge (see `counter` for labels).
@@ -71,13 +71,9 @@ impl Registry {
         name: &str,
         help: &str,
         label_names: Option<Vec<String>>,
-    ) -> Result<crate::Gauge, JsError> {
-        Ok(crate::Gauge::from_slot(self.add::<Gauge>(
-            name,
-            help,
-            label_names,
-            (),
-        )?))
+    ) -> Result<Gauge, JsError> {
+        let slot = self.add(Kind::Gauge, name, help, &refs(&label_names), None)?;
+        Ok(Gauge::from_slot(slot))
     }
 
     /// Creates a histogram over `buckets` (finite upper bounds, strictly increasing; `+Inf`
@@ -89,17 +85,9 @@ impl Registry {
         label_names: Option<Vec<String>>,
         buckets: Option<Vec<f64>>,
     ) -> Result<Histogram, JsError> {
-        let buckets = buckets.as_deref().unwrap_or(&DEFAULT_BUCKETS);
-        let bounds = DynHistogram::new(buckets)
-            .map_err(|e| crate::error::js_error(name, &e))?
-            .bounds()
-            .into();
-        Ok(Histogram::from_slot(self.add::<DynHistogram>(
-            name,
-            help,
-            label_names,
-            bounds,
-        )?))
+        let labels = refs(&label_names);
+        let slot = self.add(Kind::Histogram, name, help, &labels, buckets.as_deref())?;
+        Ok(Histogram::from_slot(slot))
     }
 
     /// Every family in `format`: `"text"` (Prometheus text 0.0.4, the default) or
@@ -126,7 +114,7 @@ impl Registry {
             let descs = (0..old.family_count()).filter_map(|i| Families::family(&*old, i));
             for (slot, family) in self.slots.borrow().iter().zip(descs) {
                 slot.reregister(&mut fresh, family.desc, self.limit)
-                    .map_err(|e| JsError::new(&alloc::format!("reset: {e}")))?;
+                    .map_err(|e| with_message("reset: ".into(), &e))?;
             }
         }
         *self.core.borrow_mut() = fresh;
@@ -140,26 +128,31 @@ impl Registry {
 }
 
 impl Registry {
-    fn add<M: metrics_core::FamilyMember>(
+    /// Registers a family of `kind` (a histogram over `buckets`, or the default buckets).
+    pub(crate) fn add(
         &self,
+        kind: Kind,
         name: &str,
         help: &str,
-        label_names: Option<Vec<String>>,
-        config: M::Config,
-    ) -> Result<Rc<Slot<M>>, JsError>
-    where
-        M::Config: Clone,
-    {
-        let labels = label_names.unwrap_or_default();
-        let slot = Slot::<M>::register(
+        labels: &[&str],
+        buckets: Option<&[f64]>,
+    ) -> Result<Rc<Slot>, JsError> {
+        let bounds: Arc<[f64]> = match kind {
+            Kind::Histogram => validate_buckets(buckets.unwrap_or(&DEFAULT_BUCKETS))
+                .map_err(|e| js_error(name, &e))?
+                .into(),
+            _ => Arc::new([]),
+        };
+        let config = Config { kind, bounds };
+        let slot = Slot::register(
             &mut self.core.borrow_mut(),
             name,
             help,
-            &labels,
+            labels,
             config,
             self.limit,
         )
-        .map_err(|e| crate::error::js_error(name, &e))?;
+        .map_err(|e| js_error(name, &e))?;
         let slot = Rc::new(slot);
         self.slots.borrow_mut().push(slot.clone());
         Ok(slot)
@@ -168,7 +161,7 @@ impl Registry {
     fn encode(&self, format: metrics_core::Format) -> Result<String, JsError> {
         let mut out = String::new();
         metrics_core::encode(&*self.core.borrow(), format, &mut out)
-            .map_err(|e| JsError::new(&alloc::format!("render: {e}")))?;
+            .map_err(|e| with_message("render: ".into(), &e))?;
         Ok(out)
     }
 }

@@ -1,37 +1,58 @@
 //! `metric_wrapper!`: the Rust type of one metric type and its bound child type.
 //!
-//! Every metric type has the same shape: it holds an `Rc<Slot<M>>`, each method takes optional
+//! Every metric type has the same shape: it holds an `Rc<Slot>`, each method takes optional
 //! label values last, `labels(values)` binds a child and `name` gives the name. The child holds
-//! a `Bound<M>` and has the same methods without label values. Both also get `op`, which calls
-//! a method by its number (`crate::abi::op`): the one entry point the JS layer (`js/api.js`)
-//! calls through, so that the module exports a few functions instead of one per method.
+//! a `Bound` and has the same methods without label values. Every method is one metric method
+//! number (`crate::series::op`) run by the slot on the series, so the types differ only in
+//! their method lists.
 //!
-//! A method is `docs fn name(args) -> T = |series, name| body; op: NUMBER; child: "doc";` where
-//! `body` yields `T`, or `Result<T, JsError>` when the method is marked `[?]` after its return
-//! type; the metric name binding is optional; a method takes at most one (`f64`) argument.
-//! `child:` is the child method's doc line.
-//!
-//! Docs in the invocation are written `#[doc = " text"]`, not `/// text`: a doc comment passed
-//! through `macro_rules!` reaches wasm-bindgen as a raw string (`r" text"`), and wasm-bindgen
-//! copies that token into the JS and TypeScript comments with its `r"` prefix.
+//! A method is `docs fn name(value?) -> T = OP; child: "doc";`, with `T` either `()` or `f64`
+//! and at most one (`f64`) argument; `child:` is the child method's doc line.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// A method's result from the number `Series::op` returns.
+pub(crate) trait FromNumber {
+    /// The result; `()` drops the number.
+    fn from_number(n: f64) -> Self;
+}
+
+impl FromNumber for () {
+    fn from_number(_: f64) {}
+}
+
+impl FromNumber for f64 {
+    fn from_number(n: f64) -> Self {
+        n
+    }
+}
+
+/// A method's argument, `0` for a method without one.
+pub(crate) fn arg(value: Option<f64>) -> f64 {
+    value.unwrap_or(0.0)
+}
+
+/// The label values as the slot takes them.
+pub(crate) fn refs(values: &Option<Vec<String>>) -> Vec<&str> {
+    values.iter().flatten().map(String::as_str).collect()
+}
 
 macro_rules! metric_wrapper {
     (
         $(#[doc = $doc:literal])*
-        pub struct $Parent:ident($M:ty);
+        pub struct $Parent:ident;
         $(#[doc = $child_doc:literal])*
         pub struct $Child:ident;
         $(
             $(#[doc = $mdoc:literal])+
-            fn $method:ident($($arg:ident: $ty:ty),*) -> $ret:ty $([$try:tt])?
-                = |$m:ident $(, $n:ident)?| $body:expr;
-            op: $op:path;
+            fn $method:ident($($arg:ident)?) -> $ret:ty = $op:ident;
             child: $cdoc:literal;
         )*
     ) => {
         $(#[doc = $doc])*
         pub struct $Parent {
-            slot: Rc<Slot<$M>>,
+            slot: alloc::rc::Rc<crate::slot::Slot>,
         }
 
         impl core::fmt::Debug for $Parent {
@@ -41,87 +62,64 @@ macro_rules! metric_wrapper {
         }
 
         impl $Parent {
-            pub(crate) fn from_slot(slot: Rc<Slot<$M>>) -> Self {
+            pub(crate) fn from_slot(slot: alloc::rc::Rc<crate::slot::Slot>) -> Self {
                 $Parent { slot }
             }
-        }
 
-        impl $Parent {
             $(
                 $(#[doc = $mdoc])+
                 pub fn $method(
                     &self,
-                    $($arg: $ty,)*
-                    label_values: Option<Vec<String>>,
-                ) -> Result<$ret, JsError> {
-                    $(let $n = self.slot.name();)?
-                    self.slot.with(label_values, |$m| $body)$($try)?
+                    $($arg: f64,)?
+                    label_values: Option<alloc::vec::Vec<alloc::string::String>>,
+                ) -> Result<$ret, wasm_bindgen::JsError> {
+                    let value = crate::wrapper::arg(None $(.or(Some($arg)))?);
+                    let values = crate::wrapper::refs(&label_values);
+                    self.slot
+                        .op(crate::series::op::$op, value, &values)
+                        .map(crate::wrapper::FromNumber::from_number)
                 }
             )*
 
             /// A child bound to `label_values`, for hot paths (checked now).
-            pub fn labels(&self, label_values: Vec<String>) -> Result<$Child, JsError> {
+            pub fn labels(
+                &self,
+                label_values: alloc::vec::Vec<alloc::string::String>,
+            ) -> Result<$Child, wasm_bindgen::JsError> {
+                let label_values = Some(label_values);
+                let values = crate::wrapper::refs(&label_values);
                 Ok($Child {
-                    bound: Bound::new(self.slot.clone(), label_values)?,
+                    bound: crate::slot::Bound::new(self.slot.clone(), &values)?,
                 })
             }
 
             /// The metric name.
-            pub fn name(&self) -> String {
+            pub fn name(&self) -> alloc::string::String {
                 self.slot.name().into()
-            }
-
-            /// The method numbered `op` (`crate::abi::op`), `value` its argument if it takes
-            /// one, as a number (`0` for methods without a result).
-            pub(crate) fn op(
-                &self,
-                op: u32,
-                value: f64,
-                label_values: Option<Vec<String>>,
-            ) -> Result<f64, JsError> {
-                let _ = value;
-                $(
-                    if op == $op {
-                        $(let $arg: $ty = value;)*
-                        return self.$method($($arg,)* label_values)
-                            .map(crate::abi::Number::number);
-                    }
-                )*
-                Ok(f64::NAN)
             }
         }
 
         $(#[doc = $child_doc])*
         pub struct $Child {
-            bound: Bound<$M>,
+            bound: crate::slot::Bound,
         }
 
         impl core::fmt::Debug for $Child {
             fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-                f.write_str(stringify!($Child))
+                f.debug_tuple(stringify!($Child)).field(&self.bound.name()).finish()
             }
         }
 
         impl $Child {
             $(
                 #[doc = $cdoc]
-                pub fn $method(&self, $($arg: $ty),*) -> Result<$ret, JsError> {
-                    $(let $n = self.bound.name();)?
-                    self.bound.with(|$m| $body)$($try)?
+                pub fn $method(&self, $($arg: f64)?) -> Result<$ret, wasm_bindgen::JsError> {
+                    let value = crate::wrapper::arg(None $(.or(Some($arg)))?);
+                    self.bound
+                        .op(crate::series::op::$op, value)
+                        .map(crate::wrapper::FromNumber::from_number)
                 }
             )*
-
-            /// As the parent's `op`, for the bound series.
-            pub(crate) fn op(&self, op: u32, value: f64) -> Result<f64, JsError> {
-                let _ = value;
-                $(
-                    if op == $op {
-                        $(let $arg: $ty = value;)*
-                        return self.$method($($arg),*).map(crate::abi::Number::number);
-                    }
-                )*
-                Ok(f64::NAN)
-            }
         }
     };
 }

@@ -31,13 +31,14 @@ fn escape<W: Write + ?Sized>(w: &mut W, s: &str, quote: bool) -> Result {
             b'\n' => "\\n",
             _ => "\\\"",
         };
-        // `i` is at an ASCII byte, so both slices end on char boundaries.
-        w.write_str(&s[start..i])?;
+        // `i` is at an ASCII byte, so both slices end on char boundaries (`get` has no panic
+        // path to link).
+        w.write_str(s.get(start..i).unwrap_or(""))?;
         w.write_str(rep)?;
         start = i + 1;
         next = find_special(&bytes[start..], quote);
     }
-    w.write_str(&s[start..])
+    w.write_str(s.get(start..).unwrap_or(""))
 }
 
 const LO: u64 = 0x0101_0101_0101_0101;
@@ -53,7 +54,10 @@ fn has_byte(x: u64, c: u8) -> u64 {
 }
 
 /// The index of the first `\`, newline or (with `quote`) `"` in `b`, eight bytes at a time.
-#[inline]
+/// On wasm32 one copy for label values and HELP text alike (`quote` then a run-time argument),
+/// not one inlined per caller.
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 fn find_special(b: &[u8], quote: bool) -> Option<usize> {
     let is_special = |c: u8| c == b'\\' || c == b'\n' || (quote && c == b'"');
     if b.len() < 8 {

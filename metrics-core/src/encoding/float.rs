@@ -8,14 +8,20 @@
 //!
 //! - by default, `core`'s own float formatter (`{:e}` without a precision is the shortest
 //!   representation that round-trips; Grisu with a Dragon4 fallback), re-laid out here;
-//! - with the `compact-float` feature (the wasm package), `shortest_digits` below, an exact
-//!   free-format digit generator (Burger & Dybvig's free-format Dragon4) in `u128` arithmetic
-//!   when the scaled values fit, else in a small fixed-size bignum. It avoids `core::fmt`'s
-//!   float code (about 12 KB of a WASM build) but is slower. Instructions per `write_f64` call
-//!   (callgrind, x86-64, 20 000 values each; default path / `compact-float`): many-digit sums
-//!   like `0.1 + 0.2` 1 166 / 1 281, values over `1e-20..1e20` 1 555 / 1 657, latency-like
-//!   values 1 388 / 1 465, random bit patterns (mostly huge or tiny magnitudes: the bignum)
-//!   2 001 / 42 759. Values with few digits and integers take the fast paths either way.
+//! - with the `compact-float` feature (the wasm package, the firmware examples),
+//!   `shortest_digits` below, an exact free-format digit generator (Burger & Dybvig's
+//!   free-format Dragon4) in `u128` arithmetic when the scaled values fit, else in a small
+//!   fixed-size bignum; on wasm32 in the bignum alone (one copy of the generator: 1.5 KB less
+//!   of the wasm package, slower). It avoids `core::fmt`'s float code (about 12 KB of a WASM
+//!   build).
+//!
+//! What a value costs on the general path, in instructions beyond those of an integral value
+//! (callgrind, x86-64, 20 000 gauges encoded; sums like `i × 0.1 + 0.2` / values over
+//! `1e-20..1e20` / latency-like `n / 3e6` / random bit patterns, mostly huge or tiny
+//! magnitudes): the default path 552 / 656 / 878 / 922; `compact-float` 592 / 706 / 1 115 /
+//! 14 686; the bignum alone (`compact-float` on wasm32) 1 762 / 2 793 / 4 156 / 15 125.
+//! Values with few digits (`0.25`, `12.75`, bucket bounds) and integers take the fast paths
+//! either way.
 //!
 //! The tests check the generator against `core`'s `{:e}` on random and edge-case doubles.
 
@@ -40,6 +46,8 @@ impl Buf {
 
     #[inline]
     fn push(&mut self, c: u8) {
+        // `flush` relies on it (every caller in this module pushes digits, signs, `.`, `e`).
+        debug_assert!(c.is_ascii());
         // Capacity is proven sufficient above; `get_mut` keeps this panic-free regardless.
         if let Some(slot) = self.b.get_mut(self.n) {
             *slot = c;
@@ -56,8 +64,11 @@ impl Buf {
 
     #[inline]
     fn flush<W: Write + ?Sized>(&self, w: &mut W) -> fmt::Result {
-        // Only ASCII is ever pushed, so this cannot fail; mapping the error avoids a panic path.
-        w.write_str(core::str::from_utf8(&self.b[..self.n]).map_err(|_| fmt::Error)?)
+        let bytes = self.b.get(..self.n).unwrap_or(&[]);
+        // SAFETY: the buffer holds ASCII bytes (`push` and `extend` are only given ASCII
+        // digits, signs, `.`, `e`) and whole `str`s (`write_str` copies all of one or nothing),
+        // so it is valid UTF-8. (Validating it cost a `from_utf8` per float written.)
+        w.write_str(unsafe { core::str::from_utf8_unchecked(bytes) })
     }
 }
 
@@ -194,12 +205,17 @@ const DIGIT_PAIRS: &[u8; 200] = b"\
 ///
 /// Fails only if the writer fails.
 pub fn write_u64<W: Write + ?Sized>(w: &mut W, v: u64) -> fmt::Result {
+    // On wasm32 through the encoder's `dyn Sink` (see `encode`): one copy for every writer.
+    #[cfg(target_arch = "wasm32")]
+    let w: &mut dyn super::Sink = &mut super::sink::SinkOf(w);
     write_u64_then(w, v, false)
 }
 
 /// [`write_u64`], followed by a newline in the same write when `newline` is set (a sample
-/// line's end: one write fewer per line).
-#[inline]
+/// line's end: one write fewer per line). On wasm32 not inlined: one copy for integer values
+/// and integral floats.
+#[cfg_attr(not(target_arch = "wasm32"), inline)]
+#[cfg_attr(target_arch = "wasm32", inline(never))]
 pub(crate) fn write_u64_then<W: Write + ?Sized>(
     w: &mut W,
     mut v: u64,
@@ -418,8 +434,13 @@ fn shortest_digits(v: f64, out: &mut [u8; 17]) -> (usize, i32) {
         out[0] = b'0';
         return (1, 0);
     };
-    // `u128` covers |v| from about 1e-17 to 1e21, so the bignum is rarely needed.
-    let (n, k) = match d.digits::<u128>(out) {
+    // `u128` covers |v| from about 1e-17 to 1e21, so the bignum is rarely needed. With
+    // `compact-float` on wasm32, the bignum alone: one copy of the generator, slower.
+    #[cfg(not(all(feature = "compact-float", target_arch = "wasm32")))]
+    let digits = d.digits::<u128>(out);
+    #[cfg(all(feature = "compact-float", target_arch = "wasm32"))]
+    let digits = None;
+    let (n, k) = match digits {
         Some(r) => r,
         None => d.digits::<Big>(out).unwrap_or((0, 0)),
     };
@@ -471,45 +492,46 @@ impl Dragon {
         } else {
             (1, 1, 1)
         };
-        let (mut r, mut s, mut m_plus, mut m_minus);
+        let mut r = N::from_u64(self.f);
+        let mut s = N::from_u64(1);
+        let mut m_plus = N::from_u64(mp);
+        let mut m_minus = N::from_u64(1);
         if self.e >= 0 {
             let e = self.e as u32;
-            r = N::from_u64(self.f).shl(e + shift)?;
-            s = N::from_u64(1 << s_shift);
-            m_plus = N::from_u64(mp).shl(e)?;
-            m_minus = N::from_u64(1).shl(e)?;
+            r.shl(e + shift)?;
+            s.shl(s_shift)?;
+            m_plus.shl(e)?;
+            m_minus.shl(e)?;
         } else {
-            r = N::from_u64(self.f).shl(shift)?;
-            s = N::from_u64(1).shl(self.e.unsigned_abs() + s_shift)?;
-            m_plus = N::from_u64(mp);
-            m_minus = N::from_u64(1);
+            r.shl(shift)?;
+            s.shl(self.e.unsigned_abs() + s_shift)?;
         }
         // |v| ∈ [2^E, 2^(E+1)); 78913 / 2^18 is log10 2 to 7 digits, exact enough for |E| < 1700
         // (the shift floors negative values too). This k is the true one or one less.
         let big_e = self.e + 63 - self.f.leading_zeros() as i32;
         let mut k = ((big_e * 78913) >> 18) + 1;
         if k >= 0 {
-            s = s.mul_pow10(k as u32)?;
+            s.mul_pow10(k as u32)?;
         } else {
             let p = k.unsigned_abs();
-            r = r.mul_pow10(p)?;
-            m_plus = m_plus.mul_pow10(p)?;
-            m_minus = m_minus.mul_pow10(p)?;
+            r.mul_pow10(p)?;
+            m_plus.mul_pow10(p)?;
+            m_minus.mul_pow10(p)?;
         }
         // Fix-up: the interval's top must stay below 10^k.
         if self.high(&r, &m_plus, &s)? {
-            s = s.mul_small(10)?;
+            s.mul_small(10)?;
             k += 1;
         }
         let mut n = 0;
         loop {
-            r = r.mul_small(10)?;
-            m_plus = m_plus.mul_small(10)?;
-            m_minus = m_minus.mul_small(10)?;
+            r.mul_small(10)?;
+            m_plus.mul_small(10)?;
+            m_minus.mul_small(10)?;
             // The next digit: at most 9 subtractions (r < 10 s).
             let mut digit = 0u8;
             while r >= s {
-                r = r.sub(&s);
+                r.sub(&s);
                 digit += 1;
             }
             let low = if self.inclusive {
@@ -554,17 +576,18 @@ impl Dragon {
     }
 }
 
-/// The unsigned arithmetic `Dragon` needs; every operation reports overflow as `None`.
+/// The unsigned arithmetic `Dragon` needs, in place (a `Big` is 168 bytes: moving one per
+/// operation cost more than the arithmetic); every operation reports overflow as `None`.
 trait Nat: Sized + Ord {
     fn from_u64(v: u64) -> Self;
-    fn shl(self, bits: u32) -> Option<Self>;
-    fn mul_small(self, m: u32) -> Option<Self>;
+    fn shl(&mut self, bits: u32) -> Option<()>;
+    fn mul_small(&mut self, m: u32) -> Option<()>;
     fn add(&self, o: &Self) -> Option<Self>;
-    /// `self - o` for `self >= o`.
-    fn sub(self, o: &Self) -> Self;
-    fn mul_pow10(mut self, mut p: u32) -> Option<Self> {
+    /// `self -= o` for `self >= o`.
+    fn sub(&mut self, o: &Self);
+    fn mul_pow10(&mut self, mut p: u32) -> Option<()> {
         while p >= 9 {
-            self = self.mul_small(1_000_000_000)?;
+            self.mul_small(1_000_000_000)?;
             p -= 9;
         }
         self.mul_small(10u32.pow(p))
@@ -577,23 +600,25 @@ impl Nat for u128 {
         u128::from(v)
     }
     #[inline]
-    fn shl(self, bits: u32) -> Option<Self> {
+    fn shl(&mut self, bits: u32) -> Option<()> {
         if bits >= 128 || self.leading_zeros() < bits {
             return None;
         }
-        Some(self << bits)
+        *self <<= bits;
+        Some(())
     }
     #[inline]
-    fn mul_small(self, m: u32) -> Option<Self> {
-        self.checked_mul(u128::from(m))
+    fn mul_small(&mut self, m: u32) -> Option<()> {
+        *self = self.checked_mul(u128::from(m))?;
+        Some(())
     }
     #[inline]
     fn add(&self, o: &Self) -> Option<Self> {
         self.checked_add(*o)
     }
     #[inline]
-    fn sub(self, o: &Self) -> Self {
-        self - o
+    fn sub(&mut self, o: &Self) {
+        *self -= o;
     }
 }
 
@@ -609,11 +634,10 @@ struct Big {
 }
 
 impl Big {
-    fn trim(mut self) -> Self {
+    fn trim(&mut self) {
         while self.len > 0 && self.limbs[self.len - 1] == 0 {
             self.len -= 1;
         }
-        self
     }
 }
 
@@ -639,10 +663,12 @@ impl Nat for Big {
         let mut limbs = [0; LIMBS];
         limbs[0] = v as u32;
         limbs[1] = (v >> 32) as u32;
-        Big { limbs, len: 2 }.trim()
+        let mut b = Big { limbs, len: 2 };
+        b.trim();
+        b
     }
 
-    fn shl(mut self, bits: u32) -> Option<Self> {
+    fn shl(&mut self, bits: u32) -> Option<()> {
         let (words, bits) = ((bits / 32) as usize, bits % 32);
         if self.len + words + 1 > LIMBS {
             return None;
@@ -663,10 +689,11 @@ impl Nat for Big {
             };
         }
         self.len += words + 1;
-        Some(self.trim())
+        self.trim();
+        Some(())
     }
 
-    fn mul_small(mut self, m: u32) -> Option<Self> {
+    fn mul_small(&mut self, m: u32) -> Option<()> {
         let mut carry = 0u64;
         for limb in &mut self.limbs[..self.len] {
             let t = u64::from(*limb) * u64::from(m) + carry;
@@ -677,7 +704,7 @@ impl Nat for Big {
             *self.limbs.get_mut(self.len)? = carry as u32;
             self.len += 1;
         }
-        Some(self)
+        Some(())
     }
 
     fn add(&self, o: &Self) -> Option<Self> {
@@ -697,14 +724,14 @@ impl Nat for Big {
         Some(sum)
     }
 
-    fn sub(mut self, o: &Self) -> Self {
+    fn sub(&mut self, o: &Self) {
         let mut borrow = 0i64;
         for (i, limb) in self.limbs[..self.len].iter_mut().enumerate() {
             let t = i64::from(*limb) - i64::from(o.limbs[i]) - borrow;
             *limb = t as u32;
             borrow = i64::from(t < 0);
         }
-        self.trim()
+        self.trim();
     }
 }
 

@@ -16,20 +16,22 @@ mod chunked;
 mod escape;
 pub(crate) mod float;
 pub(crate) mod line;
-mod sink;
+pub(crate) mod sink;
 
 pub use chunked::ChunkedEncoder;
+pub use float::write_u64;
 #[cfg(feature = "std")]
 pub use sink::IoWriter;
-pub use sink::SliceWriter;
 #[cfg(feature = "alloc")]
 pub use sink::VecWriter;
+pub use sink::{Sink, SliceWriter};
 
 use core::fmt::Write;
 
 use crate::collect::Families;
 use crate::{Error, Format};
 use line::Meta;
+use sink::SinkOf;
 
 /// Encodes every family of `registry` in `format` into `w`.
 ///
@@ -40,13 +42,31 @@ where
     F: Families + ?Sized,
     W: Write + ?Sized,
 {
+    let mut sink = SinkOf(w);
+    // On wasm32 every writer goes through one `dyn Sink`: a module then holds one copy of the
+    // encoder and of the number formatting under it (the one `write_rendered` needs anyway),
+    // not one more per writer type, for an indirect call per write.
+    #[cfg(target_arch = "wasm32")]
+    let sink: &mut dyn Sink = &mut sink;
+    #[cfg(not(target_arch = "wasm32"))]
+    let sink = &mut sink;
+    encode_into(registry, format, sink)
+}
+
+/// [`encode`] into the sink it picked: `write_rendered` gets it as a `dyn Sink` without a
+/// second wrapper (one indirect call per write).
+fn encode_into<F, S>(registry: &F, format: Format, w: &mut S) -> Result<(), Error>
+where
+    F: Families + ?Sized,
+    S: Sink + Write + ?Sized,
+{
     for i in 0..registry.family_count() {
         let Some(f) = registry.family(i) else { break };
         for meta in [Meta::Help, Meta::Type, Meta::Unit] {
             line::write_meta(w, &f, format, meta)?;
         }
         let base = crate::exposed::base(f.desc.name(), f.kind);
-        let rendered = f.metric.write_rendered(&mut DynWrite(w))?;
+        let rendered = f.metric.write_rendered(w.as_dyn())?;
         for j in rendered..f.metric.series_count() {
             f.metric.collect(j, &mut |values, value| {
                 line::write_series(w, &f, base, format, values, value)
@@ -54,19 +74,9 @@ where
         }
     }
     if format == Format::OpenMetrics {
-        w.write_str("# EOF\n")?;
+        Write::write_str(w, "# EOF\n")?;
     }
     Ok(())
-}
-
-/// Lends a possibly unsized writer as a `dyn Write`.
-struct DynWrite<'a, W: ?Sized>(&'a mut W);
-
-impl<W: Write + ?Sized> Write for DynWrite<'_, W> {
-    #[inline]
-    fn write_str(&mut self, s: &str) -> core::fmt::Result {
-        self.0.write_str(s)
-    }
 }
 
 /// Encodes into a `Vec<u8>`, appending.

@@ -2,6 +2,47 @@
 
 use core::fmt;
 
+/// A text sink whose vtable holds `write_str` alone: what [`Collect::write_rendered`] writes
+/// into. A `dyn fmt::Write` would do, but its vtable also holds `write_fmt`, which links all of
+/// `core::fmt`'s formatting machinery into a WASM module that otherwise needs none of it.
+/// Every `dyn Sink` is a [`fmt::Write`].
+///
+/// [`Collect::write_rendered`]: crate::Collect::write_rendered
+#[doc(hidden)]
+pub trait Sink {
+    /// As [`fmt::Write::write_str`].
+    fn write_str(&mut self, s: &str) -> fmt::Result;
+    /// This sink as a `dyn Sink` (a `dyn Sink` lends itself as it is, not wrapped again).
+    fn as_dyn(&mut self) -> &mut (dyn Sink + '_);
+}
+
+impl fmt::Write for dyn Sink + '_ {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        Sink::write_str(self, s)
+    }
+}
+
+/// Any `fmt::Write` as a [`Sink`].
+pub(crate) struct SinkOf<'a, W: ?Sized>(pub(crate) &'a mut W);
+
+impl<W: fmt::Write + ?Sized> Sink for SinkOf<'_, W> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
+    }
+    fn as_dyn(&mut self) -> &mut (dyn Sink + '_) {
+        self
+    }
+}
+
+impl<W: fmt::Write + ?Sized> fmt::Write for SinkOf<'_, W> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.write_str(s)
+    }
+}
+
 /// Writes into a fixed byte buffer; fails (with nothing partial reported as success) once it is
 /// full.
 #[derive(Debug)]

@@ -168,6 +168,32 @@ test("bad input throws Errors with clear messages, never breaks the module", () 
   );
 });
 
+test("label values of any text, and only strings", () => {
+  // Label lists cross into the module as one string (js/api.js joinLabels): values with
+  // digits, colons, astral characters and lone surrogates come back as they went in.
+  const registry = new Registry();
+  const c = registry.counter("odd_labels", "", ["a", "b"]);
+  const odd = [["1:2", "3"], ["", ":"], ["é😀", "x"], ["12", "\ud800"], ["日本", "a\nb"]];
+  for (const values of odd) c.inc(values);
+  c.labels(["1:2", "3"]).inc();
+  assert.equal(c.get(["1:2", "3"]), 2);
+  assert.equal(c.get(["é😀", "x"]), 1);
+  assert.equal(
+    registry.render(),
+    '# TYPE odd_labels_total counter\n' +
+      'odd_labels_total{a="1:2",b="3"} 2\n' +
+      'odd_labels_total{a="",b=":"} 1\n' +
+      'odd_labels_total{a="é😀",b="x"} 1\n' +
+      'odd_labels_total{a="12",b="\ufffd"} 1\n' +
+      'odd_labels_total{a="日本",b="a\\nb"} 1\n',
+  );
+  const wrongType = /array contains a value of the wrong type/;
+  throwsMessage(() => c.inc(["GET", 200]), wrongType);
+  throwsMessage(() => c.labels([null, "x"]), wrongType);
+  throwsMessage(() => registry.gauge("g", "", ["a", 1]), wrongType);
+  assert.equal(registry.size, 1);
+});
+
 function pythonCheck(format, body, expected) {
   assert.ok(existsSync(python), `Python with prometheus_client not found at ${python} (set METRICS_PYTHON)`);
   const dir = mkdtempSync(join(tmpdir(), "metrics-wasm-"));
