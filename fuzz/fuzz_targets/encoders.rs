@@ -185,7 +185,7 @@ struct Expected {
 }
 
 /// A metric type the target drives: one update, mirrored in the model.
-trait Drive: FamilyMember {
+trait Drive: FamilyMember + metrics_core::Metric {
     fn zero(bounds: &[f64]) -> Model;
     fn drive(&self, op: &Op, model: &mut Model, bounds: &[f64]);
 }
