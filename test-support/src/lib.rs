@@ -108,6 +108,13 @@ impl Tool {
         package: "prometheus-node-exporter",
     };
 
+    /// `wrk` (`$WRK`), the HTTP load generator of the exporter's load test.
+    pub const WRK: Tool = Tool {
+        var: "WRK",
+        binary: "wrk",
+        package: "wrk",
+    };
+
     /// The binary to run: `$var`, or `binary`.
     pub fn path(&self) -> OsString {
         std::env::var_os(self.var).unwrap_or_else(|| self.binary.into())

@@ -6,6 +6,8 @@
 //! --release -p metrics-exporter-http --test load -- --ignored`): the figures are the
 //! exporter's, not those of an unoptimized encoder.
 
+mod common;
+
 #[path = "../../../metrics-core/tests/common/registry_10k.rs"]
 mod registry_10k;
 
@@ -16,19 +18,11 @@ use std::sync::Arc;
 use std::thread;
 use std::time::Duration;
 
+use common::PROMETHEUS_ACCEPT;
 use metrics_core::{Counter, DynHistogram, Family, Gauge};
 use metrics_exporter_http::{Config, Exporter};
 use registry_10k::{registry_10k, Registry10k, LABEL_VALUES};
-
-/// The `Accept` header Prometheus 2.42 sends (so the exporter negotiates OpenMetrics).
-const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
-
-/// `wrk` from Debian's package of that name (`$WRK` for another binary).
-const WRK: test_support::Tool = test_support::Tool {
-    var: "WRK",
-    binary: "wrk",
-    package: "wrk",
-};
+use test_support::Tool;
 
 /// What one `wrk --latency` run printed, read from its summary.
 #[derive(Debug)]
@@ -57,7 +51,7 @@ fn wrk_duration(s: &str) -> Duration {
 }
 
 fn wrk(addr: SocketAddr, seconds: u32) -> WrkRun {
-    let out = WRK
+    let out = Tool::WRK
         .command()
         .args([
             "--threads",
@@ -72,7 +66,7 @@ fn wrk(addr: SocketAddr, seconds: u32) -> WrkRun {
         .args(["--header", &format!("Accept: {PROMETHEUS_ACCEPT}")])
         .arg(format!("http://{addr}/metrics"))
         .output()
-        .unwrap_or_else(|e| panic!("{}", WRK.unavailable(&e)));
+        .unwrap_or_else(|e| panic!("{}", Tool::WRK.unavailable(&e)));
     let output = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(
         out.status.success(),
