@@ -158,6 +158,17 @@ pub trait Collect: Send + Sync {
     fn label_count(&self) -> usize {
         0
     }
+    /// When series `index` started counting, in Unix seconds: OpenMetrics exposes it as the
+    /// series' `_created` sample (counters and histograms only; gauges have none, and the text
+    /// format 0.0.4 never shows it). A reset (the process restarted, a state file started
+    /// anew) is then visible to the scraper as a new start time. The default is `None`: no
+    /// `_created` line. An implementation that returns `Some` must not pre-render its lines
+    /// (keep the default `write_rendered`): the encoders add the `_created` line after the
+    /// series' other lines.
+    fn created(&self, index: usize) -> Option<f64> {
+        let _ = index;
+        None
+    }
     /// The streaming encoder's fast path: an implementation that keeps each series' sample
     /// line pre-rendered up to its value (a run-time registry's counter and gauge families)
     /// writes its first series' lines straight into `w` and returns how many series it wrote;

@@ -82,6 +82,32 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         bucket.fetch_add(1, Ordering::Release);
     }
 
+    /// `observe` for many observations at once: `counts[i]` in bucket `i` (the last one
+    /// `+Inf`), their values summing to `sum`. Registered with one `fetch_add` of their number,
+    /// so a snapshot holds all of them or none: the flip's count includes them all, and it
+    /// waits until every bucket increment below has landed, exactly as for one observation
+    /// (each increment is a Release after the sum, so whichever the snapshot sees last, it
+    /// sees the sum).
+    pub(crate) fn observe_counts(&self, counts: &[u64], sum: f64) {
+        let total = counts.iter().fold(0u64, |n, c| n.wrapping_add(*c));
+        if total == 0 {
+            return;
+        }
+        let n = self.hot_count.fetch_add(total, Ordering::Acquire);
+        let shard = &self.shards[(n >> 63) as usize];
+        add_f64(&shard.sum, sum, Ordering::Relaxed);
+        let buckets = shard
+            .buckets
+            .as_ref()
+            .iter()
+            .chain(core::iter::once(&shard.inf));
+        for (bucket, c) in buckets.zip(counts) {
+            if *c != 0 {
+                bucket.fetch_add(*c, Ordering::Release);
+            }
+        }
+    }
+
     pub(crate) fn snapshot<R>(
         &self,
         bounds: &[f64],
@@ -202,6 +228,28 @@ macro_rules! histogram_api {
             #[inline]
             pub fn observe(&self, v: f64) {
                 self.core.observe(&self.bounds[..], v);
+            }
+
+            /// Adds observations counted elsewhere, as if each had been observed here:
+            /// `counts[i]` observations in bucket `i` alone (not cumulative; the last count is
+            /// the `+Inf` bucket's, so there is one more count than finite bounds), whose
+            /// values add up to `sum`. Restores a histogram saved earlier (a state file that
+            /// outlives the process) or merges another's snapshot. Lock-free; a snapshot holds
+            /// all of them or none. No counts (all zero) add nothing, `sum` included.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::BucketCount`] when `counts` does not have one count per bucket.
+            pub fn observe_counts(&self, counts: &[u64], sum: f64) -> Result<(), Error> {
+                let expected = self.bounds.len() + 1;
+                if counts.len() != expected {
+                    return Err(Error::BucketCount {
+                        expected,
+                        got: counts.len(),
+                    });
+                }
+                self.core.observe_counts(counts, sum);
+                Ok(())
             }
 
             /// Calls `f` with a consistent snapshot.

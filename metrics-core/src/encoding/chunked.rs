@@ -63,6 +63,8 @@ pub struct ChunkedEncoder<'r, F: Families + ?Sized, const B: usize = 32> {
     /// Bytes of the current line already delivered.
     offset: usize,
     captured: Option<Captured>,
+    /// The current series' `_created` time, captured with its values.
+    created: Option<f64>,
     cumulative: [u64; B],
 }
 
@@ -77,6 +79,7 @@ impl<'r, F: Families + ?Sized, const B: usize> ChunkedEncoder<'r, F, B> {
             line: 0,
             offset: 0,
             captured: None,
+            created: None,
             cumulative: [0; B],
         }
     }
@@ -142,7 +145,16 @@ impl<'r, F: Families + ?Sized, const B: usize> ChunkedEncoder<'r, F, B> {
                         continue;
                     }
                     let mut finished = true;
+                    // Captured with the values, when the series' first byte is produced.
+                    if self.captured.is_none() {
+                        self.created = if format == Format::OpenMetrics {
+                            f.metric.created(index)
+                        } else {
+                            None
+                        };
+                    }
                     let mut state = SeriesState {
+                        created: self.created,
                         line: &mut self.line,
                         offset: &mut self.offset,
                         captured: &mut self.captured,
@@ -166,6 +178,8 @@ impl<'r, F: Families + ?Sized, const B: usize> ChunkedEncoder<'r, F, B> {
 }
 
 struct SeriesState<'s, const B: usize> {
+    /// The series' `_created` time (OpenMetrics only).
+    created: Option<f64>,
     line: &'s mut usize,
     offset: &'s mut usize,
     captured: &'s mut Option<Captured>,
@@ -202,13 +216,17 @@ impl<const B: usize> SeriesState<'_, B> {
             _ => 0,
         };
         let omit = line::omit_sum(format, bounds);
-        while let Some((suffix, slot)) = line::plan(f.kind, buckets, omit, *self.line) {
+        let created = self.created;
+        while let Some((suffix, slot)) =
+            line::plan(f.kind, buckets, omit, created.is_some(), *self.line)
+        {
             let num = match (slot, captured) {
                 (Slot::Scalar, Captured::Counter(n)) => n,
                 (Slot::Scalar, Captured::Gauge(v)) => Num::F64(v),
                 (Slot::Bucket(i), _) => Num::U64(self.cumulative[i]),
                 (Slot::Sum, Captured::Histogram { sum, .. }) => Num::F64(sum),
                 (Slot::Inf | Slot::Count, Captured::Histogram { count, .. }) => Num::U64(count),
+                (Slot::Created, _) => Num::F64(created.unwrap_or(0.0)),
                 _ => return Err(Error::KindMismatch),
             };
             let le = line::le(slot, bounds);

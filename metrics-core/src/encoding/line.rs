@@ -199,19 +199,28 @@ pub(crate) enum Slot {
     Sum,
     /// A histogram's count (equal to the `+Inf` bucket).
     Count,
+    /// The series' start time (OpenMetrics `_created`, counters and histograms).
+    Created,
 }
 
 /// Line `k` of a series, in exposition order, as (name suffix, slot); `None` past the last.
-/// Both encoders follow this one plan: buckets, `+Inf`, `_sum` (unless `omit_sum`), `_count`.
+/// Both encoders follow this one plan: buckets, `+Inf`, `_sum` (unless `omit_sum`), `_count`,
+/// then `_created` when `created` (OpenMetrics with a start time; never for a gauge).
 #[inline]
 pub(crate) fn plan(
     kind: Kind,
     buckets: usize,
     omit_sum: bool,
+    created: bool,
     k: usize,
 ) -> Option<(&'static str, Slot)> {
+    let created = (created && kind != Kind::Gauge).then_some(("_created", Slot::Created));
     match kind {
-        Kind::Counter => (k == 0).then_some(("_total", Slot::Scalar)),
+        Kind::Counter => match k {
+            0 => Some(("_total", Slot::Scalar)),
+            1 => created,
+            _ => None,
+        },
         Kind::Gauge => (k == 0).then_some(("", Slot::Scalar)),
         Kind::Histogram => {
             if k < buckets {
@@ -223,6 +232,7 @@ pub(crate) fn plan(
             match k - buckets - 1 + usize::from(omit_sum) {
                 0 => Some(("_sum", Slot::Sum)),
                 1 => Some(("_count", Slot::Count)),
+                2 => created,
                 _ => None,
             }
         }
@@ -240,7 +250,8 @@ pub(crate) fn le(slot: Slot, bounds: &[f64]) -> Option<f64> {
 }
 
 /// Writes every sample line of one series (the streaming path); `base` is the family's
-/// [`base`] name, computed once per family by the caller.
+/// [`base`] name, computed once per family by the caller; `created` is the series' start time
+/// (written in OpenMetrics only, see [`Collect::created`](crate::Collect::created)).
 pub(crate) fn write_series<W: Write + ?Sized>(
     w: &mut W,
     f: &FamilyRef<'_>,
@@ -248,12 +259,18 @@ pub(crate) fn write_series<W: Write + ?Sized>(
     format: Format,
     values: StrList<'_>,
     value: Value<'_>,
+    created: Option<f64>,
 ) -> Result<(), Error> {
     check(f, values, &value)?;
     let names = f.desc.label_names();
-    // Counters and gauges: one line, no plan to walk.
+    let created = created.filter(|_| format == Format::OpenMetrics && f.kind != Kind::Gauge);
+    // Counters and gauges: one line (two with `_created`), no plan to walk.
     if let Some((suffix, num)) = scalar(&value) {
-        return Ok(write_sample(w, base, suffix, names, values, None, num)?);
+        write_sample(w, base, suffix, names, values, None, num)?;
+        if let Some(t) = created {
+            write_sample(w, base, "_created", names, values, None, Num::F64(t))?;
+        }
+        return Ok(());
     }
     let bounds: &[f64] = match value {
         Value::Histogram(h) => h.bounds(),
@@ -262,7 +279,7 @@ pub(crate) fn write_series<W: Write + ?Sized>(
     let omit = omit_sum(format, bounds);
     let mut cumulative = 0u64;
     let mut k = 0;
-    while let Some((suffix, slot)) = plan(f.kind, bounds.len(), omit, k) {
+    while let Some((suffix, slot)) = plan(f.kind, bounds.len(), omit, created.is_some(), k) {
         let num = match (slot, value) {
             (Slot::Scalar, Value::Counter(v)) => Num::U64(v),
             (Slot::Scalar, Value::CounterF64(v) | Value::Gauge(v)) => Num::F64(v),
@@ -276,6 +293,7 @@ pub(crate) fn write_series<W: Write + ?Sized>(
             }
             (Slot::Sum, Value::Histogram(h)) => Num::F64(h.sum()),
             (Slot::Count, _) => Num::U64(cumulative),
+            (Slot::Created, _) => Num::F64(created.unwrap_or(0.0)),
             _ => return Err(Error::KindMismatch),
         };
         write_sample(w, base, suffix, names, values, le(slot, bounds), num)?;
@@ -292,7 +310,7 @@ mod tests {
     fn plan_orders_lines_and_omits_the_sum_when_asked() {
         let lines = |omit| {
             (0..)
-                .map_while(|k| plan(Kind::Histogram, 2, omit, k))
+                .map_while(|k| plan(Kind::Histogram, 2, omit, false, k))
                 .collect::<std::vec::Vec<_>>()
         };
         assert_eq!(
@@ -308,9 +326,20 @@ mod tests {
         assert_eq!(lines(true).len(), 4);
         assert!(!lines(true).contains(&("_sum", Slot::Sum)));
         assert_eq!(
-            plan(Kind::Counter, 0, false, 0),
+            plan(Kind::Counter, 0, false, false, 0),
             Some(("_total", Slot::Scalar))
         );
-        assert_eq!(plan(Kind::Gauge, 0, false, 1), None);
+        assert_eq!(plan(Kind::Counter, 0, false, false, 1), None);
+        assert_eq!(
+            plan(Kind::Counter, 0, false, true, 1),
+            Some(("_created", Slot::Created))
+        );
+        assert_eq!(
+            plan(Kind::Histogram, 2, false, true, 5),
+            Some(("_created", Slot::Created))
+        );
+        assert_eq!(plan(Kind::Histogram, 2, false, true, 6), None);
+        assert_eq!(plan(Kind::Gauge, 0, false, false, 1), None);
+        assert_eq!(plan(Kind::Gauge, 0, false, true, 1), None);
     }
 }

@@ -67,9 +67,11 @@ where
         }
         let base = crate::exposed::base(f.desc.name(), f.kind);
         let rendered = f.metric.write_rendered(w.as_dyn())?;
+        let om = format == Format::OpenMetrics;
         for j in rendered..f.metric.series_count() {
+            let created = if om { f.metric.created(j) } else { None };
             f.metric.collect(j, &mut |values, value| {
-                line::write_series(w, &f, base, format, values, value)
+                line::write_series(w, &f, base, format, values, value, created)
             })?;
         }
     }
