@@ -74,6 +74,13 @@ pub fn format(which: u32, arg: Option<String>) -> Result<String, JsError> {
     }
 }
 
+/// The module's memory (`WebAssembly.Memory`): `js/api.js` keeps a `Float64Array` over its
+/// buffer to update counters and gauges in place (`crate::series::op::ADDR`).
+#[wasm_bindgen]
+pub fn linear_memory() -> JsValue {
+    wasm_bindgen::memory()
+}
+
 /// A `Registry` for the JS layer.
 #[wasm_bindgen]
 #[derive(Debug)]

@@ -32,6 +32,35 @@ pub(crate) mod op {
     pub(crate) const COUNT: u32 = 7;
     /// `sum()`.
     pub(crate) const SUM: u32 = 8;
+    /// The byte address of a counter's or gauge's value in linear memory (`NaN` for a
+    /// histogram): where `js/api.js` updates it in place (see [`value_address`]).
+    ///
+    /// [`value_address`]: super::value_address
+    pub(crate) const ADDR: u32 = 9;
+}
+
+// A counter or gauge is one `AtomicU64` holding the bits of an `f64`: eight bytes, aligned to
+// eight, so the value is the whole struct (no other field, no padding before it), and the
+// eight bytes at its address are a little-endian `f64` a JS `Float64Array` over the module's
+// memory reads and writes at index `address / 8`.
+const _: () = assert!(
+    size_of::<FloatCounter>() == 8
+        && align_of::<FloatCounter>() == 8
+        && size_of::<Gauge>() == 8
+        && align_of::<Gauge>() == 8
+);
+
+/// The byte address of a counter's or gauge's value, for `js/api.js`, which adds to it and sets
+/// it in place through a `Float64Array` view of the module's memory instead of calling into the
+/// module (a JS-to-wasm call costs more than the update itself).
+///
+/// Sound because the value is an atomic (interior mutability: Rust never assumes it unchanged
+/// behind a shared reference), the module is single-threaded (no shared memory: a JS update
+/// never runs while Rust code runs, so it races with nothing), and the series is an
+/// `Arc<Series>` that does not move: the JS layer writes only while the handle it took the
+/// address from keeps that `Arc` alive, and asks again after a registry `reset()`.
+fn value_address<T>(value: &T) -> f64 {
+    core::ptr::from_ref(value) as usize as f64
 }
 
 /// A counter, gauge or histogram series.
@@ -69,6 +98,8 @@ impl Series {
                 }
             }
             (Series::Counter(c), op::GET) => return Ok(c.get()),
+            (Series::Counter(c), op::ADDR) => return Ok(value_address(c)),
+            (Series::Gauge(g), op::ADDR) => return Ok(value_address(g)),
             (Series::Gauge(g), op::SET) => g.set(value),
             (Series::Gauge(g), op::INC | op::DEC | op::ADD | op::SUB) => g.add(match op {
                 op::INC => 1.0,

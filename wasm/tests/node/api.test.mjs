@@ -230,3 +230,61 @@ test("Python prometheus_client parses both formats (strict OpenMetrics parser)",
   pythonCheck("text", registry.render("text"), EXPECTED_SAMPLES());
   pythonCheck("openmetrics", registry.render("openmetrics"), EXPECTED_SAMPLES());
 });
+
+test("counters and gauges updated in place survive memory growth, reset and free", () => {
+  // js/api.js writes counter and gauge values through a Float64Array over the module's memory;
+  // the module allocating (here: many series with long label values) grows the memory, which
+  // detaches the old view. Every value must still land where render reads it.
+  const registry = new Registry(50_000);
+  const plain = registry.counter("plain", "");
+  const gauge = registry.gauge("level", "");
+  const wide = registry.counter("wide", "", ["id"]);
+  const child = wide.labels(["first"]);
+  plain.inc();
+  gauge.set(2);
+  child.incBy(2.5);
+  const pad = "x".repeat(200);
+  for (let i = 0; i < 20_000; i++) {
+    wide.inc([`${pad}${i}`]);
+    if (i % 1000 === 0) {
+      plain.inc();
+      gauge.add(1);
+      child.inc();
+    }
+  }
+  plain.incBy(0.5);
+  assert.equal(plain.get(), 21.5);
+  assert.equal(gauge.get(), 22);
+  assert.equal(child.get(), 22.5);
+  assert.equal(wide.get(["first"]), 22.5, "the cached child and the bound one are the same series");
+  const text = registry.render();
+  assert.match(text, /\nplain_total 21\.5\n/);
+  assert.match(text, /\nlevel 22\n/);
+  assert.match(text, /\nwide_total\{id="first"\} 22\.5\n/);
+  assert.equal(text.split("\n").filter((l) => l.startsWith("wide_total{")).length, 20_001);
+
+  // After reset the old series are gone: handles bind to the fresh ones.
+  registry.reset();
+  plain.inc();
+  child.inc();
+  wide.inc(["again"]);
+  gauge.dec();
+  assert.equal(
+    registry.render(),
+    '# TYPE plain_total counter\nplain_total 1\n# TYPE level gauge\nlevel -1\n' +
+      '# TYPE wide_total counter\nwide_total{id="first"} 1\nwide_total{id="again"} 1\n',
+  );
+
+  // A freed handle throws instead of writing to a freed series.
+  child.free();
+  assert.throws(() => child.inc(), TypeError);
+  assert.equal(wide.get(["first"]), 1);
+  // Non-numbers still go through the module and are converted there, as before.
+  gauge.set("4");
+  plain.incBy("2");
+  assert.equal(gauge.get(), 4);
+  assert.equal(plain.get(), 3);
+  throwsMessage(() => plain.incBy(-1), /a counter only goes up/);
+  throwsMessage(() => plain.incBy(NaN), /a counter only goes up/);
+  assert.equal(plain.get(), 3);
+});
