@@ -90,9 +90,39 @@ pub struct RunArgs {
     /// that group. A failed push is a warning on stderr; the exit code stays the run's.
     #[arg(long, value_name = "URL", env = "BUILDER_CLI_PUSHGATEWAY")]
     pub pushgateway: Option<String>,
-    /// The `instance` of the Pushgateway grouping key (default: this machine's host name).
-    #[arg(long, value_name = "NAME", env = "BUILDER_CLI_PUSH_INSTANCE")]
-    pub push_instance: Option<String>,
+    /// This runner's name (default: this machine's host name): the `instance` of the
+    /// Pushgateway's and the gateway's grouping key, and part of the state file's name.
+    #[arg(
+        long = "instance",
+        visible_alias = "push-instance",
+        value_name = "NAME",
+        env = "BUILDER_CLI_INSTANCE"
+    )]
+    pub instance: Option<String>,
+    /// Push each run's increments (counters and histograms: what this run added; gauges:
+    /// their values) to a metrics-gateway started with --accept-pushes (e.g.
+    /// http://gateway:9100), which adds them up across runs and runners: for ephemeral CI
+    /// runners that keep no state. POST to /push/job/<job>/profile/<profile>/instance/<instance>;
+    /// retried with backoff (5 attempts over about 15 s) with the same Idempotency-Key, so a
+    /// retried push counts once. A push that finally fails is a warning; the exit code stays
+    /// the run's.
+    #[arg(long, value_name = "URL", env = "BUILDER_CLI_GATEWAY_URL")]
+    pub gateway_url: Option<String>,
+    /// Where each job's totals live between runs (one file per job, profile and instance), so
+    /// that counters and histograms of one-shot runs add up: default
+    /// $XDG_STATE_HOME/builder_cli, else ~/.local/state/builder_cli. Runs of one job at once
+    /// on this host add up exactly (a lock). See builder-cli/README.md, "Totals across runs".
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "BUILDER_CLI_STATE_DIR",
+        conflicts_with = "no_state"
+    )]
+    pub state_dir: Option<PathBuf>,
+    /// Keep no state: counters and histograms start at zero in every process (right with
+    /// --repeat-every or --gateway-url from a runner that starts afresh each time).
+    #[arg(long, env = "BUILDER_CLI_NO_STATE")]
+    pub no_state: bool,
     /// Also write the final metrics to PATH for node_exporter's textfile collector (written to
     /// a temporary file beside it, then renamed). PATH should end in `.prom`.
     #[arg(long, value_name = "PATH", env = "BUILDER_CLI_METRICS_TEXTFILE")]

@@ -3,16 +3,17 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::cli::{ExporterArgs, ListArgs, RunArgs, ValidateArgs};
 use crate::exporter::Served;
 use crate::manifest::Status;
-use crate::metrics::{Combined, PipelineMetrics};
+use crate::metrics::{Combined, PipelineMetrics, DURATION_BUCKETS};
 use crate::output::{write_atomic, Staging};
 use crate::progress::Progress;
 use crate::runner::{self, RunOptions};
 use crate::signals::Stop;
+use crate::state::{StateFile, Totals};
 use crate::validate::{load_job, Job};
 
 /// Exit code: usage or job-file error.
@@ -155,6 +156,98 @@ fn new_run_id(n: u32) -> String {
     format!("{compact}-{:04x}-{n}", std::process::id() & 0xffff)
 }
 
+/// The state file of this job, profile and instance, unless `--no-state`.
+fn open_state(
+    args: &RunArgs,
+    job: &str,
+    profile: &str,
+    instance: &str,
+) -> Result<Option<StateFile>> {
+    if args.no_state {
+        return Ok(None);
+    }
+    let dir = match args.state_dir.clone().or_else(crate::state::default_dir) {
+        Some(d) => d,
+        None => bail!(
+            "no state directory: neither XDG_STATE_HOME nor HOME is set; give --state-dir DIR \
+             (or --no-state to keep no totals across runs)"
+        ),
+    };
+    StateFile::new(&dir, job, profile, instance, &DURATION_BUCKETS).map(Some)
+}
+
+/// Reads the state file into the fresh metrics; returns the totals read.
+fn restore(
+    state: &StateFile,
+    metrics: &PipelineMetrics,
+    job: &str,
+    profile: &str,
+    quiet: bool,
+) -> Result<Totals> {
+    let loaded = state.load()?;
+    if let Some(said) = &loaded.reset {
+        eprintln!("builder_cli: warning: {said}");
+    }
+    if !quiet {
+        eprintln!(
+            "builder_cli: totals across runs in {} ({} runs so far; --no-state to keep none)",
+            state.path().display(),
+            loaded.runs
+        );
+    }
+    metrics.add(&loaded.totals);
+    metrics.set_created(loaded.created);
+    let base = metrics.totals();
+    if loaded.reset.is_some() {
+        // Counted as this run's increment, so the state file keeps the count.
+        metrics.state_reset(job, profile, "unreadable");
+    }
+    Ok(base)
+}
+
+/// Which run a push carries.
+struct RunRef<'a> {
+    job: &'a str,
+    profile: &'a str,
+    instance: &'a str,
+    run_id: &'a str,
+}
+
+/// Pushes a run's increments (`delta`) and the gauges' values now (`live`) to the gateway;
+/// a failure is a warning.
+fn push_increments(
+    gateway: &str,
+    run: &RunRef<'_>,
+    delta: &Totals,
+    live: &Totals,
+    env: &Env,
+    quiet: bool,
+) {
+    let body = match PipelineMetrics::for_push() {
+        Ok(p) => {
+            let mut d = delta.clone();
+            d.gauges = live.gauges.clone();
+            p.add(&d);
+            p.set_thresholds(&env.metrics.thresholds());
+            p.render()
+        }
+        Err(e) => {
+            eprintln!("builder_cli: warning: cannot build the push: {e}");
+            return;
+        }
+    };
+    let url = crate::push::gateway_url(gateway, run.job, run.profile);
+    let key = format!("{}/{}", run.instance, run.run_id);
+    let said = |line: &str| {
+        if !quiet {
+            eprintln!("builder_cli: {line}");
+        }
+    };
+    if let Err(e) = crate::push::push_increments(&url, &body, &key, &env.stop, said) {
+        eprintln!("builder_cli: warning: {e:#}");
+    }
+}
+
 /// `run-profile`.
 pub fn run_profile(args: &RunArgs) -> Result<i32> {
     let job = load(&args.job)?;
@@ -171,7 +264,14 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
     // Refuse an occupied output directory before anything starts.
     crate::output::check_target(&args.out, args.force)?;
     let first_id = new_run_id(1);
+    let instance = args.instance.clone().unwrap_or_else(crate::push::hostname);
+    let state = open_state(args, &job.name, &profile.name, &instance)?;
     let env = setup(&args.exporter)?;
+    // The totals so far (zero without a state file): what this process starts from.
+    let mut base = match &state {
+        Some(state) => restore(state, &env.metrics, &job.name, &profile.name, args.quiet)?,
+        None => env.metrics.totals(),
+    };
     let mut staging = Some(Staging::new(&args.out, &first_id, args.force)?);
     if let Some(url) = env.served.url() {
         if !args.quiet {
@@ -218,6 +318,22 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
                 );
             }
         }
+        // This run's increments, then the totals with every run's (state file) in the
+        // metrics before any sink reads them.
+        let live = env.metrics.totals();
+        let delta = live.since(&base);
+        if let Some(state) = &state {
+            match state.commit(&delta, &run_id, env.metrics.created()) {
+                Ok(held) => {
+                    env.metrics.add(&held.totals.since(&live));
+                    env.metrics.set_created(held.created);
+                }
+                Err(e) => eprintln!(
+                    "builder_cli: warning: this run is not counted in the totals of later runs: {e:#}"
+                ),
+            }
+        }
+        base = env.metrics.totals();
         let json = serde_json::to_string_pretty(&manifest)? + "\n";
         stage.write("run.json", json.as_bytes())?;
         let prom = env.metrics.render();
@@ -228,13 +344,18 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
                 .with_context(|| format!("cannot write --metrics-textfile {}", path.display()))?;
         }
         if let Some(pg) = &args.pushgateway {
-            let instance = args
-                .push_instance
-                .clone()
-                .unwrap_or_else(crate::push::hostname);
             if let Err(e) = crate::push::push(pg, &job.name, &instance, &prom) {
                 eprintln!("builder_cli: warning: {e:#}");
             }
+        }
+        if let Some(gw) = &args.gateway_url {
+            let run = RunRef {
+                job: &job.name,
+                profile: &profile.name,
+                instance: &instance,
+                run_id: &run_id,
+            };
+            push_increments(gw, &run, &delta, &live, &env, args.quiet);
         }
         progress.summary(&manifest, &out.display().to_string());
         let code = manifest.exit_code;

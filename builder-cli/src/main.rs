@@ -18,6 +18,7 @@ mod progress;
 mod push;
 mod runner;
 mod signals;
+mod state;
 mod step_log;
 mod step_process;
 mod validate;

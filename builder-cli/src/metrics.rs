@@ -1,14 +1,16 @@
 //! The pipeline's metric families, and the registry the exporter serves.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_core::{
-    Collect, Counter, Desc, DynHistogram, Error, Families, Family, FamilyRef, Format, Gauge, Kind,
-    Registry, StrList, Value, Visitor,
+    Collect, Counter, Desc, DynHistogram, Error, Families, Family, FamilyMember, FamilyRef, Format,
+    Gauge, Kind, Registry, StrList, Value, Visitor, DEFAULT_CARDINALITY_LIMIT,
 };
 
 use crate::manifest::Status;
+use crate::state::{Hist, Totals};
 
 /// Bucket bounds of `pipeline_step_duration_seconds`, in seconds: from 50 ms to 1 h.
 pub const DURATION_BUCKETS: [f64; 16] = [
@@ -46,6 +48,56 @@ impl Collect for RunInfo {
     }
 }
 
+/// A labelled family whose series all started counting at one time, the totals' start (the
+/// state file's, else the process'): OpenMetrics shows it as each series' `_created`.
+#[derive(Debug)]
+struct Started<M: FamilyMember> {
+    family: Arc<Family<M>>,
+    /// The start time's bits (Unix seconds, f64).
+    created: Arc<AtomicU64>,
+}
+
+impl<M: FamilyMember> Collect for Started<M> {
+    fn series_count(&self) -> usize {
+        self.family.series_count()
+    }
+    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
+        self.family.collect(index, visit)
+    }
+    fn label_count(&self) -> usize {
+        self.family.label_count()
+    }
+    fn created(&self, _index: usize) -> Option<f64> {
+        Some(f64::from_bits(self.created.load(Ordering::Relaxed)))
+    }
+}
+
+/// Registers a family of `M` with `labels` whose series carry the start time `created`.
+fn started_family<M: FamilyMember>(
+    r: &mut Registry,
+    desc: Desc<'_>,
+    labels: &[&str],
+    config: M::Config,
+    created: &Arc<AtomicU64>,
+) -> Result<Arc<Family<M>>, Error> {
+    let desc = desc.try_labels(labels)?;
+    let kind = M::kind(&config);
+    let family = Arc::new(Family::<M>::new(
+        labels.len(),
+        DEFAULT_CARDINALITY_LIMIT,
+        config,
+    ));
+    r.register_shared(
+        desc,
+        kind,
+        Arc::new(Started {
+            family: family.clone(),
+            created: created.clone(),
+        }),
+    )?;
+    Ok(family)
+}
+
 /// Handles to the pipeline's families.
 #[derive(Debug)]
 pub struct PipelineMetrics {
@@ -58,51 +110,117 @@ pub struct PipelineMetrics {
     run_info: Arc<RunInfo>,
     thresholds: Arc<Family<Gauge>>,
     last_success: Arc<Family<Gauge>>,
+    resets: Arc<Family<Counter>>,
+    created: Arc<AtomicU64>,
+    /// Built by [`for_push`](Self::for_push): no `job`/`profile` labels.
+    grouped: bool,
 }
 
 const STEP_LABELS: &[&str] = &["step", "job", "profile"];
 
+/// Family names, as the state file keys them.
+const DURATION: &str = "pipeline_step_duration_seconds";
+const STATUS: &str = "pipeline_step_status";
+const LAST_DURATION: &str = "pipeline_step_last_duration_seconds";
+const COMPLETED: &str = "pipeline_step_completed_timestamp_seconds";
+const LAST_SUCCESS: &str = "pipeline_last_success_timestamp_seconds";
+const THRESHOLDS: &str = "pipeline_profile_latency_threshold_seconds";
+const RESETS: &str = "pipeline_state_resets";
+
+/// The labels the gateway's grouping key carries for a push.
+const GROUPING: [&str; 2] = ["job", "profile"];
+
+/// A family's label names, in order.
+fn label_names(family: &str) -> &'static [&'static str] {
+    match family {
+        STATUS => &["step", "job", "profile", "status"],
+        LAST_SUCCESS => &["job", "profile"],
+        RESETS => &["job", "profile", "reason"],
+        _ => STEP_LABELS,
+    }
+}
+
 impl PipelineMetrics {
-    /// Registers every family.
+    /// Registers every family; counters and histograms start counting now (see
+    /// [`set_created`](Self::set_created)).
     pub fn new() -> Result<Self, Error> {
+        Self::with_layout(false)
+    }
+
+    /// The families of a push to the gateway's grouping key `/job/<job>/profile/<profile>`:
+    /// the same families without their `job` and `profile` labels (the gateway adds them from
+    /// the key) and without `pipeline_run_info` (one series per run would pile up there).
+    pub fn for_push() -> Result<Self, Error> {
+        Self::with_layout(true)
+    }
+
+    fn with_layout(grouped: bool) -> Result<Self, Error> {
         let mut r = Registry::new();
-        let duration = r.histogram_family(
-            "pipeline_step_duration_seconds",
-            "Duration of each step attempt that ended (last attempt of a step), in seconds.",
-            STEP_LABELS,
-            &DURATION_BUCKETS,
+        let created = Arc::new(AtomicU64::new(crate::state::now().to_bits()));
+        let labels = |name: &str| -> Vec<&'static str> {
+            label_names(name)
+                .iter()
+                .copied()
+                .filter(|l| !grouped || !GROUPING.contains(l))
+                .collect()
+        };
+        let duration = started_family::<DynHistogram>(
+            &mut r,
+            Desc::try_new(
+                DURATION,
+                "Duration of each step attempt that ended (last attempt of a step), in seconds.",
+            )?,
+            &labels(DURATION),
+            metrics_core::validate_buckets(&DURATION_BUCKETS)?.into(),
+            &created,
         )?;
-        let status = r.counter_family(
-            "pipeline_step_status",
-            "Steps that ended, by final status (OK or FAIL).",
-            &["step", "job", "profile", "status"],
+        let status = started_family::<Counter>(
+            &mut r,
+            Desc::try_new(STATUS, "Steps that ended, by final status (OK or FAIL).")?,
+            &labels(STATUS),
+            (),
+            &created,
         )?;
         let last_duration = r.gauge_family(
-            "pipeline_step_last_duration_seconds",
+            LAST_DURATION,
             "Duration of the step's last run, in seconds.",
-            STEP_LABELS,
+            &labels(LAST_DURATION),
         )?;
         let completed = r.gauge_family(
-            "pipeline_step_completed_timestamp_seconds",
+            COMPLETED,
             "When the step last ended (OK or FAIL), in Unix seconds.",
-            STEP_LABELS,
+            &labels(COMPLETED),
         )?;
         let run_info = Arc::new(RunInfo::default());
-        r.register_shared(
-            Desc::try_new("pipeline_run_info", "The current run: always 1.")?
-                .try_labels(&["run_id", "job", "profile"])?,
-            Kind::Gauge,
-            run_info.clone(),
-        )?;
+        if !grouped {
+            r.register_shared(
+                Desc::try_new("pipeline_run_info", "The current run: always 1.")?
+                    .try_labels(&["run_id", "job", "profile"])?,
+                Kind::Gauge,
+                run_info.clone(),
+            )?;
+        }
         let thresholds = r.gauge_family(
-            "pipeline_profile_latency_threshold_seconds",
+            THRESHOLDS,
             "The profile's latency threshold for the step, in seconds (compare P95 of pipeline_step_duration_seconds against it).",
-            STEP_LABELS,
+            &labels(THRESHOLDS),
         )?;
         let last_success = r.gauge_family(
-            "pipeline_last_success_timestamp_seconds",
+            LAST_SUCCESS,
             "When a run of the profile last ended with every step OK, in Unix seconds.",
-            &["job", "profile"],
+            &labels(LAST_SUCCESS),
+        )?;
+        let resets = started_family::<Counter>(
+            &mut r,
+            Desc::try_new(
+                RESETS,
+                "Times the totals of this job and profile started again from zero because \
+                 their state file was unreadable (builder_cli moved it aside and said so on \
+                 stderr).",
+            )?,
+            &labels(RESETS),
+            (),
+            &created,
         )?;
         Ok(PipelineMetrics {
             registry: Arc::new(r),
@@ -113,7 +231,133 @@ impl PipelineMetrics {
             run_info,
             thresholds,
             last_success,
+            resets,
+            created,
+            grouped,
         })
+    }
+
+    /// When the counters and histograms started counting (Unix seconds): the `_created` of
+    /// their series in OpenMetrics.
+    pub fn set_created(&self, unix: f64) {
+        self.created.store(unix.to_bits(), Ordering::Relaxed);
+    }
+
+    /// When the counters and histograms started counting (Unix seconds).
+    pub fn created(&self) -> f64 {
+        f64::from_bits(self.created.load(Ordering::Relaxed))
+    }
+
+    /// The totals a state file keeps: counters, histograms, and the gauges that describe
+    /// past runs (not `pipeline_run_info` nor the thresholds, which each run sets anew).
+    pub fn totals(&self) -> Totals {
+        let mut t = Totals::default();
+        for (name, family) in [(STATUS, &self.status), (RESETS, &self.resets)] {
+            for_each(family, |labels, value| {
+                if let Value::Counter(v) = value {
+                    t.counters.insert((name.into(), labels), v);
+                }
+            });
+        }
+        for_each(&self.duration, |labels, value| {
+            if let Value::Histogram(h) = value {
+                let buckets = (0..=h.bounds().len()).map(|i| h.bucket(i)).collect();
+                t.histograms.insert(
+                    (DURATION.into(), labels),
+                    Hist {
+                        buckets,
+                        sum: h.sum(),
+                    },
+                );
+            }
+        });
+        for (name, family) in [
+            (LAST_DURATION, &self.last_duration),
+            (COMPLETED, &self.completed),
+            (LAST_SUCCESS, &self.last_success),
+        ] {
+            for_each(family, |labels, value| {
+                if let Value::Gauge(v) = value {
+                    t.gauges.insert((name.into(), labels), v);
+                }
+            });
+        }
+        t
+    }
+
+    /// Adds `delta`'s counters and histograms to the metrics and sets its gauges. Series of
+    /// families this builder_cli does not have are ignored.
+    pub fn add(&self, delta: &Totals) {
+        for ((name, labels), v) in &delta.counters {
+            let l = self.project(name, labels);
+            let family = match name.as_str() {
+                STATUS => &self.status,
+                RESETS => &self.resets,
+                _ => continue,
+            };
+            if let Ok(c) = family.try_labels(&l) {
+                c.inc_by(*v);
+            }
+        }
+        for ((name, labels), h) in &delta.histograms {
+            let l = self.project(name, labels);
+            if name == DURATION {
+                if let Ok(hist) = self.duration.try_labels(&l) {
+                    // The state file checked the bucket count against these bounds.
+                    let _ = hist.observe_counts(&h.buckets, h.sum);
+                }
+            }
+        }
+        for ((name, labels), v) in &delta.gauges {
+            let l = self.project(name, labels);
+            let family = match name.as_str() {
+                LAST_DURATION => &self.last_duration,
+                COMPLETED => &self.completed,
+                LAST_SUCCESS => &self.last_success,
+                _ => continue,
+            };
+            if let Ok(g) = family.try_labels(&l) {
+                g.set(*v);
+            }
+        }
+    }
+
+    /// `labels` of a `family` series as this registry's family takes them (without `job`
+    /// and `profile` when built [`for_push`](Self::for_push)).
+    fn project<'a>(&self, family: &str, labels: &'a [String]) -> Vec<&'a str> {
+        label_names(family)
+            .iter()
+            .zip(labels)
+            .filter(|(name, _)| !self.grouped || !GROUPING.contains(name))
+            .map(|(_, v)| v.as_str())
+            .collect()
+    }
+
+    /// Counts a reset of the totals (`reason`: why the state file could not be used).
+    pub fn state_reset(&self, job: &str, profile: &str, reason: &str) {
+        self.resets.labels(&[job, profile, reason]).inc();
+    }
+
+    /// The profile's thresholds as gauges (for a push of a run's increments, which carries
+    /// them beside [`totals`](Self::totals)).
+    pub fn thresholds(&self) -> Vec<(Vec<String>, f64)> {
+        let mut v = Vec::new();
+        for_each(&self.thresholds, |labels, value| {
+            if let Value::Gauge(g) = value {
+                v.push((labels, g));
+            }
+        });
+        v
+    }
+
+    /// Sets thresholds read by [`thresholds`](Self::thresholds) elsewhere.
+    pub fn set_thresholds(&self, t: &[(Vec<String>, f64)]) {
+        for (labels, v) in t {
+            let l = self.project(THRESHOLDS, labels);
+            if let Ok(g) = self.thresholds.try_labels(&l) {
+                g.set(*v);
+            }
+        }
     }
 
     /// A run starts: run info and the profile's thresholds.
@@ -166,10 +410,25 @@ impl PipelineMetrics {
 
     /// The pipeline families in the text format 0.0.4.
     pub fn render(&self) -> String {
+        self.render_as(Format::Text)
+    }
+
+    /// The pipeline families in `format`.
+    pub fn render_as(&self, format: Format) -> String {
         let mut out = String::new();
         // Encoding into a String cannot fail for a valid registry.
-        let _ = metrics_core::encode(&*self.registry, Format::Text, &mut out);
+        let _ = metrics_core::encode(&*self.registry, format, &mut out);
         out
+    }
+}
+
+/// Calls `f` with each series' label values and value.
+fn for_each<M: FamilyMember>(family: &Family<M>, mut f: impl FnMut(Vec<String>, Value<'_>)) {
+    for i in 0..family.series_count() {
+        let _ = family.collect(i, &mut |labels, value| {
+            f(labels.iter().map(String::from).collect(), value);
+            Ok(())
+        });
     }
 }
 

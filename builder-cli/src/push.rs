@@ -1,4 +1,8 @@
-//! Pushing the final metrics to a Prometheus Pushgateway.
+//! Pushing metrics: the final totals to a Prometheus Pushgateway (PUT, replacing the group),
+//! and a run's increments to a metrics-gateway started with `--accept-pushes` (POST, added to
+//! the group's totals).
+
+use std::time::Duration;
 
 use anyhow::{Context, Result};
 use base64::engine::general_purpose::URL_SAFE;
@@ -41,14 +45,18 @@ pub fn hostname() -> String {
         .unwrap_or_else(|| "localhost".into())
 }
 
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(10)))
+        .http_status_as_error(false)
+        .build()
+        .into()
+}
+
 /// PUTs `body` (text format 0.0.4): replaces the group's metrics.
 pub fn push(base: &str, job: &str, instance: &str, body: &str) -> Result<()> {
     let u = url(base, job, instance);
-    let config = ureq::Agent::config_builder()
-        .timeout_global(Some(std::time::Duration::from_secs(10)))
-        .http_status_as_error(false)
-        .build();
-    let agent: ureq::Agent = config.into();
+    let agent = agent();
     let mut resp = agent
         .put(&u)
         .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -60,6 +68,81 @@ pub fn push(base: &str, job: &str, instance: &str, body: &str) -> Result<()> {
         anyhow::bail!("the Pushgateway at {u} answered {status}: {}", text.trim());
     }
     Ok(())
+}
+
+/// The gateway's push URL for `job` and `profile` under `base` (e.g. `http://gateway:9100`).
+/// The runner's instance is not part of the key: every runner's increments of a job and
+/// profile add up in one group, so its counters grow from run to run whichever runner ran.
+pub fn gateway_url(base: &str, job: &str, profile: &str) -> String {
+    format!(
+        "{}/push/{}/{}",
+        base.trim_end_matches('/'),
+        key_part("job", job),
+        key_part("profile", profile)
+    )
+}
+
+/// Waits before attempt `n` (from 1) of a gateway push.
+pub const BACKOFF: [Duration; 5] = [
+    Duration::ZERO,
+    Duration::from_millis(500),
+    Duration::from_secs(1),
+    Duration::from_secs(3),
+    Duration::from_secs(9),
+];
+
+/// POSTs a run's increments (`body`, text format 0.0.4) to the gateway, retrying with
+/// [`BACKOFF`] on a connection error, a 5xx or a 429, each attempt with the same
+/// `Idempotency-Key` so that the gateway counts the run once even when an answer was lost.
+/// Another 4xx is final (the gateway says what is wrong). `stop` ends the waits early.
+pub fn push_increments(
+    u: &str,
+    body: &str,
+    key: &str,
+    stop: &crate::signals::Stop,
+    mut progress: impl FnMut(&str),
+) -> Result<()> {
+    let agent = agent();
+    let mut last = String::new();
+    for (attempt, wait) in BACKOFF.iter().enumerate() {
+        if attempt > 0 {
+            progress(&format!(
+                "push to {u} failed ({last}); attempt {} of {} in {}",
+                attempt + 1,
+                BACKOFF.len(),
+                humantime::format_duration(*wait)
+            ));
+            if stop.sleep(*wait) {
+                break;
+            }
+        }
+        let sent = agent
+            .post(u)
+            .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+            .header("Idempotency-Key", key)
+            .send(body);
+        let mut resp = match sent {
+            Ok(r) => r,
+            Err(e) => {
+                last = format!("{e}");
+                continue;
+            }
+        };
+        let status = resp.status();
+        if status.is_success() {
+            return Ok(());
+        }
+        let text = resp.body_mut().read_to_string().unwrap_or_default();
+        last = format!("{status}: {}", text.trim());
+        if status.is_client_error() && status.as_u16() != 429 {
+            anyhow::bail!("the gateway at {u} refused the push with {last}");
+        }
+    }
+    anyhow::bail!(
+        "cannot push the run's increments to {u} after {} attempts (last: {last}); is the \
+         gateway up and started with --accept-pushes?",
+        BACKOFF.len()
+    )
 }
 
 #[cfg(test)]
@@ -74,5 +157,9 @@ mod tests {
         );
         assert_eq!(key_part("instance", ""), "instance@base64/=");
         assert_eq!(key_part("job", "a/b"), "job@base64/YS9i");
+        assert_eq!(
+            gateway_url("http://gw:9100/", "standard", "quick run"),
+            "http://gw:9100/push/job/standard/profile@base64/cXVpY2sgcnVu"
+        );
     }
 }

@@ -131,6 +131,7 @@ profiles:
         .arg(&case.job)
         .arg("--out")
         .arg(&out_dir)
+        .env("BUILDER_CLI_STATE_DIR", case.path("state"))
         .stdin(Stdio::null())
         .output()
         .unwrap();

@@ -143,6 +143,7 @@ fn exported_families() -> BTreeSet<String> {
         .arg("--out")
         .arg(&out)
         .env("COUNTER", dir.path().join("counter"))
+        .env("BUILDER_CLI_STATE_DIR", dir.path().join("state"))
         .status()
         .unwrap();
     assert_eq!(status.code(), Some(0), "first run of the job succeeds");
@@ -284,6 +285,7 @@ fn rules_alerts_and_dashboard_queries_against_a_real_prometheus() {
             .args(["--prometheus-address", "127.0.0.1", "--prometheus-port"])
             .arg(port.to_string())
             .env("COUNTER", dir.path().join("counter"))
+            .env("BUILDER_CLI_STATE_DIR", dir.path().join("state"))
             .stdin(Stdio::null())
             .spawn()
             .unwrap(),

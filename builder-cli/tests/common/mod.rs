@@ -46,6 +46,8 @@ impl Case {
             .args(extra)
             .current_dir(self.dir.path())
             .env_remove("BUILDER_CLI_PROMETHEUS_PORT")
+            // Each case's totals of its own (the state file), never the user's.
+            .env("BUILDER_CLI_STATE_DIR", self.dir.path().join("state"))
             .stdin(Stdio::null());
         c
     }
@@ -342,5 +344,17 @@ pub fn wait_for_file(p: &Path, secs: u64) {
             p.display()
         );
         std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Polls `check` every 50 ms until it returns `Some`, for at most `timeout`; panics then.
+pub fn wait_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out after {timeout:?}");
+        std::thread::sleep(Duration::from_millis(50));
     }
 }
