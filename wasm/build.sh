@@ -48,6 +48,9 @@ features=(--enable-bulk-memory --enable-mutable-globals --enable-sign-ext
 # What js/api.js defines and metrics_wasm.js exports.
 exports="Registry, Counter, CounterChild, Gauge, GaugeChild, Histogram, HistogramChild, Exposition, negotiate, contentType"
 
+# What js/prom_client.js defines and prom_client.js exports (prom-client's names).
+compat_exports="Registry, register, contentType, prometheusContentType, openMetricsContentType, Counter, Gauge, Histogram, linearBuckets, exponentialBuckets, collectDefaultMetrics"
+
 for target in web nodejs bundler; do
   case "$target" in
     nodejs) dir=node ;;
@@ -73,6 +76,20 @@ for target in web nodejs bundler; do
       if [ "$target" = web ]; then echo 'export { default, initSync } from "./metrics_wasm_raw.js";'; fi
     } > "$api"
   fi
+  # prom-client's API over metrics_wasm.js (js/prom_client.js, js/default_metrics.js): Node
+  # gets `require` for the default metrics' built-in modules; the ES module builds get none
+  # (collectDefaultMetrics registers nothing there).
+  compat="$out/prom_client.js"
+  if [ "$target" = nodejs ]; then
+    { echo '"use strict";'; echo 'const core = require("./metrics_wasm.js");'; echo 'const nodeRequire = require;'; echo
+      cat "$here/js/prom_client.js" "$here/js/default_metrics.js"; echo
+      echo "module.exports = { $compat_exports };"; } > "$compat"
+  else
+    { echo 'import * as core from "./metrics_wasm.js";'; echo 'const nodeRequire = undefined;'; echo
+      cat "$here/js/prom_client.js" "$here/js/default_metrics.js"; echo
+      echo "export { $compat_exports };"; } > "$compat"
+  fi
+  cp "$here/js/prom_client.d.ts" "$out/prom_client.d.ts"
   # The public types; the web target adds wasm-bindgen's declarations of its `init`.
   cp "$here/js/metrics_wasm.d.ts" "$out/metrics_wasm.d.ts"
   if [ "$target" = web ]; then
