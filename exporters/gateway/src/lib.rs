@@ -11,6 +11,7 @@ pub mod link;
 pub mod merge;
 pub mod poller;
 pub mod protocol;
+pub mod push;
 pub mod render;
 pub mod server;
 

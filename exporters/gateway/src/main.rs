@@ -1,4 +1,5 @@
-//! `metrics-gateway`: scrapes devices over serial lines or TCP and serves them to Prometheus.
+//! `metrics-gateway`: scrapes devices over serial lines or TCP and serves them to Prometheus;
+//! with `--accept-pushes`, adds up the increments ephemeral runners push and serves the sums.
 
 #![forbid(unsafe_code)]
 
@@ -10,8 +11,12 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use metrics_exporter_http::WebConfig;
 use metrics_gateway::config::{self, Device};
 use metrics_gateway::limits::Limits;
+use metrics_gateway::push::store::DEFAULT_MAX_SERIES_PER_GROUP;
+use metrics_gateway::push::{PushConfig, Pushes, StoreLimits};
+use metrics_gateway::server::Routes;
 use metrics_gateway::{FramedSession, Poller, Server};
 
 const AFTER_HELP: &str = "\
@@ -25,6 +30,10 @@ ENDPOINTS:
                          gateway's own gateway_device_* metrics
   /probe?target=NAME     one device (Prometheus' multi-target pattern)
   /-/healthy             200 while the gateway runs
+  /push/job/JOB{/LABEL/VALUE}
+                         with --accept-pushes: PUT or POST a run's increments (text 0.0.4 or
+                         OpenMetrics); both ADD to the group's totals, served on /metrics
+                         with the grouping labels (scrape with honor_labels: true)
 
 Each request scrapes the devices it asks for, all at once, each with --timeout per attempt
 and --retries more attempts; a device that does not answer is reported with
@@ -39,8 +48,17 @@ LIMITS:
   and per device (`limits:`). Stderr says why when a device starts or stops failing or
   losing series.
 
+PUSHES:
+  Counters are increments (finite, >= 0), histograms this run's observations, gauges the
+  last value. Idempotency-Key: a key the group applied already is answered 200 `already
+  counted` and adds nothing (the last 1024 keys per group are kept). A push is answered 200
+  only once the totals are in --push-state-file (written, fsynced, renamed). Refusals store
+  nothing: 400 malformed or negative increment, 409 type or bucket conflict, 413 body too
+  large, 422 too many series in the group, 405, 404, 401.
+
 EXAMPLES:
   metrics-gateway --device board=tcp://127.0.0.1:4444 --device sensor=/dev/ttyACM0@115200
+  metrics-gateway --accept-pushes --push-state-file /var/lib/metrics-gateway/pushes.json
   metrics-gateway --config gateway.yaml --listen 127.0.0.1:9110
 
 CONFIG FILE (YAML):
@@ -114,6 +132,57 @@ struct Cli {
     /// Threads answering HTTP requests.
     #[arg(long, value_name = "N", default_value_t = 4)]
     workers: usize,
+
+    /// Take pushed increments on /push/job/JOB{/LABEL/VALUE} (PUT or POST) and serve their
+    /// sums on /metrics; with it, devices are optional.
+    #[arg(long)]
+    accept_pushes: bool,
+
+    /// Where the pushed totals are kept [default: $XDG_STATE_HOME/metrics-gateway/pushes.json,
+    /// else ~/.local/state/metrics-gateway/pushes.json].
+    #[arg(long, value_name = "PATH")]
+    push_state_file: Option<PathBuf>,
+
+    /// Largest push body, in bytes (`65536`, `64KiB`, `1MiB`); a larger one is refused with 413.
+    #[arg(long, value_name = "SIZE", value_parser = config::parse_size, default_value = "1MiB")]
+    push_max_body_size: usize,
+
+    /// Most series one group may hold (a histogram counts its buckets + 2); a push that would
+    /// pass it is refused with 422.
+    #[arg(long, value_name = "N", value_parser = config::parse_count,
+          default_value_t = DEFAULT_MAX_SERIES_PER_GROUP)]
+    push_max_series_per_group: usize,
+
+    /// Forget groups nobody pushed to for this long (`7d`, `12h`); 0: never.
+    #[arg(long, value_name = "DURATION", value_parser = parse_ttl, default_value = "7d")]
+    push_group_ttl: Duration,
+
+    /// exporter-toolkit's web config file (tls_server_config, basic_auth_users with bcrypt
+    /// hashes), applied to every request: scrapes and pushes.
+    #[arg(long, value_name = "FILE")]
+    web_config_file: Option<PathBuf>,
+}
+
+/// `0` (never) or a duration.
+fn parse_ttl(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    config::parse_duration(s)
+}
+
+/// The default state file: `$XDG_STATE_HOME/metrics-gateway/pushes.json`, else
+/// `$HOME/.local/state/metrics-gateway/pushes.json`.
+fn default_state_file() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_STATE_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| {
+            std::env::var_os("HOME")
+                .filter(|v| !v.is_empty())
+                .map(|h| PathBuf::from(h).join(".local/state"))
+        })?;
+    Some(base.join("metrics-gateway/pushes.json"))
 }
 
 /// A usage or configuration error: exit code 2.
@@ -181,9 +250,10 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
         }
         devices.push(d);
     }
-    if devices.is_empty() {
+    if devices.is_empty() && !cli.accept_pushes {
         return Err(usage(anyhow::anyhow!(
-            "no devices: give --device NAME=ADDRESS or --config FILE (see --help)"
+            "no devices: give --device NAME=ADDRESS or --config FILE, or --accept-pushes (see \
+             --help)"
         )));
     }
     let listen = cli
@@ -212,16 +282,61 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         .iter()
         .map(|d| format!("{}={}", d.name, d.address))
         .collect();
+    let web = match &cli.web_config_file {
+        Some(f) => Some(WebConfig::from_file(f).map_err(usage)?),
+        None => None,
+    };
+    let pushes = if cli.accept_pushes {
+        let state_file = cli
+            .push_state_file
+            .clone()
+            .or_else(default_state_file)
+            .ok_or_else(|| {
+                usage(anyhow::anyhow!(
+                    "--accept-pushes: neither XDG_STATE_HOME nor HOME is set: give \
+                     --push-state-file PATH"
+                ))
+            })?;
+        let config = PushConfig {
+            state_file,
+            max_body_bytes: cli.push_max_body_size,
+            limits: StoreLimits {
+                max_series_per_group: cli.push_max_series_per_group,
+                ttl_ms: (!cli.push_group_ttl.is_zero())
+                    .then_some(cli.push_group_ttl.as_millis() as u64),
+            },
+        };
+        Some(Arc::new(Pushes::open(&config).map_err(usage)?))
+    } else {
+        None
+    };
     let poller = Arc::new(
         Poller::start(devices, Arc::new(FramedSession::connect))
             .context("cannot start the device threads")?,
     );
-    let server = Server::start(addr, poller, cli.workers)
+    let scheme = if web.as_ref().is_some_and(WebConfig::tls) {
+        "https"
+    } else {
+        "http"
+    };
+    let state = pushes.as_ref().map(|p| p.file().display().to_string());
+    let routes = Routes {
+        poller,
+        pushes,
+        web,
+    };
+    let server = Server::start(addr, routes, cli.workers)
         .with_context(|| format!("cannot listen on {addr}"))?;
+    let mut serving = names.join(", ");
+    if let Some(state) = state {
+        if !serving.is_empty() {
+            serving.push_str(", ");
+        }
+        serving.push_str(&format!("pushes on /push/job/... (state in {state})"));
+    }
     eprintln!(
-        "metrics-gateway: listening on http://{}/metrics for {}",
+        "metrics-gateway: listening on {scheme}://{}/metrics for {serving}",
         server.local_addr(),
-        names.join(", ")
     );
     loop {
         std::thread::park();

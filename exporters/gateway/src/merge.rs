@@ -157,7 +157,7 @@ fn relabel(name: &str) -> &str {
 
 /// The names `f` puts in an exposition, in either format: its family name, and its sample
 /// names (`x_total` for a counter `x`; `h_bucket`, `h_sum`, `h_count` for a histogram `h`).
-fn written_names(f: &OwnedFamily) -> Vec<String> {
+pub(crate) fn written_names(f: &OwnedFamily) -> Vec<String> {
     let suffixes: &[&str] = match f.kind {
         Kind::Counter => &["", "_total"],
         Kind::Histogram => &["", "_bucket", "_sum", "_count"],

@@ -124,3 +124,45 @@ pub fn render(statuses: &[(String, Status)], format: Format) -> Vec<u8> {
     }
     out
 }
+
+/// What `/metrics` serves: the devices' page as [`families`] makes it (nothing when there are
+/// no devices), then, with pushes, the gateway's own push metrics and the pushed totals. A
+/// pushed family that would write a name the devices' page writes is left out (the devices
+/// keep their names, as the device listed first does among devices).
+pub fn page(
+    statuses: &[(String, Status)],
+    pushed: Option<(&[OwnedFamily], &[OwnedFamily])>,
+) -> Vec<OwnedFamily> {
+    let mut page = if statuses.is_empty() {
+        Vec::new()
+    } else {
+        families(statuses).0
+    };
+    if let Some((own, totals)) = pushed {
+        page.extend(own.iter().cloned());
+        let taken: std::collections::HashSet<String> =
+            page.iter().flat_map(merge::written_names).collect();
+        page.extend(
+            totals
+                .iter()
+                .filter(|f| !merge::written_names(f).iter().any(|n| taken.contains(n)))
+                .cloned(),
+        );
+    }
+    page
+}
+
+/// [`page`] encoded in `format`.
+pub fn render_page(
+    statuses: &[(String, Status)],
+    pushed: Option<(&[OwnedFamily], &[OwnedFamily])>,
+    format: Format,
+) -> Vec<u8> {
+    let families = page(statuses, pushed);
+    let mut out = Vec::new();
+    if let Err(e) = family::encode(&families, format, &mut out) {
+        out.clear();
+        out.extend_from_slice(format!("# cannot encode: {e}\n").as_bytes());
+    }
+    out
+}

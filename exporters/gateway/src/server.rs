@@ -1,18 +1,39 @@
-//! The HTTP side: `/metrics` (every device), `/probe?target=<device>` (one device), a landing
-//! page and `/-/healthy`, served with tiny_http.
+//! The HTTP side: `/metrics` (every device and the pushed totals), `/probe?target=<device>`
+//! (one device), `/push/job/...` (with `--accept-pushes`), a landing page and `/-/healthy`,
+//! served with tiny_http, over TLS and behind basic auth when a web config file says so.
 //!
 //! `exporters/http` serves one fixed registry on `/metrics` only; a probe needs a different
-//! answer per request, so this serves tiny_http directly and encodes with the core.
+//! answer per request, so this serves tiny_http directly and encodes with the core. The web
+//! config file is `exporters/http`'s [`WebConfig`] (exporter-toolkit's format).
 
-use std::io;
+use std::io::{self, Read};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::thread::{self, JoinHandle};
 
+use metrics_exporter_http::{WebConfig, REALM};
 use tiny_http::{Header, Method, Request, Response};
 
 use crate::poller::Poller;
+use crate::push::{PushResult, Pushes};
 use crate::render;
+
+/// What the server answers from.
+#[derive(Clone, Debug)]
+pub struct Routes {
+    /// The devices.
+    pub poller: Arc<Poller>,
+    /// The push endpoint, when `--accept-pushes` is given.
+    pub pushes: Option<Arc<Pushes>>,
+    /// TLS and basic auth, from `--web-config-file`.
+    pub web: Option<WebConfig>,
+}
+
+/// A body announced larger than this is not answered at all (the request is abandoned, as
+/// `exporters/http` does): tiny_http would read the rest of it into a buffer of the announced
+/// size when the request is dropped, and an absurd size aborts the process. Between the
+/// limit and this, a 413 is answered and the rest of the body read and discarded.
+const MAX_DRAINED_BODY: usize = 64 << 20;
 
 /// An HTTP answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -40,7 +61,8 @@ impl Answer {
 
 /// Answers `target` (path and query) for a client whose `Accept` header is `accept`,
 /// scraping the devices it asks for.
-pub fn answer(poller: &Poller, target: &str, accept: Option<&str>) -> Answer {
+pub fn answer(routes: &Routes, target: &str, accept: Option<&str>) -> Answer {
+    let poller = &*routes.poller;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let format = metrics_core::negotiate(accept);
     let exposition = |which: &[usize]| Answer {
@@ -51,7 +73,15 @@ pub fn answer(poller: &Poller, target: &str, accept: Option<&str>) -> Answer {
     match path {
         "/metrics" => {
             let all: Vec<usize> = (0..poller.names().count()).collect();
-            exposition(&all)
+            let pushed = routes.pushes.as_ref().map(|p| p.families());
+            let pushed = pushed
+                .as_ref()
+                .map(|(own, totals)| (own.as_slice(), totals.as_slice()));
+            Answer {
+                status: 200,
+                content_type: format.content_type(),
+                body: render::render_page(&poller.scrape(&all), pushed, format),
+            }
         }
         "/probe" => {
             let targets: Vec<String> = query
@@ -92,6 +122,10 @@ pub fn answer(poller: &Poller, target: &str, accept: Option<&str>) -> Answer {
             }
         }
         "/-/healthy" => Answer::text(200, "OK\n"),
+        _ if path == "/push" || path.starts_with(crate::push::path::PREFIX) => Answer::text(
+            405,
+            "method not allowed: push with PUT or POST (the body holds this run's increments)\n",
+        ),
         _ => Answer::text(404, "not found: try /metrics or /probe?target=<device>\n"),
     }
 }
@@ -140,8 +174,22 @@ impl std::fmt::Debug for Server {
 impl Server {
     /// Listens on `addr` and answers with `workers` threads (each request scrapes devices,
     /// so several let scrapes of different targets overlap).
-    pub fn start(addr: SocketAddr, poller: Arc<Poller>, workers: usize) -> io::Result<Server> {
-        let http = tiny_http::Server::http(addr).map_err(io::Error::other)?;
+    pub fn start(addr: SocketAddr, routes: Routes, workers: usize) -> io::Result<Server> {
+        let http = match routes
+            .web
+            .as_ref()
+            .and_then(WebConfig::tls_certificate_and_key)
+        {
+            Some((certificate, private_key)) => tiny_http::Server::https(
+                addr,
+                tiny_http::SslConfig {
+                    certificate: certificate.to_vec(),
+                    private_key: private_key.to_vec(),
+                },
+            ),
+            None => tiny_http::Server::http(addr),
+        }
+        .map_err(io::Error::other)?;
         let addr = http
             .server_addr()
             .to_ip()
@@ -154,13 +202,13 @@ impl Server {
         };
         for i in 0..workers.max(1) {
             let http = server.http.clone();
-            let poller = poller.clone();
+            let routes = routes.clone();
             server.workers.push(
                 thread::Builder::new()
                     .name(format!("gateway-http-{i}"))
                     .spawn(move || {
                         for request in http.incoming_requests() {
-                            respond(&poller, request);
+                            respond(&routes, request);
                         }
                     })?,
             );
@@ -185,14 +233,63 @@ impl Drop for Server {
     }
 }
 
-fn respond(poller: &Poller, request: Request) {
-    let a = if matches!(request.method(), Method::Get | Method::Head) {
-        let accept = request
-            .headers()
-            .iter()
-            .find(|h| h.field.equiv("Accept"))
-            .map(|h| h.value.as_str().to_owned());
-        answer(poller, request.url(), accept.as_deref())
+fn header(request: &Request, name: &'static str) -> Option<String> {
+    request
+        .headers()
+        .iter()
+        .find(|h| h.field.equiv(name))
+        .map(|h| h.value.as_str().to_owned())
+}
+
+fn respond(routes: &Routes, mut request: Request) {
+    let path = request.url().split('?').next().unwrap_or("").to_owned();
+    let push_path = path == "/push" || path.starts_with(crate::push::path::PREFIX);
+    let pushes = routes.pushes.as_deref().filter(|_| push_path);
+    let a = if !routes
+        .web
+        .as_ref()
+        .is_none_or(|w| w.authorize(header(&request, "Authorization").as_deref()))
+    {
+        if let Some(p) = pushes {
+            p.count(PushResult::Unauthorized);
+        }
+        Answer::text(401, "unauthorized: this gateway needs basic auth\n")
+    } else if let Some(p) =
+        pushes.filter(|_| matches!(request.method(), Method::Put | Method::Post))
+    {
+        match read_body(&mut request, p) {
+            Ok(body) => {
+                let a = p.push(
+                    &path,
+                    header(&request, "Content-Type").as_deref(),
+                    header(&request, "Idempotency-Key").as_deref(),
+                    &body,
+                );
+                Answer::text(a.status, a.body)
+            }
+            Err(None) => {
+                // Announced absurdly large: abandoned unanswered (see MAX_DRAINED_BODY).
+                p.count(PushResult::TooLarge);
+                std::mem::forget(request);
+                return;
+            }
+            Err(Some(a)) => Answer::text(a.status, a.body),
+        }
+    } else if let Some(p) = pushes {
+        let a = p.refuse(
+            PushResult::MethodNotAllowed,
+            "method not allowed: push with PUT or POST (the body holds this run's increments; \
+             a group is forgotten after --push-group-ttl, there is no DELETE)",
+        );
+        Answer::text(a.status, a.body)
+    } else if push_path && routes.pushes.is_none() {
+        Answer::text(
+            404,
+            "not found: the push endpoint is off; start metrics-gateway with --accept-pushes\n",
+        )
+    } else if matches!(request.method(), Method::Get | Method::Head) {
+        let accept = header(&request, "Accept");
+        answer(routes, request.url(), accept.as_deref())
     } else {
         Answer::text(405, "method not allowed: use GET\n")
     };
@@ -201,12 +298,51 @@ fn respond(poller: &Poller, request: Request) {
         response.add_header(h);
     }
     if a.status == 405 {
-        if let Ok(h) = Header::from_bytes("Allow", "GET, HEAD") {
+        let allow = if push_path { "PUT, POST" } else { "GET, HEAD" };
+        if let Ok(h) = Header::from_bytes("Allow", allow) {
+            response.add_header(h);
+        }
+    }
+    if a.status == 401 {
+        if let Ok(h) = Header::from_bytes("WWW-Authenticate", format!("Basic realm=\"{REALM}\"")) {
             response.add_header(h);
         }
     }
     // A client that went away is not an error of the gateway.
     let _ = request.respond(response);
+}
+
+/// The body of a push, at most `--push-max-body-size` bytes (never more than one byte past it
+/// read). `Err(Some)`: a 413 to answer (counted); `Err(None)`: announced so large the request
+/// is abandoned.
+fn read_body(
+    request: &mut Request,
+    pushes: &Pushes,
+) -> Result<Vec<u8>, Option<crate::push::PushAnswer>> {
+    let max = pushes.max_body_bytes();
+    match request.body_length() {
+        Some(n) if n > MAX_DRAINED_BODY.max(max) => return Err(None),
+        Some(n) if n > max => {
+            return Err(Some(
+                pushes.refuse(PushResult::TooLarge, pushes.too_large()),
+            ))
+        }
+        _ => {}
+    }
+    let mut body = Vec::new();
+    let read = request
+        .as_reader()
+        .take(max as u64 + 1)
+        .read_to_end(&mut body);
+    match read {
+        Err(e) => Err(Some(
+            pushes.refuse(PushResult::Malformed, format!("cannot read the body: {e}")),
+        )),
+        Ok(_) if body.len() > max => Err(Some(
+            pushes.refuse(PushResult::TooLarge, pushes.too_large()),
+        )),
+        Ok(_) => Ok(body),
+    }
 }
 
 #[cfg(test)]

@@ -181,6 +181,16 @@ impl WebConfig {
         self.inner.tls.as_ref()
     }
 
+    /// The PEM bytes of the certificate chain and of the private key, when it serves over TLS
+    /// (checked when loaded): for a server that builds its own listener, such as
+    /// `metrics-gateway`, to serve the same file.
+    pub fn tls_certificate_and_key(&self) -> Option<(&[u8], &[u8])> {
+        self.inner
+            .tls
+            .as_ref()
+            .map(|t| (t.certificate.as_slice(), t.private_key.as_slice()))
+    }
+
     /// Whether a request with this `Authorization` header value (or none) may pass: always
     /// without users; with users, only `Basic` credentials of a listed user with its password.
     pub fn authorize(&self, authorization: Option<&str>) -> bool {

@@ -337,7 +337,12 @@ pub struct Gateway {
 impl Gateway {
     pub fn start(args: &[&str]) -> Gateway {
         let port = test_support::free_port();
-        let listen = format!("127.0.0.1:{port}");
+        Self::start_on(&format!("127.0.0.1:{port}"), args)
+    }
+
+    /// The gateway listening on `listen` (a restart on the port of the one before).
+    pub fn start_on(listen: &str, args: &[&str]) -> Gateway {
+        let listen = listen.to_owned();
         let mut child = Command::new(env!("CARGO_BIN_EXE_metrics-gateway"))
             .args(["--listen", &listen])
             .args(args)
@@ -387,6 +392,14 @@ impl Gateway {
             }
             thread::sleep(Duration::from_millis(20));
         }
+    }
+}
+
+impl Gateway {
+    /// SIGKILL, and waits until the process is gone.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
 
