@@ -161,7 +161,12 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
             let case = Case::new(&job("oneshot-linger"));
             let port = linger_port.to_string();
             for i in 0..RUNS - 1 {
-                let ex = ["--prometheus-address", "127.0.0.1", "--prometheus-port", &port];
+                let ex = [
+                    "--prometheus-address",
+                    "127.0.0.1",
+                    "--prometheus-port",
+                    &port,
+                ];
                 finished(&case, i, &[&ex[..], &["--linger", "2s"]].concat());
             }
             let last = run(
@@ -183,7 +188,11 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
         s.spawn(|| {
             let case = Case::new(&job("oneshot-textfile"));
             for i in 0..RUNS {
-                finished(&case, i, &["--metrics-textfile", textfile.to_str().unwrap()]);
+                finished(
+                    &case,
+                    i,
+                    &["--metrics-textfile", textfile.to_str().unwrap()],
+                );
                 pause();
             }
             let case = Case::new(&job("oneshot-pushgateway"));
@@ -200,7 +209,12 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
                 finished(
                     &case,
                     i,
-                    &["--gateway-url", &gw_url, "--state-dir", fresh.to_str().unwrap()],
+                    &[
+                        "--gateway-url",
+                        &gw_url,
+                        "--state-dir",
+                        fresh.to_str().unwrap(),
+                    ],
                 );
                 pause();
             }
@@ -223,9 +237,8 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
         );
         let p95 = prometheus.wait_for(&q, Duration::from_secs(30), |p| p.value(&q));
         assert!(p95 > 0.25 && p95 <= 0.5, "{sink}: {q} = {p95}");
-        let alert = format!(
-            "ALERTS{{alertname=\"PipelineStepFailing\",job=\"{job}\",step=\"deploy\"}}"
-        );
+        let alert =
+            format!("ALERTS{{alertname=\"PipelineStepFailing\",job=\"{job}\",step=\"deploy\"}}");
         let state = prometheus.wait_for(&alert, Duration::from_secs(30), |p| {
             let r = p.query(&alert).ok()?;
             r.first()
