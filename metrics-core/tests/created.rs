@@ -1,12 +1,14 @@
 //! Start times (`_created`) and histograms restored from saved bucket counts: what a process
 //! that keeps its totals across runs (builder_cli's state file) relies on.
 
+mod common;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use metrics_core::{
-    encode, ChunkedEncoder, Collect, Counter, Desc, DynHistogram, Error, Family, Format, Gauge,
-    Kind, Registry, Visitor,
+    encode, Collect, Counter, Desc, DynHistogram, Error, Family, Format, Gauge, Kind, Registry,
+    Visitor,
 };
 
 /// A collector that adds a start time to another one's series (series `i` started at
@@ -92,20 +94,6 @@ level 7
 # EOF
 ";
 
-fn chunked(r: &Registry, format: Format, size: usize) -> String {
-    let mut enc: ChunkedEncoder<'_, _> = ChunkedEncoder::new(r, format);
-    let mut buf = vec![0u8; size];
-    let mut out = Vec::new();
-    loop {
-        let n = enc.fill(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    String::from_utf8(out).unwrap()
-}
-
 #[test]
 fn openmetrics_writes_created_after_counters_and_histograms_never_gauges() {
     let r = registry();
@@ -114,7 +102,7 @@ fn openmetrics_writes_created_after_counters_and_histograms_never_gauges() {
     assert_eq!(om, OPENMETRICS);
     for size in 1..=80 {
         assert_eq!(
-            chunked(&r, Format::OpenMetrics, size),
+            common::chunked(&r, Format::OpenMetrics, size),
             om,
             "buffer of {size} bytes"
         );
@@ -129,7 +117,7 @@ fn the_text_format_has_no_created() {
     assert!(!text.contains("_created"), "{text}");
     assert!(text.contains("runs_total{result=\"ok\"} 3\n"), "{text}");
     for size in [1, 7, 64] {
-        assert_eq!(chunked(&r, Format::Text, size), text);
+        assert_eq!(common::chunked(&r, Format::Text, size), text);
     }
 }
 

@@ -5,7 +5,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use metrics_core::{encode, ChunkedEncoder, Families, Format};
+use metrics_core::{encode, Families, Format};
 
 fn golden_path(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -43,22 +43,6 @@ fn encoded<F: Families + ?Sized>(r: &F, format: Format) -> String {
     out
 }
 
-fn chunked<F: Families + ?Sized>(r: &F, format: Format, size: usize) -> String {
-    let mut enc: ChunkedEncoder<'_, F, 64> = ChunkedEncoder::new(r, format);
-    let mut buf = vec![0u8; size];
-    let mut out = Vec::new();
-    loop {
-        let n = enc.fill(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        assert!(n <= size);
-        out.extend_from_slice(&buf[..n]);
-    }
-    assert!(enc.is_done());
-    String::from_utf8(out).unwrap()
-}
-
 #[test]
 fn runtime_registry_text() {
     let (r, _) = common::runtime_registry();
@@ -85,7 +69,7 @@ fn chunked_encoder_writes_the_same_bytes_for_any_buffer_size() {
         let whole = encoded(&r, format);
         for size in [1, 2, 7, 64, 100, 4096] {
             assert_eq!(
-                chunked(&r, format, size),
+                common::chunked(&r, format, size),
                 whole,
                 "{format:?}, {size}-byte buffer"
             );
@@ -93,7 +77,7 @@ fn chunked_encoder_writes_the_same_bytes_for_any_buffer_size() {
     }
     let (fw, _) = common::firmware_registry();
     assert_eq!(
-        chunked(fw, Format::OpenMetrics, 64),
+        common::chunked(fw, Format::OpenMetrics, 64),
         encoded(fw, Format::OpenMetrics)
     );
 }

@@ -289,3 +289,25 @@ pub fn to_json(samples: &[Sample]) -> String {
         .collect();
     serde_json::to_string_pretty(&list).unwrap()
 }
+
+/// The chunked encoder's whole output with buffers of `size` bytes (64 buckets of capacity).
+pub fn chunked<F: metrics_core::Families + ?Sized>(
+    r: &F,
+    format: metrics_core::Format,
+    size: usize,
+) -> String {
+    let mut enc: metrics_core::ChunkedEncoder<'_, F, 64> =
+        metrics_core::ChunkedEncoder::new(r, format);
+    let mut buf = vec![0u8; size];
+    let mut out = Vec::new();
+    loop {
+        let n = enc.fill(&mut buf).unwrap();
+        if n == 0 {
+            break;
+        }
+        assert!(n <= size);
+        out.extend_from_slice(&buf[..n]);
+    }
+    assert!(enc.is_done());
+    String::from_utf8(out).unwrap()
+}
