@@ -287,43 +287,32 @@ fn no_state_keeps_no_file() {
         .unwrap();
     // --no-state conflicts with --state-dir: a usage error, exit 2.
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
-    let o = Command::new(BIN)
-        .args([
-            "run-profile",
-            "--quiet",
-            "--no-state",
-            "--profile",
-            "ci",
-            "--job",
-        ])
-        .arg(&case.job)
-        .arg("--out")
-        .arg(case.path("out"))
-        .env("XDG_STATE_HOME", case.path("xdg"))
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    // Without --state-dir: XDG_STATE_HOME says where, and --no-state keeps nothing there.
+    let xdg_run = |out: &str, extra: &[&str]| {
+        Command::new(BIN)
+            .args([
+                "run-profile",
+                "--quiet",
+                "--profile",
+                "ci",
+                "--instance",
+                "host",
+            ])
+            .args(extra)
+            .arg("--job")
+            .arg(&case.job)
+            .arg("--out")
+            .arg(case.path(out))
+            .env("XDG_STATE_HOME", case.path("xdg"))
+            .env_remove("BUILDER_CLI_STATE_DIR")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let o = xdg_run("out", &["--no-state"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(!case.path("xdg").exists());
-    // Without --no-state, XDG_STATE_HOME says where.
-    let o = Command::new(BIN)
-        .args([
-            "run-profile",
-            "--quiet",
-            "--profile",
-            "ci",
-            "--instance",
-            "host",
-            "--job",
-        ])
-        .arg(&case.job)
-        .arg("--out")
-        .arg(case.path("out-xdg"))
-        .env("XDG_STATE_HOME", case.path("xdg"))
-        .env_remove("BUILDER_CLI_STATE_DIR")
-        .stdin(Stdio::null())
-        .output()
-        .unwrap();
+    let o = xdg_run("out-xdg", &[]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert_eq!(
         runs_told(&state(&case.path("xdg").join("builder_cli")).unwrap()),
