@@ -2,9 +2,11 @@
 # Builds the npm package (build.sh) and runs every wasm test:
 #   0. metrics-core's float tests with its `compact-float` feature (on in wasm32 builds);
 #   1. wasm-bindgen-test (tests/web.rs) under Node and in headless Chromium;
-#   2. `node --test` on the built package: API, errors, exact text, Python prometheus_client's
-#      text and strict OpenMetrics parsers; the edge-worker example scraped by a real Prometheus;
-#   3. the browser example page in headless Chromium.
+#   2. `node --test` on the built package: API, errors, exact text, in-place updates across
+#      memory growth and reset, Python prometheus_client's text and strict OpenMetrics parsers;
+#      the prom-client-shaped API running prom-client's README examples (beside prom-client);
+#      the edge-worker example scraped by a real Prometheus;
+#   3. the browser example page, and the JS layer's test page, in headless Chromium.
 # Needs the Debian packages chromium, chromium-driver, prometheus, curl, and the project's
 # Python venv (.venv with prometheus_client, made by scripts/setup.sh). Missing tools fail the
 # run with a message saying what to install; nothing is skipped silently.
@@ -46,10 +48,13 @@ echo "== wasm-bindgen-test in headless Chromium (webdriver.json holds the flags)
 CHROMEDRIVER="$(command -v "${CHROMEDRIVER:-chromedriver}")" WASM_BINDGEN_USE_BROWSER=1 \
   cargo test -p metrics-wasm --target wasm32-unknown-unknown --test web
 
-echo "== node --test (API, errors, exact text, Python parsers, Prometheus scrape)"
+echo "== node --test (API, errors, exact text, Python parsers, prom-client README examples, Prometheus scrape)"
 METRICS_PYTHON="$python" node --test --test-concurrency=1 tests/node/
 
 echo "== browser example in headless Chromium"
 bash tests/browser-example.sh
+
+echo "== the JS layer (in-place updates, label cache, prom-client API) in headless Chromium"
+bash tests/browser-js.sh
 
 echo "wasm/test.sh: all wasm tests passed"

@@ -335,7 +335,11 @@ class Registry extends Handle {
   histogram(name, help, labelNames, buckets) {
     return this.__metric(Histogram, 2, name, help, labelNames, buckets);
   }
-  // The module reads the values JS wrote in place: nothing of this thread runs during it.
+  // Render reads in the module the values JS wrote in place. It runs on this thread, so no
+  // update (in place, or an `observe` in the module) runs while it reads: it sees every update
+  // made before the call and none after. Histograms are observed only by the module, so the
+  // core's snapshot rules hold as in Rust: in what render writes, `_count` equals the `+Inf`
+  // bucket and `_sum` is the sum of the same observations.
   render(format) {
     return this.__inner.render(format);
   }
