@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 if [ "${1:-}" = "--test" ]; then
   cargo bench -p metrics-benchmarks --bench peers -- --test
   cargo run --release -q -p metrics-benchmarks --bin alloc_count
+  cargo bench -p metrics-gateway --bench push_throughput -- --test
   exit 0
 fi
 
@@ -26,5 +27,8 @@ cargo bench -p metrics-benchmarks --bench peers -- "$@"
 echo "[bench] allocation counts" >&2
 cargo run --release -q -p metrics-benchmarks --bin alloc_count >target/alloc_count.jsonl
 python3 scripts/benchmarks_md.py "$out" target/alloc_count.jsonl >BENCHMARKS.md.tmp
+echo "[bench] push throughput: cargo bench -p metrics-gateway --bench push_throughput" >&2
+cargo bench -p metrics-gateway --bench push_throughput >target/push_throughput.md
+{ echo; cat target/push_throughput.md; } >>BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 echo "[bench] wrote BENCHMARKS.md" >&2

@@ -891,8 +891,8 @@ fn varied_page(dir: &Path) -> (Gateway, String) {
     let g = gateway(dir, &[]);
     for (path, body) in [
         ("/push/job/ci/runner@base64/YS9iIlxj", "# HELP runs_total Runs, \\\\ and \\n.\n# TYPE runs_total counter\nruns_total{step=\"a\\\"b\"} 2\n"),
-        ("/push/job/ci/runner/r2", "# TYPE runs_total counter\nruns_total{step=\"x\"} 1.25\n# TYPE t gauge\nt NaN\n"),
-        ("/push/job/ci/runner/r2", "# TYPE d_seconds histogram\nd_seconds_bucket{le=\"0.005\"} 1\nd_seconds_bucket{le=\"1\"} 2\nd_seconds_bucket{le=\"+Inf\"} 3\nd_seconds_sum 9.5\nd_seconds_count 3\n"),
+        ("/push/job/ci/runner/r2", "# TYPE runs_total counter\nruns_total{step=\"x\"} 1.25\n# HELP t A gauge.\n# TYPE t gauge\nt NaN\n"),
+        ("/push/job/ci/runner/r2", "# HELP d_seconds Durations.\n# TYPE d_seconds histogram\nd_seconds_bucket{le=\"0.005\"} 1\nd_seconds_bucket{le=\"1\"} 2\nd_seconds_bucket{le=\"+Inf\"} 3\nd_seconds_sum 9.5\nd_seconds_count 3\n"),
     ] {
         let a = send(&g, "PUT", path, None, body);
         assert_eq!(a.status, 200, "{a:?}");
