@@ -57,6 +57,11 @@ fi
 # The Debian package starts a prometheus service where systemd runs; the tests start
 # their own servers on free ports, so nothing here depends on it.
 
+# --- Prometheus 3.5.3 (with its promtool) and VictoriaMetrics from Debian's forky suite ---------
+# Unpacked into .cache/forky/ (scripts/forky.sh says how), beside the stable suite's 2.42:
+# the conformance tests run against both Prometheus versions.
+bash scripts/forky.sh >/dev/null
+
 # --- Python venv with the reference parsers -----------------------------------------
 VENV=.venv
 if [ ! -x "$VENV/bin/python" ]; then

@@ -28,6 +28,10 @@ if [ "${SKIP_SETUP:-0}" != 1 ]; then
   bash scripts/setup.sh
 fi
 export PYTHON="$PWD/.venv/bin/python"
+# Prometheus 3.5.3, its promtool and VictoriaMetrics, unpacked by setup.sh (scripts/forky.sh).
+forky_bin=($(bash scripts/forky.sh))
+export PROMETHEUS3="${forky_bin[0]}/prometheus" PROMTOOL3="${forky_bin[1]}/promtool" \
+  VICTORIA_METRICS="${forky_bin[2]}/victoria-metrics"
 
 step "gates: fmt, clippy, rustdoc"
 cargo fmt --all --check

@@ -11,7 +11,7 @@
 //! Each ends with `pipeline_step_status_total{step="deploy",status="FAIL"} == 10`,
 //! `histogram_quantile(0.95, ...)` over the runs' buckets in the bucket of the step's sleep,
 //! and `PipelineStepFailing` pending or firing. The four sinks run at once, each with its own
-//! pipeline job name, into one Prometheus.
+//! pipeline job name, into two Prometheus servers at once: Debian stable's 2.42 and 3.5.3.
 
 mod common;
 
@@ -89,7 +89,7 @@ fn pause() {
 }
 
 #[test]
-#[ignore = "needs prometheus, prometheus-pushgateway, prometheus-node-exporter (Debian packages) and the metrics-gateway binary; run via scripts/test.sh"]
+#[ignore = "needs prometheus (2.42 and 3.5.3 from scripts/forky.sh), prometheus-pushgateway, prometheus-node-exporter (Debian packages) and the metrics-gateway binary; run via scripts/test.sh"]
 fn ten_one_shot_runs_count_ten_through_every_sink() {
     let linger_port = free_port();
     let textdir = tempfile::tempdir().unwrap();
@@ -139,7 +139,7 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
         target("pushgateway", format!("127.0.0.1:{}", pushgateway.port)),
         target("gateway", format!("127.0.0.1:{gw_port}")),
     );
-    let prometheus = Prometheus::start(&config, |dir| {
+    let rules = |dir: &Path| {
         let rules = dir.join("rules");
         std::fs::create_dir(&rules).unwrap();
         for f in ["pipeline_recording.yml", "pipeline_alerts.yml"] {
@@ -149,7 +149,15 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
             )
             .unwrap();
         }
-    });
+    };
+    // Debian stable's 2.42 and the 3.5.3 users run, scraping the same targets.
+    let servers = [
+        ("2.42", Prometheus::start(&config, rules)),
+        (
+            "3.5.3",
+            Prometheus::start_tool(Tool::PROMETHEUS3, &config, rules),
+        ),
+    ];
 
     let started = Instant::now();
     let pg_url = pushgateway.url("");
@@ -223,8 +231,18 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
     });
     eprintln!("40 runs through 4 sinks in {:?}", started.elapsed());
 
+    for (version, prometheus) in &servers {
+        check(version, prometheus);
+    }
+    drop(linger_last);
+    drop(gateway);
+}
+
+/// The totals, the P95 and the alert of each sink's job, in one Prometheus.
+fn check(version: &str, prometheus: &Prometheus) {
     for sink in ["linger", "textfile", "pushgateway", "gateway"] {
-        let job = format!("oneshot-{sink}");
+        let sink = &format!("{sink} (Prometheus {version})");
+        let job = format!("oneshot-{}", sink.split(' ').next().unwrap());
         prometheus.expect(
             &format!(
                 "sum(pipeline_step_status_total{{job=\"{job}\",step=\"deploy\",status=\"FAIL\"}})"
@@ -251,6 +269,4 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
         );
         prometheus.wait_for(&rec, Duration::from_secs(30), |p| p.value(&rec));
     }
-    drop(linger_last);
-    drop(gateway);
 }

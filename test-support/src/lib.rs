@@ -89,6 +89,14 @@ impl Tool {
         binary: "prometheus",
         package: "prometheus",
     };
+    /// Prometheus 3.5.3 (`$PROMETHEUS3`), from Debian's forky suite: `scripts/forky.sh`
+    /// unpacks it into `.cache/forky/` and `scripts/test.sh` sets the variable.
+    pub const PROMETHEUS3: Tool = Tool {
+        var: "PROMETHEUS3",
+        binary: "prometheus3",
+        package: "prometheus` 3.5.3 package from the forky suite (`bash scripts/forky.sh` \
+                  unpacks it; scripts/test.sh sets $PROMETHEUS3); not the stable suite's `prometheus",
+    };
     /// `promtool` (`$PROMTOOL`), from the `prometheus` package.
     pub const PROMTOOL: Tool = Tool {
         var: "PROMTOOL",
@@ -284,7 +292,7 @@ impl Drop for Service {
     }
 }
 
-/// A running Prometheus server ([`Tool::PROMETHEUS`]), killed on drop.
+/// A running Prometheus server ([`Tool::PROMETHEUS`] or [`Tool::PROMETHEUS3`]), killed on drop.
 pub struct Prometheus {
     // Declared first: the process is killed before `dir` is removed.
     service: Service,
@@ -308,11 +316,16 @@ impl Prometheus {
     /// directory, after `setup` has had the chance to put rule files beside it) and waits
     /// until `/-/ready` answers. Panics, saying how to install it, when the binary is missing.
     pub fn start(config: &str, setup: impl FnOnce(&Path)) -> Prometheus {
+        Prometheus::start_tool(Tool::PROMETHEUS, config, setup)
+    }
+
+    /// As [`Prometheus::start`], with another Prometheus binary (e.g. [`Tool::PROMETHEUS3`]).
+    pub fn start_tool(tool: Tool, config: &str, setup: impl FnOnce(&Path)) -> Prometheus {
         let dir = tempfile::tempdir().expect("temporary directory");
         setup(dir.path());
         let config_path = dir.path().join("prometheus.yml");
         std::fs::write(&config_path, config).expect("write prometheus.yml");
-        let service = Service::start_in(Tool::PROMETHEUS, dir.path(), "/-/ready", |port, dir| {
+        let service = Service::start_in(tool, dir.path(), "/-/ready", |port, dir| {
             [
                 format!("--config.file={}", config_path.display()),
                 format!("--storage.tsdb.path={}", dir.join("data").display()),
