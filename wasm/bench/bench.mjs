@@ -10,6 +10,9 @@ import { performance } from "node:perf_hooks";
 
 const require = createRequire(import.meta.url);
 const wasm = require("../pkg/node/metrics_wasm.js");
+// The prom-client-shaped API of this package (js/prom_client.js), for the cases written the
+// way prom-client users write them.
+const compat = require("../pkg/node/prom_client.js");
 const prom = require("prom-client");
 
 const SCALE = Number(process.env.BENCH_SCALE ?? 1);
@@ -81,6 +84,50 @@ for (let i = 0; i < SERIES; i++) {
   wWide.inc([`id${i}`]);
   pWide.inc({ id: `id${i}` });
 }
+// The same calls through both prom-client APIs (ours and prom-client's own).
+function setupShaped(lib) {
+  const r = new lib.Registry();
+  return {
+    plain: new lib.Counter({ name: "shaped_plain_total", help: "Unlabelled.", registers: [r] }),
+    byMethod: new lib.Counter({ name: "shaped_requests_total", help: "By method.", labelNames: ["method"], registers: [r] }),
+    gauge: new lib.Gauge({ name: "shaped_gauge", help: "Gauge.", registers: [r] }),
+    hist: new lib.Histogram({ name: "shaped_seconds", help: "Timer.", registers: [r] }),
+  };
+}
+const ws = setupShaped(compat);
+const ps = setupShaped(prom);
+const labelsGet = { method: "GET" };
+cases.push(
+  ["prom-client API: counter inc(), unlabelled", (n) => { for (let i = 0; i < n; i++) ws.plain.inc(); },
+    (n) => { for (let i = 0; i < n; i++) ps.plain.inc(); }, OPS],
+  ["prom-client API: counter inc({ method: \"GET\" })", (n) => { for (let i = 0; i < n; i++) ws.byMethod.inc({ method: "GET" }); },
+    (n) => { for (let i = 0; i < n; i++) ps.byMethod.inc({ method: "GET" }); }, OPS],
+  ["prom-client API: counter inc(labels, 2), same labels object", (n) => { for (let i = 0; i < n; i++) ws.byMethod.inc(labelsGet, 2); },
+    (n) => { for (let i = 0; i < n; i++) ps.byMethod.inc(labelsGet, 2); }, OPS],
+  ["prom-client API: gauge set(v)", (n) => { for (let i = 0; i < n; i++) ws.gauge.set(values[i & 1023]); },
+    (n) => { for (let i = 0; i < n; i++) ps.gauge.set(values[i & 1023]); }, OPS],
+  ["prom-client API: histogram startTimer() + end()", (n) => { for (let i = 0; i < n; i++) ws.hist.startTimer()(); },
+    (n) => { for (let i = 0; i < n; i++) ps.hist.startTimer()(); }, OPS],
+);
+
+// A registry with the default metrics (Node's: CPU, memory, event loop lag, heap spaces, GC,
+// ...) and one counter, rendered by `await registry.metrics()`.
+function setupDefault(lib) {
+  const r = new lib.Registry();
+  lib.collectDefaultMetrics({ register: r });
+  new lib.Counter({ name: "app_requests_total", help: "Requests.", registers: [r] }).inc();
+  return r;
+}
+const wDefault = setupDefault(compat);
+const pDefault = setupDefault(prom);
+const defaultOps = Math.max(20, Math.round(2000 * SCALE));
+cases.push([
+  "prom-client API: await metrics(), default metrics",
+  async (n) => { for (let i = 0; i < n; i++) if ((await wDefault.metrics()).length === 0) throw new Error(); },
+  async (n) => { for (let i = 0; i < n; i++) if ((await pDefault.metrics()).length === 0) throw new Error(); },
+  defaultOps,
+]);
+
 const renderOps = Math.max(3, Math.round(50 * SCALE));
 cases.push([
   `render ${SERIES} series (text format)`,
