@@ -87,6 +87,8 @@ function metricFields(m, name, labelCount) {
 // The child for `labelValues` (an array), from the cache or made and cached; `Child` makes one.
 function childFor(m, labelValues, Child) {
   const n = m.__labelCount;
+  // A metric without labels given no values (`inc([])`) is its own series.
+  if (n === 0 && labelValues.length === 0) return m;
   if (labelValues.length === n && n > 0) {
     let map = m.__cache;
     for (let k = 0; k < n - 1 && map !== undefined; k++) map = map.get(labelValues[k]);

@@ -287,4 +287,9 @@ test("counters and gauges updated in place survive memory growth, reset and free
   throwsMessage(() => plain.incBy(-1), /a counter only goes up/);
   throwsMessage(() => plain.incBy(NaN), /a counter only goes up/);
   assert.equal(plain.get(), 3);
+  // An empty label list on a metric without labels is the metric's own series.
+  plain.inc([]);
+  gauge.set(7, []);
+  assert.equal(plain.get([]), 4);
+  assert.equal(gauge.get(), 7);
 });
