@@ -886,6 +886,89 @@ fn basic_auth_of_the_web_config_guards_pushes_and_scrapes() {
     assert_eq!(requests(&page.body, "unauthorized"), 2.0);
 }
 
+/// `curl` with `args`, the body on stdin: (stdout, whether it succeeded).
+fn curl(args: &[&str], stdin: &[u8]) -> (String, bool) {
+    use std::io::Write;
+    let mut child = Command::new("curl")
+        .args(["-sS", "--max-time", "10"])
+        .args(args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("curl");
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        out.status.success(),
+    )
+}
+
+#[test]
+#[ignore = "needs openssl and curl; run via scripts/test.sh"]
+fn tls_of_the_web_config_serves_pushes_and_scrapes() {
+    let dir = tempfile::tempdir().unwrap();
+    let ok = Command::new("openssl")
+        .current_dir(dir.path())
+        .args([
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "key.pem",
+        ])
+        .args(["-out", "cert.pem", "-days", "2", "-subj", "/CN=127.0.0.1"])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .output()
+        .expect("openssl");
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    let web = dir.path().join("web.yml");
+    std::fs::write(
+        &web,
+        "tls_server_config:\n  cert_file: cert.pem\n  key_file: key.pem\n",
+    )
+    .unwrap();
+    let g = gateway(dir.path(), &["--web-config-file", web.to_str().unwrap()]);
+    assert!(g.log_with("https://").contains("https://"));
+    let ca = dir.path().join("cert.pem");
+    let base = format!("https://{}", g.addr);
+    let (out, ok) = curl(
+        &[
+            "--cacert",
+            ca.to_str().unwrap(),
+            "-X",
+            "PUT",
+            "--data-binary",
+            "@-",
+            "-H",
+            "Content-Type: text/plain; version=0.0.4",
+            "-H",
+            "Idempotency-Key: tls-1",
+            "-w",
+            "%{http_code}",
+            &format!("{base}/push/job/tls"),
+        ],
+        b"# TYPE c counter\nc_total 3\n",
+    );
+    assert!(
+        ok && out.contains("counted") && out.ends_with("200"),
+        "{out}"
+    );
+    let (page, ok) = curl(
+        &["--cacert", ca.to_str().unwrap(), &format!("{base}/metrics")],
+        b"",
+    );
+    assert!(ok, "{page}");
+    assert_eq!(
+        sample(&page, "c_total", &[("job", "tls")]),
+        Some(3.0),
+        "{page}"
+    );
+    // Plain HTTP gets no page.
+    let (_, ok) = curl(&[&format!("http://{}/metrics", g.addr), "-f"], b"");
+    assert!(!ok, "plain HTTP was served");
+}
+
 /// A page with every kind of pushed family, base64 and escaped label values.
 fn varied_page(dir: &Path) -> (Gateway, String) {
     let g = gateway(dir, &[]);

@@ -567,3 +567,105 @@ impl Store {
         out
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::push::body::{parse, BodyFormat};
+    use crate::push::path;
+
+    fn push(text: &str) -> Push {
+        parse(text.as_bytes(), BodyFormat::Text).unwrap()
+    }
+
+    fn total(store: &Store, group: &str, family: &str) -> Option<Total> {
+        let g = path::parse(group).unwrap();
+        store
+            .groups()
+            .get(&g)?
+            .families
+            .get(family)?
+            .series
+            .values()
+            .next()
+            .cloned()
+    }
+
+    #[test]
+    fn keys_are_remembered_up_to_the_bound_oldest_forgotten_first() {
+        let mut store = Store::new(StoreLimits::default());
+        let g = path::parse("/push/job/ci").unwrap();
+        let p = push("# TYPE c counter\nc_total 1\n");
+        for i in 0..=KEYS_PER_GROUP {
+            assert_eq!(
+                store.apply(&g, &p, Some(&format!("k{i}")), 1),
+                Ok(Applied::Counted)
+            );
+        }
+        let last = format!("k{KEYS_PER_GROUP}");
+        assert_eq!(
+            store.apply(&g, &p, Some(&last), 1),
+            Ok(Applied::AlreadyCounted)
+        );
+        assert_eq!(store.groups()[&g].keys.len(), KEYS_PER_GROUP);
+        // k0 was the oldest: forgotten, so it counts again.
+        assert_eq!(store.apply(&g, &p, Some("k0"), 1), Ok(Applied::Counted));
+        let n = KEYS_PER_GROUP as f64 + 2.0;
+        assert_eq!(total(&store, "/push/job/ci", "c"), Some(Total::Number(n)));
+    }
+
+    #[test]
+    fn a_refused_push_changes_nothing_and_conflicts_span_groups() {
+        let mut store = Store::new(StoreLimits {
+            max_series_per_group: 8,
+            ttl_ms: None,
+        });
+        let a = path::parse("/push/job/a").unwrap();
+        let b = path::parse("/push/job/b").unwrap();
+        let ab = path::parse("/push/job/a/x/1").unwrap();
+        store
+            .apply(&a, &push("# TYPE c counter\nc_total{x=\"1\"} 1e308\n# TYPE h histogram\nh_bucket{le=\"1\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\n"), None, 1)
+            .unwrap();
+        let before = store.clone();
+        for (group, text, result) in [
+            (&b, "# TYPE c gauge\nc 1\n", PushResult::TypeConflict),
+            (&b, "# TYPE h histogram\nh_bucket{le=\"2\"} 1\nh_bucket{le=\"+Inf\"} 1\nh_sum 1\n", PushResult::BucketMismatch),
+            (&b, "# TYPE h_sum gauge\nh_sum 1\n", PushResult::TypeConflict),
+            // {job="a",x="1"} is group a's series c{x="1"} already.
+            (&ab, "# TYPE c counter\nc_total 1\n", PushResult::SeriesConflict),
+            (&a, "# TYPE c counter\nc_total{x=\"2\"} 1\n# TYPE d counter\nd_total{x=\"2\"} 1\nd_total{x=\"3\"} 1\nd_total{x=\"4\"} 1\n", PushResult::TooManySeries),
+            (&a, "# TYPE c counter\nc_total{x=\"1\"} 1e308\n", PushResult::Malformed),
+        ] {
+            let r = store.apply(group, &push(text), Some("key"), 2).unwrap_err();
+            assert_eq!(r.result, result, "{text}: {r}");
+            assert_eq!(store, before, "{text}");
+            assert!(store.groups().values().all(|g| g.keys.is_empty()));
+        }
+    }
+
+    #[test]
+    fn groups_expire_after_the_ttl_only() {
+        let mut store = Store::new(StoreLimits {
+            max_series_per_group: 10,
+            ttl_ms: Some(1000),
+        });
+        let p = push("# TYPE c counter\nc_total 1\n");
+        store
+            .apply(&path::parse("/push/job/old").unwrap(), &p, None, 1000)
+            .unwrap();
+        store
+            .apply(&path::parse("/push/job/new").unwrap(), &p, None, 1500)
+            .unwrap();
+        assert_eq!(store.expire(2000), 0);
+        assert_eq!(store.expire(2001), 1);
+        assert_eq!(store.groups().len(), 1);
+        assert_eq!(store.expire(u64::MAX), 1);
+        assert!(store.families().is_empty());
+        // The expired groups' names are free again: `c` may now be a gauge.
+        let g = path::parse("/push/job/x").unwrap();
+        assert_eq!(
+            store.apply(&g, &push("# TYPE c gauge\nc 1\n"), None, 1),
+            Ok(Applied::Counted)
+        );
+    }
+}
