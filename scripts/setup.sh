@@ -68,7 +68,7 @@ if [ ! -x "$VENV/bin/python" ]; then
   log "python3 -m venv $VENV"
   python3 -m venv "$VENV"
 fi
-if ! "$VENV/bin/python" -c 'import prometheus_client' 2>/dev/null; then
+if ! "$VENV/bin/python" -c 'import prometheus_client, cramjam, google.protobuf' 2>/dev/null; then
   log "pip install -r scripts/requirements-test.txt"
   "$VENV/bin/pip" install -q -r scripts/requirements-test.txt
 fi

@@ -70,6 +70,11 @@ pub enum Error {
         /// The encoder's capacity.
         capacity: usize,
     },
+    /// A series with more labels than a Remote-Write request holds per series.
+    TooManyLabels {
+        /// The most labels a series may have there.
+        limit: usize,
+    },
     /// The output sink refused the bytes (full buffer, closed stream).
     Write,
 }
@@ -304,6 +309,15 @@ impl Error {
                     Text(""),
                 ]
             }
+            Error::TooManyLabels { limit } => {
+                return [
+                    Text("a series has more labels than a Remote-Write request holds ("),
+                    Number(*limit),
+                    Text(", `__name__`, `le` and external labels included): use fewer labels"),
+                    Text(""),
+                    Text(""),
+                ]
+            }
             Error::Write => return only("the output sink refused the bytes"),
         };
         [Text(head), Quoted(name), Text(tail), Text(""), Text("")]
@@ -367,6 +381,7 @@ mod tests {
             (Error::CardinalityLimit { limit: 10_000 }, "the family is at its cardinality limit of 10000 series; new label values go to its overflow series (label values `__overflow__`): raise the limit or use fewer distinct label values"),
             (Error::KindMismatch, "a collector produced a value of another kind than it was registered as (e.g. a gauge value for a counter family)"),
             (Error::TooManyBuckets { capacity: 0 }, "a histogram has more buckets than the chunked encoder's snapshot holds (0); raise the encoder's `BUCKETS` parameter"),
+            (Error::TooManyLabels { limit: 48 }, "a series has more labels than a Remote-Write request holds (48, `__name__`, `le` and external labels included): use fewer labels"),
             (Error::Write, "the output sink refused the bytes"),
         ];
         for (e, want) in cases {

@@ -22,6 +22,8 @@ mod histogram;
 mod name;
 pub mod negotiate;
 pub mod parse;
+pub mod remote_write;
+pub mod snappy;
 mod static_registry;
 
 #[cfg(feature = "alloc")]
