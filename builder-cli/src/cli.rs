@@ -44,7 +44,7 @@ pub enum Command {
         BUILDER_JOB_FILE in their environment. The job format, run.json and the metrics are \
         described in builder-cli/JOB_FORMAT.md."
     )]
-    RunProfile(RunArgs),
+    RunProfile(Box<RunArgs>),
     /// Check a job file (syntax, unknown fields, unknown dependencies, cycles, duplicate
     /// names, durations, profiles) and say what is wrong, with file:line:column.
     ///
@@ -108,6 +108,31 @@ pub struct RunArgs {
     /// the run's.
     #[arg(long, value_name = "URL", env = "BUILDER_CLI_GATEWAY_URL")]
     pub gateway_url: Option<String>,
+    /// Write the job's series (the totals across runs, see --state-dir) to a Prometheus
+    /// Remote-Write receiver at the end of each run, stamped with the run's end: Prometheus
+    /// (--web.enable-remote-write-receiver: http://prometheus:9090/api/v1/write), Mimir,
+    /// Thanos Receive, VictoriaMetrics (http://vm:8428/api/v1/write). Repeat for more (the
+    /// environment variable takes a comma-separated list). Retried with backoff on a
+    /// connection error, a 5xx or a 429; a write that finally fails is a warning and the exit
+    /// code stays the run's.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "BUILDER_CLI_REMOTE_WRITE",
+        value_delimiter = ','
+    )]
+    pub remote_write: Vec<String>,
+    /// The Remote-Write protocol: 1 (prometheus.WriteRequest, every receiver takes it) or 2
+    /// (io.prometheus.write.v2.Request: metadata and the series' start per series; Prometheus
+    /// 3 takes it with --web.remote-write-receiver.accepted-protobuf-messages).
+    #[arg(
+        long,
+        value_name = "1|2",
+        env = "BUILDER_CLI_REMOTE_WRITE_VERSION",
+        default_value = "1",
+        value_parser = ["1", "2"]
+    )]
+    pub remote_write_version: String,
     /// Where each job's totals live between runs (one file per job, profile and instance), so
     /// that counters and histograms of one-shot runs add up: default
     /// $XDG_STATE_HOME/builder_cli, else ~/.local/state/builder_cli. Runs of one job at once

@@ -248,6 +248,49 @@ fn push_increments(
     }
 }
 
+/// Writes the pipeline's series (the totals) to a Remote-Write receiver; a failure is a
+/// warning.
+fn remote_write(url: &str, version: &str, env: &Env, quiet: bool) {
+    use metrics_core::remote_write::{self, Version, WriteOptions};
+    let version = if version == "2" {
+        Version::V2
+    } else {
+        Version::V1
+    };
+    let opts = WriteOptions {
+        timestamp_ms: (crate::state::now() * 1000.0) as i64,
+        external_labels: &[],
+    };
+    let mut raw = Vec::new();
+    let compressed = remote_write::encode(&*env.metrics.registry, version, &opts, &mut raw)
+        .and_then(|_| {
+            let mut body = vec![0; metrics_core::snappy::max_compressed_len(raw.len())];
+            let n = metrics_core::snappy::compress(&raw, &mut body)?;
+            body.truncate(n);
+            Ok(body)
+        });
+    let body = match compressed {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("builder_cli: warning: cannot build the Remote-Write request: {e}");
+            return;
+        }
+    };
+    let what = crate::push::Receiver {
+        name: "Remote-Write receiver",
+        hint: "is the receiver up (Prometheus needs --web.enable-remote-write-receiver)?",
+    };
+    let said = |line: &str| {
+        if !quiet {
+            eprintln!("builder_cli: {line}");
+        }
+    };
+    let headers = version.headers();
+    if let Err(e) = crate::push::post_with_retries(url, &headers, &body, &what, &env.stop, said) {
+        eprintln!("builder_cli: warning: {e:#}");
+    }
+}
+
 /// `run-profile`.
 pub fn run_profile(args: &RunArgs) -> Result<i32> {
     let job = load(&args.job)?;
@@ -347,6 +390,9 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             if let Err(e) = crate::push::push(pg, &job.name, &instance, &prom) {
                 eprintln!("builder_cli: warning: {e:#}");
             }
+        }
+        for url in &args.remote_write {
+            remote_write(url, &args.remote_write_version, &env, args.quiet);
         }
         if let Some(gw) = &args.gateway_url {
             let run = RunRef {

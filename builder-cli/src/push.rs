@@ -100,6 +100,35 @@ pub fn push_increments(
     body: &str,
     key: &str,
     stop: &crate::signals::Stop,
+    progress: impl FnMut(&str),
+) -> Result<()> {
+    let headers = [
+        ("Content-Type", "text/plain; version=0.0.4; charset=utf-8"),
+        ("Idempotency-Key", key),
+    ];
+    let what = Receiver {
+        name: "gateway",
+        hint: "is the gateway up and started with --accept-pushes?",
+    };
+    post_with_retries(u, &headers, body.as_bytes(), &what, stop, progress)
+}
+
+/// Who receives a push, for messages: its name and what to check when it never answers.
+pub struct Receiver<'a> {
+    /// E.g. `gateway`, `Remote-Write receiver`.
+    pub name: &'a str,
+    /// What to check when every attempt failed.
+    pub hint: &'a str,
+}
+
+/// POSTs `body` with `headers`, retrying with [`BACKOFF`] on a connection error, a 5xx or a
+/// 429; another 4xx is final. `what` names the receiver in messages. `stop` ends the waits.
+pub fn post_with_retries(
+    u: &str,
+    headers: &[(&str, &str)],
+    body: &[u8],
+    what: &Receiver<'_>,
+    stop: &crate::signals::Stop,
     mut progress: impl FnMut(&str),
 ) -> Result<()> {
     let agent = agent();
@@ -116,12 +145,11 @@ pub fn push_increments(
                 break;
             }
         }
-        let sent = agent
-            .post(u)
-            .header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-            .header("Idempotency-Key", key)
-            .send(body);
-        let mut resp = match sent {
+        let mut request = agent.post(u);
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let mut resp = match request.send(body) {
             Ok(r) => r,
             Err(e) => {
                 last = format!("{e}");
@@ -135,13 +163,14 @@ pub fn push_increments(
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         last = format!("{status}: {}", text.trim());
         if status.is_client_error() && status.as_u16() != 429 {
-            anyhow::bail!("the gateway at {u} refused the push with {last}");
+            anyhow::bail!("the {} at {u} refused the push with {last}", what.name);
         }
     }
     anyhow::bail!(
-        "cannot push the run's increments to {u} after {} attempts (last: {last}); is the \
-         gateway up and started with --accept-pushes?",
-        BACKOFF.len()
+        "cannot push to the {} at {u} after {} attempts (last: {last}); {}",
+        what.name,
+        BACKOFF.len(),
+        what.hint
     )
 }
 

@@ -97,6 +97,14 @@ impl Tool {
         package: "prometheus` 3.5.3 package from the forky suite (`bash scripts/forky.sh` \
                   unpacks it; scripts/test.sh sets $PROMETHEUS3); not the stable suite's `prometheus",
     };
+    /// VictoriaMetrics 1.145 (`$VICTORIA_METRICS`), from Debian's forky suite: unpacked by
+    /// `scripts/forky.sh`, the variable set by `scripts/test.sh`.
+    pub const VICTORIA_METRICS: Tool = Tool {
+        var: "VICTORIA_METRICS",
+        binary: "victoria-metrics",
+        package: "victoria-metrics` 1.145 package from the forky suite (`bash scripts/forky.sh` \
+                  unpacks it; scripts/test.sh sets $VICTORIA_METRICS); not the stable suite's `victoria-metrics",
+    };
     /// `promtool` (`$PROMTOOL`), from the `prometheus` package.
     pub const PROMTOOL: Tool = Tool {
         var: "PROMTOOL",
@@ -321,6 +329,17 @@ impl Prometheus {
 
     /// As [`Prometheus::start`], with another Prometheus binary (e.g. [`Tool::PROMETHEUS3`]).
     pub fn start_tool(tool: Tool, config: &str, setup: impl FnOnce(&Path)) -> Prometheus {
+        Prometheus::start_with_args(tool, config, &[], setup)
+    }
+
+    /// As [`Prometheus::start_tool`], with more command-line flags (e.g.
+    /// `--web.enable-remote-write-receiver`).
+    pub fn start_with_args(
+        tool: Tool,
+        config: &str,
+        extra: &[&str],
+        setup: impl FnOnce(&Path),
+    ) -> Prometheus {
         let dir = tempfile::tempdir().expect("temporary directory");
         setup(dir.path());
         let config_path = dir.path().join("prometheus.yml");
@@ -332,6 +351,8 @@ impl Prometheus {
                 format!("--web.listen-address=127.0.0.1:{port}"),
                 "--web.enable-lifecycle".to_string(),
             ]
+            .into_iter()
+            .chain(extra.iter().map(|a| a.to_string()))
         });
         Prometheus {
             port: service.port,
