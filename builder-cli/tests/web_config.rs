@@ -1,6 +1,7 @@
 //! `--web-config-file`: basic auth and TLS on the real `builder_cli` exporter, the refusals
-//! at start, the example file in `monitoring/`, and a real Prometheus scraping over TLS with
-//! a right and a wrong password.
+//! at start, the example file in `monitoring/`, a real Prometheus scraping over TLS with a
+//! right and a wrong password, and with a client certificate of the test CA (up), of another
+//! CA and without one (down); a certificate replaced on disk served without a restart.
 
 mod common;
 
@@ -152,17 +153,165 @@ fn a_plaintext_password_is_refused_at_start() {
 }
 
 #[test]
-fn client_certificate_auth_is_refused_at_start() {
+fn client_certificates_without_client_cas_are_refused_at_start() {
     let setup = Setup::new(
-        "tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n  client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n",
+        "tls_server_config:\n  cert_file: s.crt\n  key_file: s.key\n  client_auth_type: RequireAndVerifyClientCert\n",
     );
+    let (cert, key) = certificate();
+    std::fs::write(setup.path("s.crt"), cert).unwrap();
+    std::fs::write(setup.path("s.key"), key).unwrap();
     let out = setup.run();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("RequireAndVerifyClientCert") && stderr.contains("cannot verify client"),
+        stderr.contains("RequireAndVerifyClientCert") && stderr.contains("client_ca_file"),
         "{stderr}"
     );
+}
+
+/// A certificate authority of the tests.
+struct Ca {
+    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, name);
+        let issuer =
+            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
+                .unwrap();
+        Ca { issuer }
+    }
+
+    fn pem(&self) -> String {
+        self.issuer.pem()
+    }
+
+    /// A certificate (EC P-256 key, PKCS#8) for `sans`, named `cn`: `(cert PEM, key PEM)`.
+    fn sign(&self, cn: &str, sans: &[&str], client: bool) -> (String, String) {
+        let mut params =
+            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+                .unwrap();
+        params
+            .distinguished_name
+            .push(rcgen::DnType::CommonName, cn);
+        params.extended_key_usages = vec![if client {
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth
+        } else {
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth
+        }];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = params.signed_by(&key, &self.issuer).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+/// The subject of the certificate a TLS server on `port` presents now (a new handshake), as
+/// `openssl s_client` sees it with the given client certificate.
+fn served_subject(port: u16, dir: &Path) -> String {
+    let out = Command::new("openssl")
+        .args(["s_client", "-connect", &format!("127.0.0.1:{port}")])
+        .arg("-cert")
+        .arg(dir.join("good.crt"))
+        .arg("-key")
+        .arg(dir.join("good.key"))
+        .stdin(Stdio::null())
+        .output()
+        .expect("openssl (Debian package openssl)");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.lines()
+        .find_map(|l| l.strip_prefix("subject="))
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[test]
+#[ignore = "needs prometheus and openssl (Debian packages); run via scripts/test.sh"]
+fn prometheus_scrapes_with_a_client_certificate_and_others_are_refused() {
+    let ca = Ca::new("test CA");
+    let other_ca = Ca::new("another CA");
+    let (server_crt, server_key) = ca.sign("server-1", &["127.0.0.1", "localhost"], false);
+    let (good_crt, good_key) = ca.sign("prometheus", &["prometheus.test"], true);
+    let (bad_crt, bad_key) = other_ca.sign("prometheus", &["prometheus.test"], true);
+    let setup = Setup::new(
+        "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
+         client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  \
+         client_allowed_sans: [prometheus.test]\n",
+    );
+    for (name, text) in [
+        ("server.crt", &server_crt),
+        ("server.key", &server_key),
+        ("ca.crt", &ca.pem()),
+        ("good.crt", &good_crt),
+        ("good.key", &good_key),
+    ] {
+        std::fs::write(setup.path(name), text).unwrap();
+    }
+    let (mut child, port) = setup.serve();
+
+    let job = |name: &str, client: Option<&str>| {
+        let cert = client
+            .map(|c| format!("\n      cert_file: {c}.crt\n      key_file: {c}.key"))
+            .unwrap_or_default();
+        format!(
+            r#"
+  - job_name: {name}
+    scheme: https
+    tls_config:
+      ca_file: ca.pem{cert}
+    static_configs:
+      - targets: ['127.0.0.1:{port}']
+"#
+        )
+    };
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:{}{}{}",
+        job("good", Some("good")),
+        job("other_ca", Some("bad")),
+        job("none", None),
+    );
+    let prom = Prometheus::start(&config, |dir| {
+        for (name, text) in [
+            ("ca.pem", ca.pem()),
+            ("good.crt", good_crt.clone()),
+            ("good.key", good_key.clone()),
+            ("bad.crt", bad_crt.clone()),
+            ("bad.key", bad_key.clone()),
+        ] {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+    });
+    prom.expect("up{job=\"good\"}", 1.0);
+    prom.expect("up{job=\"other_ca\"}", 0.0);
+    prom.expect("up{job=\"none\"}", 0.0);
+    assert_eq!(
+        prom.value("pipeline_run_info{job=\"good\",exported_job=\"web\"}"),
+        Some(1.0)
+    );
+
+    // A renewed certificate replaced on disk is served at the next handshake, no restart.
+    assert!(
+        served_subject(port, setup.dir.path()).contains("server-1"),
+        "{}",
+        served_subject(port, setup.dir.path())
+    );
+    let (renewed_crt, renewed_key) = ca.sign("server-2", &["127.0.0.1", "localhost"], false);
+    // The key first (the pair is checked together: a certificate without its key is not
+    // taken, the old pair stays until both match).
+    std::fs::write(setup.path("server.key.new"), &renewed_key).unwrap();
+    std::fs::write(setup.path("server.crt.new"), &renewed_crt).unwrap();
+    std::fs::rename(setup.path("server.key.new"), setup.path("server.key")).unwrap();
+    std::fs::rename(setup.path("server.crt.new"), setup.path("server.crt")).unwrap();
+    let subject = served_subject(port, setup.dir.path());
+    assert!(subject.contains("server-2"), "{subject}");
+    // And Prometheus still scrapes it (new connections see the new certificate).
+    prom.expect("up{job=\"good\"}", 1.0);
+    let _ = child.kill();
+    let _ = child.wait();
 }
 
 #[test]

@@ -28,6 +28,11 @@ pub struct Config {
     pub(crate) workers: usize,
     pub(crate) max_head_size: usize,
     pub(crate) write_timeout: Duration,
+    pub(crate) head_timeout: Duration,
+    pub(crate) body_timeout: Duration,
+    pub(crate) idle_timeout: Duration,
+    pub(crate) max_connections: usize,
+    pub(crate) max_requests: usize,
     pub(crate) force_format: Option<Format>,
     pub(crate) gzip: bool,
     pub(crate) self_metrics: bool,
@@ -41,6 +46,17 @@ impl Config {
     pub const DEFAULT_MAX_HEAD_SIZE: usize = 16 * 1024;
     /// Default time allowed to send one response.
     pub const DEFAULT_WRITE_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default time allowed for a whole request head, from its first byte (or from the
+    /// connection's start).
+    pub const DEFAULT_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default time allowed for a request body, once its head has arrived.
+    pub const DEFAULT_BODY_TIMEOUT: Duration = Duration::from_secs(10);
+    /// Default time an idle keep-alive connection is kept open.
+    pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+    /// Default cap on open connections.
+    pub const DEFAULT_MAX_CONNECTIONS: usize = 256;
+    /// Default cap on requests in flight (node_exporter's `--web.max-requests`).
+    pub const DEFAULT_MAX_REQUESTS: usize = 40;
 
     /// Listen on `host` (an IPv4 or IPv6 address such as `0.0.0.0`, `127.0.0.1`, `::` or `::1`;
     /// IPv6 may be written in brackets) and `port` (0: the system picks a free port, which
@@ -53,6 +69,11 @@ impl Config {
             workers: Self::DEFAULT_WORKERS,
             max_head_size: Self::DEFAULT_MAX_HEAD_SIZE,
             write_timeout: Self::DEFAULT_WRITE_TIMEOUT,
+            head_timeout: Self::DEFAULT_HEAD_TIMEOUT,
+            body_timeout: Self::DEFAULT_BODY_TIMEOUT,
+            idle_timeout: Self::DEFAULT_IDLE_TIMEOUT,
+            max_connections: Self::DEFAULT_MAX_CONNECTIONS,
+            max_requests: Self::DEFAULT_MAX_REQUESTS,
             force_format: None,
             gzip: true,
             self_metrics: false,
@@ -80,10 +101,58 @@ impl Config {
     /// The longest time a worker spends sending one response (default
     /// [`Config::DEFAULT_WRITE_TIMEOUT`], which is Prometheus' default scrape timeout), so a
     /// client that does not read cannot hold a worker. Also the send timeout of every accepted
-    /// socket. Must not be zero.
+    /// socket (`SO_SNDTIMEO`). Must not be zero.
     #[must_use]
     pub fn write_timeout(mut self, timeout: Duration) -> Self {
         self.write_timeout = timeout;
+        self
+    }
+
+    /// The longest time a client may take to send a whole request head (default
+    /// [`Config::DEFAULT_HEAD_TIMEOUT`]), counted from the connection's start or, on a
+    /// keep-alive connection, from the head's first byte; not per read, so a client that
+    /// trickles a byte at a time gets no more. Past it: `408 Request Timeout` and the
+    /// connection closed (a connection that sent nothing is closed without an answer).
+    #[must_use]
+    pub fn head_timeout(mut self, timeout: Duration) -> Self {
+        self.head_timeout = timeout;
+        self
+    }
+
+    /// The longest time a client may take to send a request body the route accepts, once the
+    /// head has arrived (default [`Config::DEFAULT_BODY_TIMEOUT`]). Past it: 408, connection
+    /// closed. The exporter's routes take no body (413 without reading it).
+    #[must_use]
+    pub fn body_timeout(mut self, timeout: Duration) -> Self {
+        self.body_timeout = timeout;
+        self
+    }
+
+    /// How long a keep-alive connection may wait for its next request (default
+    /// [`Config::DEFAULT_IDLE_TIMEOUT`]); then it is closed.
+    #[must_use]
+    pub fn idle_timeout(mut self, timeout: Duration) -> Self {
+        self.idle_timeout = timeout;
+        self
+    }
+
+    /// The most connections open at once (default [`Config::DEFAULT_MAX_CONNECTIONS`]). A
+    /// connection accepted past it closes the open connection that has waited longest for
+    /// its client (idle, or sending a head or body); with every connection at a worker, the new
+    /// one is answered 503 and closed. So descriptors stay bounded and a new scrape always gets
+    /// in.
+    #[must_use]
+    pub fn max_connections(mut self, connections: usize) -> Self {
+        self.max_connections = connections;
+        self
+    }
+
+    /// The most requests in flight (queued for or at a worker) at once (default
+    /// [`Config::DEFAULT_MAX_REQUESTS`], as node_exporter's `--web.max-requests`). Past it:
+    /// `503 Service Unavailable` with `Retry-After: 1`, connection closed.
+    #[must_use]
+    pub fn max_requests(mut self, requests: usize) -> Self {
+        self.max_requests = requests;
         self
     }
 
@@ -157,6 +226,25 @@ impl Config {
         if self.write_timeout.is_zero() {
             return Err(Error::InvalidConfig {
                 reason: "write_timeout must be longer than zero",
+            });
+        }
+        for (t, reason) in [
+            (self.head_timeout, "head_timeout must be longer than zero"),
+            (self.body_timeout, "body_timeout must be longer than zero"),
+            (self.idle_timeout, "idle_timeout must be longer than zero"),
+        ] {
+            if t.is_zero() {
+                return Err(Error::InvalidConfig { reason });
+            }
+        }
+        if self.max_connections < 2 {
+            return Err(Error::InvalidConfig {
+                reason: "max_connections must be at least 2",
+            });
+        }
+        if self.max_requests == 0 {
+            return Err(Error::InvalidConfig {
+                reason: "max_requests must be at least 1",
             });
         }
         if self.max_head_size < 64 {

@@ -5,43 +5,45 @@ use std::time::Duration;
 
 use metrics_core::{Counter, Desc, DynHistogram, Format, Registry};
 
+use crate::handler::Refusal;
+
 /// What can go wrong while answering, as the `kind` label of `http_exporter_errors_total`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum ErrorKind {
     /// The registry failed to encode (a collector returned an error): 500.
     Encode,
-    /// A response could not be sent: the client went away or did not read within the write
-    /// timeout.
-    Write,
-    /// A request head above the limit: 431.
-    HeadTooLarge,
-    /// A request announced a body that tiny_http would make a worker wait for: abandoned.
-    RequestBody,
-    /// Handling a request panicked (a collector panicked): 500, the worker carries on.
-    Panic,
-    /// tiny_http's accept loop ended (e.g. out of file descriptors) and was restarted.
-    Accept,
+    /// A request without the basic-auth credentials the web configuration asks for: 401.
+    Unauthorized,
+    /// The connection layer refused a request or closed a connection (see [`Refusal`]).
+    Refused(Refusal),
 }
 
 impl ErrorKind {
-    /// Every kind, in declaration order: `kind as usize` is its index here.
-    const ALL: [ErrorKind; 6] = [
-        ErrorKind::Encode,
-        ErrorKind::Write,
-        ErrorKind::HeadTooLarge,
-        ErrorKind::RequestBody,
-        ErrorKind::Panic,
-        ErrorKind::Accept,
-    ];
+    /// Index into `SelfMetrics::errors`.
+    fn index(self) -> usize {
+        match self {
+            ErrorKind::Encode => 0,
+            ErrorKind::Unauthorized => 1,
+            ErrorKind::Refused(r) => {
+                2 + Refusal::ALL
+                    .iter()
+                    .position(|x| *x == r)
+                    .unwrap_or_default()
+            }
+        }
+    }
+
+    fn all() -> impl Iterator<Item = ErrorKind> {
+        [ErrorKind::Encode, ErrorKind::Unauthorized]
+            .into_iter()
+            .chain(Refusal::ALL.into_iter().map(ErrorKind::Refused))
+    }
 
     fn as_str(self) -> &'static str {
         match self {
             ErrorKind::Encode => "encode",
-            ErrorKind::Write => "write",
-            ErrorKind::HeadTooLarge => "head_too_large",
-            ErrorKind::RequestBody => "request_body",
-            ErrorKind::Panic => "panic",
-            ErrorKind::Accept => "accept",
+            ErrorKind::Unauthorized => "unauthorized",
+            ErrorKind::Refused(r) => r.as_str(),
         }
     }
 }
@@ -59,7 +61,7 @@ pub(crate) struct SelfMetrics {
     registry: Registry,
     /// `[format][ok, error]`.
     scrapes: [[Arc<Counter>; 2]; 2],
-    errors: [Arc<Counter>; ErrorKind::ALL.len()],
+    errors: Vec<Arc<Counter>>,
     encode: Arc<DynHistogram>,
 }
 
@@ -77,7 +79,8 @@ impl SelfMetrics {
         let errors = registry
             .counter_family(
                 "http_exporter_errors_total",
-                "Requests the exporter could not answer normally, by kind.",
+                "Requests the exporter refused or could not answer normally, and connections \
+                 it closed on its own, by kind.",
                 &["kind"],
             )
             .expect("valid family");
@@ -99,7 +102,9 @@ impl SelfMetrics {
         };
         SelfMetrics {
             scrapes: [per_format("text"), per_format("openmetrics")],
-            errors: ErrorKind::ALL.map(|k| errors.handle(&[k.as_str()])),
+            errors: ErrorKind::all()
+                .map(|k| errors.handle(&[k.as_str()]))
+                .collect(),
             encode,
             registry,
         }
@@ -118,8 +123,7 @@ impl SelfMetrics {
     }
 
     pub(crate) fn error(&self, kind: ErrorKind) {
-        // `ALL` lists the kinds in declaration order (checked by a test).
-        self.errors[kind as usize].inc();
+        self.errors[kind.index()].inc();
     }
 
     pub(crate) fn encoded(&self, took: Duration) {
@@ -132,10 +136,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn all_kinds_are_listed_in_declaration_order() {
-        for (i, kind) in ErrorKind::ALL.into_iter().enumerate() {
-            assert_eq!(kind as usize, i, "{kind:?}");
-        }
+    fn every_kind_has_its_own_index() {
+        let indexes: Vec<usize> = ErrorKind::all().map(ErrorKind::index).collect();
+        assert_eq!(indexes, (0..2 + Refusal::ALL.len()).collect::<Vec<_>>());
     }
 
     #[test]
@@ -144,7 +147,7 @@ mod tests {
         m.scrape(Format::OpenMetrics, true);
         m.scrape(Format::OpenMetrics, true);
         m.scrape(Format::Text, false);
-        m.error(ErrorKind::Write);
+        m.error(ErrorKind::Refused(Refusal::Write));
         m.encoded(Duration::from_micros(70));
         let mut out = String::new();
         metrics_core::encode(m.registry(), Format::OpenMetrics, &mut out).unwrap();

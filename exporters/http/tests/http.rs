@@ -35,7 +35,8 @@ fn landing_page() {
     assert_eq!(r.header("content-type"), Some("text/html; charset=utf-8"));
     assert!(r.text().starts_with("<!DOCTYPE html>"), "{}", r.text());
     assert!(r.text().contains("<a href=\"metrics\">"), "{}", r.text());
-    assert_eq!(r.header("connection"), Some("close"));
+    // Keep-alive: no `Connection: close`.
+    assert_eq!(r.header("connection"), None);
     assert!(r.header("date").is_some_and(|d| d.ends_with(" GMT")));
 
     let h = reply(client().head(url(e.local_addr(), "/")).call());
@@ -324,7 +325,7 @@ fn a_panicking_collector_costs_no_worker() {
     )
     .unwrap();
     for _ in 0..3 {
-        // tiny_http answers a request dropped during unwinding with 500.
+        // The server answers a request whose handler panicked with 500.
         assert_eq!(get(e.local_addr(), "/metrics", &[]).status, 500);
     }
     // The single worker is still there.
