@@ -1,18 +1,18 @@
 //! The HTTP side: `/metrics` (every device and the pushed totals), `/probe?target=<device>`
 //! (one device), `/push/job/...` (with `--accept-pushes`), a landing page and `/-/healthy`,
-//! served with tiny_http, over TLS and behind basic auth when a web config file says so.
+//! over TLS, with client certificates and behind basic auth when a web config file says so.
 //!
-//! `exporters/http` serves one fixed registry on `/metrics` only; a probe needs a different
-//! answer per request, so this serves tiny_http directly and encodes with the core. The web
-//! config file is `exporters/http`'s [`WebConfig`] (exporter-toolkit's format).
+//! Served by `exporters/http`'s bounded connection layer ([`metrics_exporter_http::Server`]:
+//! fixed workers, connection cap, head and body deadlines, bodies refused unread past their
+//! route's limit) with a [`Handler`] of its own: a probe needs a different answer per request,
+//! and a push a body of up to `--push-max-body-size`. The web config file is
+//! `exporters/http`'s [`WebConfig`] (exporter-toolkit's format, whole).
 
-use std::io::{self, Read};
+use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::thread::{self, JoinHandle};
 
-use metrics_exporter_http::{WebConfig, REALM};
-use tiny_http::{Header, Method, Request, Response};
+use metrics_exporter_http::{Config, Handler, Request, Response, WebConfig, REALM};
 
 use crate::poller::Poller;
 use crate::push::{PushResult, Pushes};
@@ -28,12 +28,6 @@ pub struct Routes {
     /// TLS and basic auth, from `--web-config-file`.
     pub web: Option<WebConfig>,
 }
-
-/// A body announced larger than this is not answered at all (the request is abandoned, as
-/// `exporters/http` does): tiny_http would read the rest of it into a buffer of the announced
-/// size when the request is dropped, and an absurd size aborts the process. Between the
-/// limit and this, a 413 is answered and the rest of the body read and discarded.
-const MAX_DRAINED_BODY: usize = 64 << 20;
 
 /// An HTTP answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -160,121 +154,114 @@ fn percent_decode(s: &str) -> String {
 
 /// A running HTTP server; stops when dropped.
 pub struct Server {
-    http: Arc<tiny_http::Server>,
-    addr: SocketAddr,
-    workers: Vec<JoinHandle<()>>,
+    http: metrics_exporter_http::Server,
 }
 
 impl std::fmt::Debug for Server {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Server").field("addr", &self.addr).finish()
+        f.debug_struct("Server")
+            .field("addr", &self.http.local_addr())
+            .finish()
     }
 }
 
 impl Server {
     /// Listens on `addr` and answers with `workers` threads (each request scrapes devices,
-    /// so several let scrapes of different targets overlap).
+    /// so several let scrapes of different targets overlap), with `exporters/http`'s
+    /// default bounds (connections, requests in flight, head and body deadlines).
     pub fn start(addr: SocketAddr, routes: Routes, workers: usize) -> io::Result<Server> {
-        let http = match routes
-            .web
-            .as_ref()
-            .and_then(WebConfig::tls_certificate_and_key)
-        {
-            Some((certificate, private_key)) => tiny_http::Server::https(
-                addr,
-                tiny_http::SslConfig {
-                    certificate: certificate.to_vec(),
-                    private_key: private_key.to_vec(),
-                },
-            ),
-            None => tiny_http::Server::http(addr),
-        }
-        .map_err(io::Error::other)?;
-        let addr = http
-            .server_addr()
-            .to_ip()
-            .ok_or_else(|| io::Error::other("not an IP listener"))?;
-        let http = Arc::new(http);
-        let mut server = Server {
-            http,
-            addr,
-            workers: Vec::new(),
-        };
-        for i in 0..workers.max(1) {
-            let http = server.http.clone();
-            let routes = routes.clone();
-            server.workers.push(
-                thread::Builder::new()
-                    .name(format!("gateway-http-{i}"))
-                    .spawn(move || {
-                        for request in http.incoming_requests() {
-                            respond(&routes, request);
-                        }
-                    })?,
-            );
-        }
-        Ok(server)
+        let config = Config::new(addr.ip().to_string(), addr.port())
+            .workers(workers.max(1))
+            .web_config(routes.web.clone());
+        let http = metrics_exporter_http::Server::start(&config, Gateway { routes })
+            .map_err(io::Error::other)?;
+        Ok(Server { http })
     }
 
     /// The address listened on (with the port the system picked for port 0).
     pub fn local_addr(&self) -> SocketAddr {
-        self.addr
+        self.http.local_addr()
     }
 }
 
-impl Drop for Server {
-    fn drop(&mut self) {
-        for _ in &self.workers {
-            self.http.unblock();
+/// The gateway's [`Handler`].
+struct Gateway {
+    routes: Routes,
+}
+
+/// Whether `path` is the push endpoint's.
+fn is_push_path(path: &str) -> bool {
+    path == "/push" || path.starts_with(crate::push::path::PREFIX)
+}
+
+impl Gateway {
+    /// The push endpoint, when on and `request` is for it.
+    fn pushes(&self, request: &Request) -> Option<&Pushes> {
+        self.routes
+            .pushes
+            .as_deref()
+            .filter(|_| is_push_path(request.path()))
+    }
+}
+
+impl Handler for Gateway {
+    type Worker = ();
+
+    fn worker(&self) {}
+
+    /// Pushes (PUT, POST) take a body of up to `--push-max-body-size`; nothing else does.
+    fn max_body(&self, request: &Request) -> usize {
+        match self.pushes(request) {
+            Some(p) if matches!(request.method(), "PUT" | "POST") => p.max_body_bytes(),
+            _ => 0,
         }
-        for w in self.workers.drain(..) {
-            let _ = w.join();
+    }
+
+    fn body_too_large(&self, request: &Request, response: &mut Response) {
+        if let Some(p) = self.pushes(request) {
+            let a = p.refuse(PushResult::TooLarge, p.too_large());
+            response.status(a.status).body(a.body.as_bytes());
+        }
+    }
+
+    fn handle(&self, _: &mut (), request: &Request, response: &mut Response) {
+        let a = respond(&self.routes, request);
+        let push_path = is_push_path(request.path());
+        response
+            .status(a.status)
+            .content_type(a.content_type)
+            .body(&a.body);
+        if a.status == 405 {
+            response.header("Allow", if push_path { "PUT, POST" } else { "GET, HEAD" });
+        }
+        if a.status == 401 {
+            response.header("WWW-Authenticate", format!("Basic realm=\"{REALM}\""));
         }
     }
 }
 
-fn header(request: &Request, name: &'static str) -> Option<String> {
-    request
-        .headers()
-        .iter()
-        .find(|h| h.field.equiv(name))
-        .map(|h| h.value.as_str().to_owned())
-}
-
-fn respond(routes: &Routes, mut request: Request) {
-    let path = request.url().split('?').next().unwrap_or("").to_owned();
-    let push_path = path == "/push" || path.starts_with(crate::push::path::PREFIX);
+fn respond(routes: &Routes, request: &Request) -> Answer {
+    let path = request.path();
+    let push_path = is_push_path(path);
     let pushes = routes.pushes.as_deref().filter(|_| push_path);
-    let a = if !routes
+    let method = request.method();
+    if !routes
         .web
         .as_ref()
-        .is_none_or(|w| w.authorize(header(&request, "Authorization").as_deref()))
+        .is_none_or(|w| w.authorize(request.header("Authorization")))
     {
         if let Some(p) = pushes {
             p.count(PushResult::Unauthorized);
         }
         Answer::text(401, "unauthorized: this gateway needs basic auth\n")
-    } else if let Some(p) =
-        pushes.filter(|_| matches!(request.method(), Method::Put | Method::Post))
-    {
-        match read_body(&mut request, p) {
-            Ok(body) => {
-                let a = p.push(
-                    &path,
-                    header(&request, "Content-Type").as_deref(),
-                    header(&request, "Idempotency-Key").as_deref(),
-                    &body,
-                );
-                Answer::text(a.status, a.body)
-            }
-            Err(None) => {
-                // Announced absurdly large: abandoned unanswered (see MAX_DRAINED_BODY).
-                p.count(PushResult::TooLarge);
-                std::mem::forget(request);
-                return;
-            }
-            Err(Some(a)) => Answer::text(a.status, a.body),
-        }
+    } else if let Some(p) = pushes.filter(|_| matches!(method, "PUT" | "POST")) {
+        let a = p.push(
+            path,
+            request.header("Content-Type"),
+            request.header("Idempotency-Key"),
+            request.body(),
+        );
+        Answer::text(a.status, a.body)
     } else if let Some(p) = pushes {
         let a = p.refuse(
             PushResult::MethodNotAllowed,
@@ -287,61 +274,10 @@ fn respond(routes: &Routes, mut request: Request) {
             404,
             "not found: the push endpoint is off; start metrics-gateway with --accept-pushes\n",
         )
-    } else if matches!(request.method(), Method::Get | Method::Head) {
-        let accept = header(&request, "Accept");
-        answer(routes, request.url(), accept.as_deref())
+    } else if matches!(method, "GET" | "HEAD") {
+        answer(routes, request.target(), request.header("Accept"))
     } else {
         Answer::text(405, "method not allowed: use GET\n")
-    };
-    let mut response = Response::from_data(a.body).with_status_code(a.status);
-    if let Ok(h) = Header::from_bytes("Content-Type", a.content_type) {
-        response.add_header(h);
-    }
-    if a.status == 405 {
-        let allow = if push_path { "PUT, POST" } else { "GET, HEAD" };
-        if let Ok(h) = Header::from_bytes("Allow", allow) {
-            response.add_header(h);
-        }
-    }
-    if a.status == 401 {
-        if let Ok(h) = Header::from_bytes("WWW-Authenticate", format!("Basic realm=\"{REALM}\"")) {
-            response.add_header(h);
-        }
-    }
-    // A client that went away is not an error of the gateway.
-    let _ = request.respond(response);
-}
-
-/// The body of a push, at most `--push-max-body-size` bytes (never more than one byte past it
-/// read). `Err(Some)`: a 413 to answer (counted); `Err(None)`: announced so large the request
-/// is abandoned.
-fn read_body(
-    request: &mut Request,
-    pushes: &Pushes,
-) -> Result<Vec<u8>, Option<crate::push::PushAnswer>> {
-    let max = pushes.max_body_bytes();
-    match request.body_length() {
-        Some(n) if n > MAX_DRAINED_BODY.max(max) => return Err(None),
-        Some(n) if n > max => {
-            return Err(Some(
-                pushes.refuse(PushResult::TooLarge, pushes.too_large()),
-            ))
-        }
-        _ => {}
-    }
-    let mut body = Vec::new();
-    let read = request
-        .as_reader()
-        .take(max as u64 + 1)
-        .read_to_end(&mut body);
-    match read {
-        Err(e) => Err(Some(
-            pushes.refuse(PushResult::Malformed, format!("cannot read the body: {e}")),
-        )),
-        Ok(_) if body.len() > max => Err(Some(
-            pushes.refuse(PushResult::TooLarge, pushes.too_large()),
-        )),
-        Ok(_) => Ok(body),
     }
 }
 

@@ -27,6 +27,15 @@ pub(crate) enum Phase {
         request: Box<Request>,
         remaining: usize,
     },
+    /// A chunked body of this request, decoded as it comes, up to `limit` bytes: 408 at the
+    /// body timeout.
+    Chunked {
+        until: Instant,
+        request: Box<Request>,
+        state: crate::chunked::State,
+        total: usize,
+        limit: usize,
+    },
     /// Refused: whatever the client still sends is read and thrown away until it closes or
     /// until then, so that the refusal reaches it (closing with unread data would reset the
     /// connection and could destroy the answer in flight).

@@ -9,8 +9,8 @@ use crate::Request;
 /// worker thread.
 ///
 /// The server does everything else: accepting, TLS, reading and bounding request heads and
-/// bodies, keep-alive, refusals (400, 408, 411, 413, 429, 431, 503), writing the answer within
-/// the write timeout. A handler never touches a socket, so a client can hold a worker only
+/// bodies (by `Content-Length` or chunked), keep-alive, refusals (400, 408, 413, 429, 431,
+/// 503), writing the answer within the write timeout. A handler never touches a socket, so a client can hold a worker only
 /// while its answer is being written.
 pub trait Handler: Send + Sync + 'static {
     /// Per-worker state (buffers, compressors), made once per worker thread.
@@ -26,6 +26,14 @@ pub trait Handler: Send + Sync + 'static {
     fn max_body(&self, request: &Request) -> usize {
         let _ = request;
         0
+    }
+
+    /// Answers a request whose body is larger than [`Handler::max_body`] (announced by its
+    /// `Content-Length`, or found while decoding a chunked body); `response` holds the default
+    /// answer, a 413. The connection is closed after it, the rest of the body unread. Runs on
+    /// the reactor thread: keep it short (count, set a message).
+    fn body_too_large(&self, request: &Request, response: &mut Response) {
+        let _ = (request, response);
     }
 
     /// Answers `request` into `response` (reset before each call: 200, no headers, an empty
@@ -50,8 +58,8 @@ pub enum Refusal {
     /// The head is larger than `max_head_size`, or has more than 64 header lines: 431,
     /// connection closed.
     HeadTooLarge,
-    /// A body larger than the route takes (none on most routes), or a chunked one: 413 (411
-    /// for chunked), connection closed, nothing of the body read.
+    /// A body larger than the route takes (1 KiB on routes that take none): 413 (as
+    /// [`Handler::body_too_large`] says), connection closed, the rest of the body unread.
     BodyTooLarge,
     /// The body did not arrive whole within the body timeout: 408, connection closed.
     BodyTimeout,

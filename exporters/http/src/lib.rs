@@ -3,6 +3,7 @@
 #![deny(missing_docs)]
 
 mod chain;
+mod chunked;
 mod config;
 mod connection;
 mod error;

@@ -13,8 +13,9 @@ use std::time::{Duration, Instant};
 use mio::unix::SourceFd;
 use mio::{Events, Interest, Poll, Token};
 
+use crate::chunked;
 use crate::connection::{Conn, Fill, Open, Phase};
-use crate::handler::{reason, Handler, Refusal};
+use crate::handler::{reason, Handler, Refusal, Response};
 use crate::rate_limit::RateLimit;
 use crate::request::{self, Framing, Parsed};
 use crate::tls::Reloading;
@@ -26,6 +27,8 @@ pub(crate) const WAKER: Token = Token(usize::MAX - 2);
 /// A body up to this size is read whatever the route (and the handler answers, e.g. 405);
 /// above it, only routes whose [`Handler::max_body`] allows it get their body read.
 pub(crate) const SMALL_BODY: usize = 1024;
+/// Bytes of a chunked body read ahead of decoding.
+const CHUNKED_WINDOW: usize = 64 * 1024;
 /// How often deadlines are checked.
 const TICK: Duration = Duration::from_millis(100);
 /// How long a refused connection is drained before it is closed.
@@ -303,10 +306,30 @@ impl<H: Handler> Reactor<H> {
         }
     }
 
+    /// Answers, as the handler says, a request whose body is larger than its route takes.
+    fn body_too_large(&mut self, i: usize, request: &request::Request) {
+        let mut r = Response::default();
+        r.status(413).body(b"Content too large for this path\n");
+        self.handler.body_too_large(request, &mut r);
+        let mut bytes = Vec::new();
+        crate::response::write_head(&r, &[], true, &mut bytes);
+        if !request.is_head() {
+            bytes.extend_from_slice(&r.body);
+        }
+        self.handler.refused(Refusal::BodyTooLarge);
+        if let Some(conn) = self.conns[i].as_mut() {
+            conn.send_nonblocking(&bytes);
+            conn.buf = Vec::new();
+            conn.phase = Phase::Closing {
+                until: Instant::now() + LINGER,
+            };
+        }
+    }
+
     /// Connection `i` is readable or writable.
     fn ready(&mut self, i: usize) {
-        // Head, then body: at most two rounds of reading.
-        for _ in 0..3 {
+        // Head, then body: rounds of reading while each makes progress.
+        loop {
             let Some(conn) = self.conns.get_mut(i).and_then(Option::as_mut) else {
                 return;
             };
@@ -317,6 +340,7 @@ impl<H: Handler> Reactor<H> {
             let limit = match &conn.phase {
                 Phase::Idle { .. } | Phase::Head { .. } => self.limits.max_head_size + 1,
                 Phase::Body { remaining, .. } => *remaining,
+                Phase::Chunked { .. } => CHUNKED_WINDOW,
                 Phase::Closing { .. } => 0,
             };
             if let Phase::Closing { .. } = conn.phase {
@@ -356,7 +380,8 @@ impl<H: Handler> Reactor<H> {
                 return;
             }
             let eof = filled == Fill::Eof;
-            match self.progress(i) {
+            let full = filled == Fill::Open && conn.buf.len() >= limit;
+            match self.progress(i, full) {
                 Progress::Waiting if eof => {
                     self.remove(i);
                     return;
@@ -368,7 +393,7 @@ impl<H: Handler> Reactor<H> {
     }
 
     /// Parses what connection `i` received: refuses, dispatches, or waits for more.
-    fn progress(&mut self, i: usize) -> Progress {
+    fn progress(&mut self, i: usize, full: bool) -> Progress {
         let Some(conn) = self.conns[i].as_mut() else {
             return Progress::Done;
         };
@@ -410,17 +435,9 @@ impl<H: Handler> Reactor<H> {
                         return Progress::Done;
                     }
                     conn.buf.drain(..request.head_len());
-                    let length = match request.framing() {
-                        Framing::Length(n) => n,
-                        Framing::Chunked => {
-                            self.refuse(
-                                i,
-                                Refusal::BodyTooLarge,
-                                411,
-                                "Length required: send the body with a Content-Length\n",
-                            );
-                            return Progress::Done;
-                        }
+                    let (length, chunked) = match request.framing() {
+                        Framing::Length(n) => (n, false),
+                        Framing::Chunked => (0, true),
                         Framing::Invalid => {
                             self.refuse(
                                 i,
@@ -431,13 +448,19 @@ impl<H: Handler> Reactor<H> {
                             return Progress::Done;
                         }
                     };
-                    if length > SMALL_BODY.max(self.handler.max_body(&request)) {
-                        self.refuse(
-                            i,
-                            Refusal::BodyTooLarge,
-                            413,
-                            "Content too large for this path\n",
-                        );
+                    let max_body = SMALL_BODY.max(self.handler.max_body(&request));
+                    if chunked {
+                        conn.phase = Phase::Chunked {
+                            until: now + self.limits.body_timeout,
+                            request,
+                            state: chunked::State::Size,
+                            total: 0,
+                            limit: max_body,
+                        };
+                        return Progress::Again;
+                    }
+                    if length > max_body {
+                        self.body_too_large(i, &request);
                         return Progress::Done;
                     }
                     let now_in_buf = length.min(conn.buf.len());
@@ -457,6 +480,46 @@ impl<H: Handler> Reactor<H> {
                     }
                 }
             },
+            Phase::Chunked {
+                request,
+                state,
+                total,
+                limit,
+                ..
+            } => {
+                let limit = *limit;
+                let decoded = chunked::decode(
+                    state,
+                    &mut conn.buf,
+                    &mut |b| request.push_body(b),
+                    total,
+                    limit,
+                );
+                match decoded {
+                    Ok(true) => {
+                        let phase =
+                            std::mem::replace(&mut conn.phase, Phase::Closing { until: now });
+                        if let Phase::Chunked { request, .. } = phase {
+                            self.dispatch(i, request);
+                        }
+                        Progress::Done
+                    }
+                    Ok(false) if full => Progress::Again,
+                    Ok(false) => Progress::Waiting,
+                    Err(chunked::Error::Malformed) => {
+                        self.refuse(i, Refusal::Malformed, 400, "Bad request: chunked body\n");
+                        Progress::Done
+                    }
+                    Err(chunked::Error::TooLarge) => {
+                        let phase =
+                            std::mem::replace(&mut conn.phase, Phase::Closing { until: now });
+                        if let Phase::Chunked { request, .. } = phase {
+                            self.body_too_large(i, &request);
+                        }
+                        Progress::Done
+                    }
+                }
+            }
             Phase::Body {
                 request, remaining, ..
             } => {
@@ -545,7 +608,7 @@ impl<H: Handler> Reactor<H> {
                         );
                     }
                 }
-                Phase::Body { until, .. } if now >= *until => {
+                Phase::Body { until, .. } | Phase::Chunked { until, .. } if now >= *until => {
                     self.refuse(
                         i,
                         Refusal::BodyTimeout,

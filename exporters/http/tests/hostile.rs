@@ -110,10 +110,12 @@ fn idle_malformed_oversized_trickling_and_body_clients_do_not_stall_scrapes() {
     absurd_body
         .write_all(b"GET /metrics HTTP/1.1\r\nHost: b\r\nContent-Length: 100000000000\r\n\r\n")
         .unwrap();
-    // ... and a chunked body (411).
+    // ... and a chunked body with a 64 KiB chunk (413 once its size line is read).
     let mut chunked = TcpStream::connect(addr).unwrap();
     chunked
-        .write_all(b"POST /metrics HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n")
+        .write_all(
+            b"POST /metrics HTTP/1.1\r\nHost: b\r\nTransfer-Encoding: chunked\r\n\r\n10000\r\n",
+        )
         .unwrap();
 
     // Meanwhile, scrapes succeed within a second, more of them than there are workers.
@@ -144,7 +146,7 @@ fn idle_malformed_oversized_trickling_and_body_clients_do_not_stall_scrapes() {
     );
     assert_eq!(
         status_line(&mut chunked, wait),
-        "HTTP/1.1 411 Length Required"
+        "HTTP/1.1 413 Content Too Large"
     );
     assert_eq!(
         status_line(&mut trickling, wait),

@@ -262,6 +262,25 @@ fn a_route_takes_a_bounded_body() {
     let (status, answer) = exchange(&mut s, b"cd");
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(answer.ends_with("\r\n\r\nabcd"), "{answer}");
+    // Chunked, in pieces, then another request on the same connection.
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.write_all(b"PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
+        .unwrap();
+    thread::sleep(Duration::from_millis(50));
+    let (status, answer) = exchange(&mut s, b"2;x=y\r\nde\r\n0\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(answer.ends_with("\r\n\r\nabcde"), "{answer}");
+    let (status, _) = exchange(&mut s, b"GET / HTTP/1.1\r\n\r\n");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    // Chunked past the route's limit (and the 1 KiB every route takes): 413.
+    let mut big = b"PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+    for _ in 0..3 {
+        big.extend_from_slice(b"200\r\n");
+        big.extend_from_slice(&[b'x'; 0x200]);
+        big.extend_from_slice(b"\r\n");
+    }
+    let (status, _) = addr_request(addr, &big);
+    assert_eq!(status, "HTTP/1.1 413 Content Too Large");
     // Over the route's limit (and the 1 KiB every route reads): 413, unread.
     let (status, _) = addr_request(
         addr,
@@ -271,7 +290,7 @@ fn a_route_takes_a_bounded_body() {
     // A body that stops coming: 408 at the body timeout.
     let (status, _) = addr_request(addr, b"PUT /echo HTTP/1.1\r\nContent-Length: 10\r\n\r\nab");
     assert_eq!(status, "HTTP/1.1 408 Request Timeout");
-    assert_eq!(t.count(Refusal::BodyTooLarge), 1);
+    assert_eq!(t.count(Refusal::BodyTooLarge), 2);
     assert_eq!(t.count(Refusal::BodyTimeout), 1);
 }
 
