@@ -41,6 +41,14 @@ if [ "$(cargo fuzz --version 2>/dev/null)" != "cargo-fuzz $CARGO_FUZZ_VERSION" ]
   cargo install cargo-fuzz --version "$CARGO_FUZZ_VERSION" --locked
 fi
 
+# --- cargo-audit (gate: no crate of Cargo.lock with a RustSec advisory; reads tools/advisory-db) --
+CARGO_AUDIT_VERSION=0.22.2
+# (0.22 prints its version as "cargo-audit-audit 0.22.2".)
+if ! cargo audit --version 2>/dev/null | grep -q " $CARGO_AUDIT_VERSION\$"; then
+  log "cargo install cargo-audit --version $CARGO_AUDIT_VERSION --locked"
+  cargo install cargo-audit --version "$CARGO_AUDIT_VERSION" --locked
+fi
+
 # --- Debian packages -------------------------------------------------------------
 DEBS=(prometheus prometheus-pushgateway prometheus-node-exporter docker-compose chromium chromium-driver curl qemu-system-arm openssl wrk)
 missing=()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, every tier, on a fresh Debian machine: installs what the tests need
 # (scripts/setup.sh, idempotent), then runs
-#   0. gates: rustfmt, clippy -D warnings, rustdoc -D warnings
+#   0. gates: cargo audit of Cargo.lock against tools/advisory-db, rustfmt, clippy -D warnings,
+#      rustdoc -D warnings
 #   1. cargo test --workspace (unit, golden, stress, allocation, doc tests; benches in test mode)
 #   2. conformance: the ignored tests that need promtool, Python prometheus_client and a real
 #      Prometheus (among them `promtool check web-config` on monitoring/web-config.yml with a
@@ -32,6 +33,17 @@ export PYTHON="$PWD/.venv/bin/python"
 forky_bin=($(bash scripts/forky.sh))
 export PROMETHEUS3="${forky_bin[0]}/prometheus" PROMTOOL3="${forky_bin[1]}/promtool" \
   VICTORIA_METRICS="${forky_bin[2]}/victoria-metrics"
+
+step "gates: dependency audit: no crate of Cargo.lock (nor fuzz/Cargo.lock) with a RustSec advisory"
+# The database is the committed copy tools/advisory-db (scripts/advisory-db.sh refreshes it),
+# and also the workplace's ../shared/advisory-db when there (it may be newer). Warnings
+# (unmaintained, unsound) fail too.
+for db in tools/advisory-db ../shared/advisory-db; do
+  [ -d "$db/crates" ] || continue
+  for lock in Cargo.lock fuzz/Cargo.lock; do
+    cargo audit --db "$db" --no-fetch --stale --deny warnings --file "$lock"
+  done
+done
 
 step "gates: fmt, clippy, rustdoc"
 cargo fmt --all --check
