@@ -9,6 +9,9 @@
 //! API ([`Prometheus::query`], [`Prometheus::value`]) and polls for expected values
 //! ([`Prometheus::expect`], [`Prometheus::wait_for`]).
 //!
+//! [`siege`] besieges a server process with hostile clients while scraping it, and checks
+//! its threads, descriptors and memory through `/proc`.
+//!
 //! [`qemu`] builds the firmware examples and runs them under `qemu-system-arm`.
 //!
 //! A missing binary is a panic (a test failure, never a skip) that names the Debian package to
@@ -29,6 +32,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 pub mod qemu;
+pub mod siege;
 
 /// How long a [`Service`] may take to answer its readiness path.
 const READY_TIMEOUT: Duration = Duration::from_secs(40);
