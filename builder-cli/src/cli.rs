@@ -41,7 +41,9 @@ pub enum Command {
         after_help = "Example:\n  builder_cli run-profile --job jobs/standard.yaml \\\n    \
         --out out/run_2024_10_09 --profile standard --prometheus-port 9099 --linger 60s\n\n\
         Steps see BUILDER_RUN_ID, BUILDER_JOB, BUILDER_PROFILE, BUILDER_STEP, BUILDER_OUT_DIR and \
-        BUILDER_JOB_FILE in their environment. The job format, run.json and the metrics are \
+        BUILDER_JOB_FILE in their environment, and TRACEPARENT/TRACESTATE (W3C trace context: \
+        the run's trace, the caller's if builder_cli ran under TRACEPARENT, each step its own \
+        span). The job format, run.json and the metrics are \
         described in builder-cli/JOB_FORMAT.md."
     )]
     RunProfile(Box<RunArgs>),

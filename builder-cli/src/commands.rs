@@ -333,7 +333,15 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             Some(s) => s,
             None => Staging::new(&args.out, &run_id, true)?,
         };
+        let (trace, warning) = crate::trace::TraceContext::for_run(
+            std::env::var("TRACEPARENT").ok().as_deref(),
+            std::env::var("TRACESTATE").ok().as_deref(),
+        );
+        if let Some(w) = warning {
+            eprintln!("builder_cli: warning: {w}");
+        }
         let opts = RunOptions {
+            trace,
             run_id: run_id.clone(),
             keep_going: args.keep_going,
             parallelism,

@@ -21,6 +21,7 @@ mod signals;
 mod state;
 mod step_log;
 mod step_process;
+mod trace;
 mod validate;
 
 use clap::Parser;

@@ -58,6 +58,9 @@ pub struct StepRecord {
     pub total_seconds: Option<f64>,
     /// The log file, relative to the output directory (`logs/<step>.log`).
     pub log: String,
+    /// The step's W3C span id (its process saw it in `TRACEPARENT`), `null` when skipped.
+    #[serde(default)]
+    pub span_id: Option<String>,
 }
 
 /// The whole run.
@@ -97,6 +100,15 @@ pub struct Manifest {
     pub parallelism: u32,
     /// Whether `--keep-going` was given.
     pub keep_going: bool,
+    /// The run's W3C trace id (the caller's when `TRACEPARENT` was set, else a new one).
+    #[serde(default)]
+    pub trace_id: String,
+    /// The run's own span id (the parent of every step's span).
+    #[serde(default)]
+    pub span_id: String,
+    /// The caller's span id, when the run joined a caller's trace.
+    #[serde(default)]
+    pub parent_span_id: Option<String>,
     /// The steps of the profile, in run order.
     pub steps: Vec<StepRecord>,
 }

@@ -38,6 +38,8 @@ pub struct RunOptions {
     pub kill_grace: Duration,
     /// Most bytes of a step's output kept in its log (every attempt together).
     pub max_log_bytes: u64,
+    /// The run's W3C trace context (each step gets a span under it).
+    pub trace: crate::trace::TraceContext,
 }
 
 /// The exit code recorded in a checkpoint of run.json: what a shell reports for a process
@@ -169,12 +171,20 @@ pub fn run(
             env.insert("BUILDER_STEP".into(), step.name.clone());
             env.insert("BUILDER_OUT_DIR".into(), out_dir.clone());
             env.insert("BUILDER_JOB_FILE".into(), job.file.display().to_string());
+            let span_id = crate::trace::new_span_id();
+            env.insert("TRACEPARENT".into(), opts.trace.traceparent(&span_id));
+            match &opts.trace.tracestate {
+                Some(ts) => env.insert("TRACESTATE".into(), ts.clone()),
+                None => env.remove("TRACESTATE"),
+            };
             let step = step.clone();
             let log_path = staging.log_path(&step.name);
             let tx = tx.clone();
             let stop = stop.clone();
             let limits = (opts.kill_grace, opts.max_log_bytes);
-            std::thread::spawn(move || run_step(i, &step, &env, &log_path, limits, &tx, &stop));
+            std::thread::spawn(move || {
+                run_step(i, &step, &env, &span_id, &log_path, limits, &tx, &stop)
+            });
         }
 
         if running == 0 {
@@ -286,6 +296,9 @@ impl Header<'_> {
             duration_seconds: self.t0.elapsed().as_secs_f64(),
             parallelism: self.opts.parallelism,
             keep_going: self.opts.keep_going,
+            trace_id: self.opts.trace.trace_id.clone(),
+            span_id: self.opts.trace.span_id.clone(),
+            parent_span_id: self.opts.trace.parent_span_id.clone(),
             steps,
         }
     }
@@ -332,10 +345,12 @@ impl Header<'_> {
 
 /// One step in its own thread: its attempts, appended to the log at `log_path`; sends an
 /// `Attempt` per attempt, a `Retry` before each retry, then `Done` with the step's record.
+#[allow(clippy::too_many_arguments)]
 fn run_step(
     i: usize,
     step: &Step,
     env: &BTreeMap<String, String>,
+    span_id: &str,
     log_path: &Path,
     (kill_grace, max_log_bytes): (Duration, u64),
     tx: &mpsc::Sender<Event>,
@@ -362,6 +377,7 @@ fn run_step(
                 duration_seconds: Some(0.0),
                 total_seconds: Some(0.0),
                 log: format!("logs/{}.log", step.name),
+                span_id: Some(span_id.into()),
             };
             let _ = tx.send(Event::Done(i, r));
             return;
@@ -421,6 +437,7 @@ fn run_step(
         duration_seconds: Some(last.duration.as_secs_f64()),
         total_seconds: Some(t_first.elapsed().as_secs_f64()),
         log: format!("logs/{}.log", step.name),
+        span_id: Some(span_id.into()),
     };
     let _ = tx.send(Event::Done(i, r));
 }
@@ -439,5 +456,6 @@ fn skipped(name: String, allow_failure: bool, reason: String) -> StepRecord {
         finished_at: None,
         duration_seconds: None,
         total_seconds: None,
+        span_id: None,
     }
 }

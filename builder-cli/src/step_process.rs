@@ -73,7 +73,11 @@ pub fn run(
         Ok(p) => p,
         Err(e) => return failed(start, format!("cannot create the output pipe: {e}")),
     };
-    cmd.envs(env)
+    // The runner's trace context replaces the caller's (a `TRACESTATE` the run does not pass
+    // on is not inherited either).
+    cmd.env_remove("TRACEPARENT")
+        .env_remove("TRACESTATE")
+        .envs(env)
         .current_dir(workdir)
         .stdin(Stdio::null())
         .stdout(out)
