@@ -243,6 +243,9 @@ pub struct File {
     /// The devices.
     #[serde(default)]
     pub devices: Vec<FileDevice>,
+    /// Remote-Write targets.
+    #[serde(default)]
+    pub remote_write: Vec<crate::remote_write::file::FileTarget>,
 }
 
 /// One device in the config file.
@@ -360,6 +363,8 @@ pub struct Loaded {
     pub listen: Option<String>,
     /// Devices, with the defaults applied.
     pub devices: Vec<Device>,
+    /// Remote-Write targets, with the defaults applied.
+    pub remote_write: Vec<crate::remote_write::Target>,
 }
 
 /// Reads and checks a config file. A device's own `timeout`, `retries` and `limits` win;
@@ -400,8 +405,9 @@ pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, Confi
                 file: path.into(),
                 pos: e.location().map(|l| (l.line(), l.column())),
                 message: format!(
-                    "{message}: expected `listen`, `timeout`, `retries`, `limits` and a \
-                     `devices` list of `name`/`address` entries"
+                    "{message}: expected `listen`, `timeout`, `retries`, `limits`, a \
+                     `devices` list of `name`/`address` entries and a `remote_write` list \
+                     of `url` entries"
                 ),
             }
         })?
@@ -443,6 +449,7 @@ pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, Confi
     Ok(Loaded {
         listen: file.listen,
         devices,
+        remote_write: crate::remote_write::file::targets(path, &file.remote_write)?,
     })
 }
 

@@ -155,6 +155,24 @@ pub fn encode(families: &[OwnedFamily], format: Format, out: &mut Vec<u8>) -> Re
     metrics_core::encode_to_vec(&view, format, out)
 }
 
+/// Writes `families` (whose names must be valid) as one Remote-Write request of `version`
+/// (uncompressed) into `out`; returns the number of series (one sample each).
+pub fn remote_write(
+    families: &[OwnedFamily],
+    version: metrics_core::remote_write::Version,
+    opts: &metrics_core::remote_write::WriteOptions<'_>,
+    out: &mut Vec<u8>,
+) -> Result<usize, Error> {
+    let names: Vec<Vec<&str>> = families.iter().map(OwnedFamily::label_refs).collect();
+    let descs = families
+        .iter()
+        .zip(&names)
+        .map(|(f, n)| f.desc(n))
+        .collect::<Result<Vec<_>, _>>()?;
+    let view = View { families, descs };
+    metrics_core::remote_write::encode(&view, version, opts, out)
+}
+
 /// Families borrowed with their descriptions built once.
 struct View<'a> {
     families: &'a [OwnedFamily],

@@ -12,6 +12,7 @@ pub mod merge;
 pub mod poller;
 pub mod protocol;
 pub mod push;
+pub mod remote_write;
 pub mod render;
 pub mod server;
 

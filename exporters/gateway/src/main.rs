@@ -16,6 +16,8 @@ use metrics_gateway::config::{self, Device};
 use metrics_gateway::limits::Limits;
 use metrics_gateway::push::store::DEFAULT_MAX_SERIES_PER_GROUP;
 use metrics_gateway::push::{PushConfig, Pushes, StoreLimits};
+use metrics_gateway::remote_write::{self, RemoteWrite, Target};
+use metrics_gateway::render;
 use metrics_gateway::server::Routes;
 use metrics_gateway::{FramedSession, Poller, Server};
 
@@ -56,6 +58,14 @@ PUSHES:
   nothing: 400 malformed or negative increment, 409 type or bucket conflict, 413 body too
   large, 422 too many series in the group, 405, 404, 401.
 
+REMOTE-WRITE:
+  --remote-write URL (or the config file's remote_write list) also sends what /metrics serves
+  to a receiver every interval (15s), one request per interval, Remote-Write 1.0 or 2.0,
+  snappy. Each target has its own sender thread and a queue of at most queue.max_samples
+  waiting samples (500000; when full the oldest pages are dropped). Connection errors, 5xx and
+  429 are retried with exponential backoff (500ms to 30s, Retry-After respected); another 4xx
+  is dropped, counted and said once. Metrics: gateway_remote_write_*{target,url}.
+
 EXAMPLES:
   metrics-gateway --device board=tcp://127.0.0.1:4444 --device sensor=/dev/ttyACM0@115200
   metrics-gateway --accept-pushes --push-state-file /var/lib/metrics-gateway/pushes.json
@@ -78,15 +88,25 @@ CONFIG FILE (YAML):
       baud: 115200
       timeout: 500ms
       limits:
-        max_series: 500";
+        max_series: 500
+  remote_write:
+    - url: https://metrics.example.com/api/v1/write
+      name: central              # the target label (default: the URL)
+      protocol_version: 1        # or 2
+      interval: 15s
+      timeout: 30s
+      external_labels: {site: plant-7}
+      basic_auth: {username: plant-7, password_file: rw-password}  # or bearer_token(_file)
+      tls: {ca_file: ca.pem}     # insecure_skip_verify: true for tests only
+      queue: {max_samples: 500000, min_backoff: 500ms, max_backoff: 30s}";
 
 /// Bridges metrics-core devices (firmware answering scrapes on a UART or a TCP byte stream)
 /// to Prometheus.
 #[derive(Debug, Parser)]
 #[command(name = "metrics-gateway", version, after_help = AFTER_HELP)]
 struct Cli {
-    /// A YAML file with `listen`, `timeout`, `retries`, `limits` and a `devices` list (see
-    /// below).
+    /// A YAML file with `listen`, `timeout`, `retries`, `limits`, a `devices` list and a
+    /// `remote_write` list (see below).
     #[arg(short, long, value_name = "FILE")]
     config: Option<PathBuf>,
 
@@ -161,6 +181,24 @@ struct Cli {
     /// hashes), applied to every request: scrapes and pushes.
     #[arg(long, value_name = "FILE")]
     web_config_file: Option<PathBuf>,
+
+    /// Also send what /metrics serves to this Remote-Write receiver (repeat for more), e.g.
+    /// http://prometheus:9090/api/v1/write (Prometheus needs
+    /// --web.enable-remote-write-receiver) or http://victoria:8428/api/v1/write; added to the
+    /// config file's `remote_write` list (which also sets credentials, TLS, labels, queue).
+    #[arg(long = "remote-write", value_name = "URL")]
+    remote_write: Vec<String>,
+
+    /// The Remote-Write protocol of the --remote-write targets: 1 (every receiver takes it)
+    /// or 2.
+    #[arg(long, value_name = "1|2", value_parser = remote_write::target::parse_version,
+          default_value = "1")]
+    remote_write_version: metrics_core::remote_write::Version,
+
+    /// How often the --remote-write targets are sent the page.
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration,
+          default_value = "15s")]
+    remote_write_interval: Duration,
 }
 
 /// `0` (never) or a duration.
@@ -217,8 +255,8 @@ fn usage(e: impl Into<anyhow::Error>) -> anyhow::Error {
     anyhow::Error::new(Usage(e.into()))
 }
 
-/// The devices and listen address from the file and the flags.
-fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
+/// The devices, listen address and Remote-Write targets from the file and the flags.
+fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr, Vec<Target>)> {
     let flags = config::Overrides {
         timeout: cli.timeout,
         retries: cli.retries,
@@ -234,10 +272,24 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
     let limits = flags.limits.over(Limits::default());
     let mut listen = None;
     let mut devices = Vec::new();
+    let mut targets: Vec<Target> = Vec::new();
     if let Some(path) = &cli.config {
         let loaded = config::load(path, &flags).map_err(usage)?;
         listen = loaded.listen;
         devices = loaded.devices;
+        targets = loaded.remote_write;
+    }
+    for url in &cli.remote_write {
+        let mut t = Target::new(url).map_err(|m| usage(anyhow::anyhow!("--remote-write {m}")))?;
+        t.version = cli.remote_write_version;
+        t.interval = cli.remote_write_interval;
+        if targets.iter().any(|x| x.name == t.name) {
+            return Err(usage(anyhow::anyhow!(
+                "--remote-write {url}: a target named `{}` is already configured",
+                t.name
+            )));
+        }
+        targets.push(t);
     }
     for flag in &cli.devices {
         let d = config::parse_device_flag(flag, timeout, retries, limits)
@@ -270,11 +322,11 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr)> {
                 "--listen `{listen}`: write HOST:PORT, e.g. 0.0.0.0:9110"
             ))
         })?;
-    Ok((devices, addr))
+    Ok((devices, addr, targets))
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let (devices, addr) = settings(&cli)?;
+    let (devices, addr, targets) = settings(&cli)?;
     if cli.workers == 0 {
         return Err(usage(anyhow::anyhow!("--workers must be at least 1")));
     }
@@ -320,10 +372,35 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         "http"
     };
     let state = pushes.as_ref().map(|p| p.file().display().to_string());
+    let remote_write = if targets.is_empty() {
+        None
+    } else {
+        Some(Arc::new(
+            RemoteWrite::new(targets).map_err(|m| usage(anyhow::anyhow!(m)))?,
+        ))
+    };
+    if let Some(rw) = &remote_write {
+        let (poller, pushes, rw2) = (poller.clone(), pushes.clone(), rw.clone());
+        rw.start(move || render::collect(&poller, pushes.as_deref(), Some(&rw2)))
+            .context("cannot start the Remote-Write threads")?;
+        for t in rw.targets() {
+            eprintln!(
+                "metrics-gateway: remote write to `{}` ({}, protocol {}) every {}",
+                t.name,
+                t.shown_url(),
+                match t.version {
+                    metrics_core::remote_write::Version::V1 => "1.0",
+                    metrics_core::remote_write::Version::V2 => "2.0",
+                },
+                humantime::format_duration(t.interval)
+            );
+        }
+    }
     let routes = Routes {
         poller,
         pushes,
         web,
+        remote_write,
     };
     let server = Server::start(addr, routes, cli.workers)
         .with_context(|| format!("cannot listen on {addr}"))?;

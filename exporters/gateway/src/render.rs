@@ -9,7 +9,9 @@ use crate::family::{self, OwnedFamily, SeriesValue};
 const DROPPED: &str = "gateway_device_dropped_families";
 use crate::limits::{Counts, Reason};
 use crate::merge::{self, Dropped};
-use crate::poller::Status;
+use crate::poller::{Poller, Status};
+use crate::push::Pushes;
+use crate::remote_write::RemoteWrite;
 
 /// The gateway's own metric families for `statuses`, each series labelled `device`.
 pub fn health(statuses: &[(String, Status)]) -> Vec<OwnedFamily> {
@@ -98,12 +100,23 @@ fn per_reason<R: Reason>(family: &mut OwnedFamily, device: &str, counts: &Counts
 /// The families served for `statuses`: health first, then the families of the devices that
 /// are up (a down device's last good exposition is not served as if fresh).
 pub fn families(statuses: &[(String, Status)]) -> (Vec<OwnedFamily>, Vec<Dropped>) {
+    families_with(statuses, Vec::new())
+}
+
+/// [`families`] with more of the gateway's own families after the health ones (their names
+/// reserved against the devices' as the health ones are).
+pub fn families_with(
+    statuses: &[(String, Status)],
+    own: Vec<OwnedFamily>,
+) -> (Vec<OwnedFamily>, Vec<Dropped>) {
+    let mut gateway = health(statuses);
+    gateway.extend(own);
     let devices: Vec<(&str, &[OwnedFamily])> = statuses
         .iter()
         .filter(|(_, s)| s.up)
         .map(|(n, s)| (n.as_str(), s.families.as_slice()))
         .collect();
-    let (mut families, dropped) = merge::merge(health(statuses), &devices);
+    let (mut families, dropped) = merge::merge(gateway, &devices);
     if let Some(f) = families.iter_mut().find(|f| f.name == DROPPED) {
         for s in &mut f.series {
             let n = dropped.iter().filter(|d| *d.device == *s.labels[0]).count();
@@ -133,10 +146,20 @@ pub fn page(
     statuses: &[(String, Status)],
     pushed: Option<(&[OwnedFamily], &[OwnedFamily])>,
 ) -> Vec<OwnedFamily> {
+    page_with(statuses, Vec::new(), pushed)
+}
+
+/// [`page`] with more of the gateway's own families (Remote-Write's) after the devices'
+/// health families, reserved against the devices' and the pushed names.
+pub fn page_with(
+    statuses: &[(String, Status)],
+    own: Vec<OwnedFamily>,
+    pushed: Option<(&[OwnedFamily], &[OwnedFamily])>,
+) -> Vec<OwnedFamily> {
     let mut page = if statuses.is_empty() {
-        Vec::new()
+        own
     } else {
-        families(statuses).0
+        families_with(statuses, own).0
     };
     if let Some((own, totals)) = pushed {
         page.extend(own.iter().cloned());
@@ -152,15 +175,35 @@ pub fn page(
     page
 }
 
+/// The whole of `/metrics` now: scrapes every device of `poller`, then [`page_with`] with the
+/// pushed totals and the Remote-Write metrics. Remote-Write sends this same page.
+pub fn collect(
+    poller: &Poller,
+    pushes: Option<&Pushes>,
+    remote_write: Option<&RemoteWrite>,
+) -> Vec<OwnedFamily> {
+    let all: Vec<usize> = (0..poller.names().count()).collect();
+    let pushed = pushes.map(Pushes::families);
+    let pushed = pushed
+        .as_ref()
+        .map(|(own, totals)| (own.as_slice(), totals.as_slice()));
+    let own = remote_write.map(RemoteWrite::families).unwrap_or_default();
+    page_with(&poller.scrape(&all), own, pushed)
+}
+
 /// [`page`] encoded in `format`.
 pub fn render_page(
     statuses: &[(String, Status)],
     pushed: Option<(&[OwnedFamily], &[OwnedFamily])>,
     format: Format,
 ) -> Vec<u8> {
-    let families = page(statuses, pushed);
+    encode_page(&page(statuses, pushed), format)
+}
+
+/// A page encoded in `format`.
+pub fn encode_page(families: &[OwnedFamily], format: Format) -> Vec<u8> {
     let mut out = Vec::new();
-    if let Err(e) = family::encode(&families, format, &mut out) {
+    if let Err(e) = family::encode(families, format, &mut out) {
         out.clear();
         out.extend_from_slice(format!("# cannot encode: {e}\n").as_bytes());
     }

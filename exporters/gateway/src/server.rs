@@ -27,6 +27,8 @@ pub struct Routes {
     pub pushes: Option<Arc<Pushes>>,
     /// TLS and basic auth, from `--web-config-file`.
     pub web: Option<WebConfig>,
+    /// The Remote-Write targets, whose metrics `/metrics` serves too.
+    pub remote_write: Option<Arc<crate::remote_write::RemoteWrite>>,
 }
 
 /// An HTTP answer.
@@ -65,18 +67,18 @@ pub fn answer(routes: &Routes, target: &str, accept: Option<&str>) -> Answer {
         body: render::render(&poller.scrape(which), format),
     };
     match path {
-        "/metrics" => {
-            let all: Vec<usize> = (0..poller.names().count()).collect();
-            let pushed = routes.pushes.as_ref().map(|p| p.families());
-            let pushed = pushed
-                .as_ref()
-                .map(|(own, totals)| (own.as_slice(), totals.as_slice()));
-            Answer {
-                status: 200,
-                content_type: format.content_type(),
-                body: render::render_page(&poller.scrape(&all), pushed, format),
-            }
-        }
+        "/metrics" => Answer {
+            status: 200,
+            content_type: format.content_type(),
+            body: render::encode_page(
+                &render::collect(
+                    poller,
+                    routes.pushes.as_deref(),
+                    routes.remote_write.as_deref(),
+                ),
+                format,
+            ),
+        },
         "/probe" => {
             let targets: Vec<String> = query
                 .split('&')
