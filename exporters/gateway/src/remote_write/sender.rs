@@ -79,11 +79,16 @@ pub fn run(shared: &Arc<Shared>) {
                     };
                     if !failing {
                         failing = true;
+                        let hint = if why.contains("certificate") {
+                            "give the CA of the receiver's certificate in tls.ca_file"
+                        } else {
+                            "check that the receiver is up (Prometheus needs \
+                             --web.enable-remote-write-receiver)"
+                        };
                         eprintln!(
                             "metrics-gateway: remote write to `{}` is failing ({why}); retrying \
                              with backoff ({} to {}); {queued} samples queued, at most {} \
-                             waiting (the oldest dropped first): check that the receiver is up \
-                             (Prometheus needs --web.enable-remote-write-receiver)",
+                             waiting (the oldest dropped first): {hint}",
                             t.name,
                             humantime::format_duration(t.min_backoff),
                             humantime::format_duration(t.max_backoff),
