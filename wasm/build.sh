@@ -30,16 +30,26 @@ fi
 # silently drops `-C lto`, which costs about 30 KB. No std (see src/standalone.rs): about a
 # quarter smaller again.
 build=(rustc -p metrics-wasm --lib --crate-type cdylib --target wasm32-unknown-unknown
-  --profile wasm-release --no-default-features --features standalone)
-if [ "${METRICS_WASM_NIGHTLY:-0}" = 1 ]; then
-  # Opt-in: core and alloc rebuilt for size. Needs the nightly toolchain with rust-src.
-  CARGO_TARGET_DIR="$root/target/wasm-nightly" cargo +nightly "${build[@]}" \
-    -Z build-std=core,alloc -Z build-std-features=optimize_for_size
-  raw="$root/target/wasm-nightly/wasm32-unknown-unknown/wasm-release/metrics_wasm.wasm"
-else
-  cargo "${build[@]}"
-  raw="$root/target/wasm32-unknown-unknown/wasm-release/metrics_wasm.wasm"
-fi
+  --profile wasm-release --no-default-features)
+# Twice: without and with `Registry.remoteWrite` (feature `remote-write`, the core's
+# Remote-Write encoders and Snappy: about 17 KB more than the 48 KB budget leaves room for), so
+# the default entry points load the small module and `metrics-wasm/remote-write` the larger one.
+# Each build is copied out of the target directory before the next overwrites it.
+mkdir -p "$root/target/metrics-wasm"
+for variant in plain rw; do
+  features=standalone
+  [ "$variant" = rw ] && features=standalone,remote-write
+  if [ "${METRICS_WASM_NIGHTLY:-0}" = 1 ]; then
+    # Opt-in: core and alloc rebuilt for size. Needs the nightly toolchain with rust-src.
+    CARGO_TARGET_DIR="$root/target/wasm-nightly" cargo +nightly "${build[@]}" --features "$features" \
+      -Z build-std=core,alloc -Z build-std-features=optimize_for_size
+    out_raw="$root/target/wasm-nightly/wasm32-unknown-unknown/wasm-release/metrics_wasm.wasm"
+  else
+    cargo "${build[@]}" --features "$features"
+    out_raw="$root/target/wasm32-unknown-unknown/wasm-release/metrics_wasm.wasm"
+  fi
+  cp "$out_raw" "$root/target/metrics-wasm/$variant.wasm"
+done
 
 # The features rustc enables by default for wasm32-unknown-unknown; wasm-opt must accept them.
 features=(--enable-bulk-memory --enable-mutable-globals --enable-sign-ext
@@ -58,24 +68,36 @@ for target in web nodejs bundler; do
   esac
   out="$here/pkg/$dir"
   rm -rf "$out"
-  wasm-bindgen --target "$target" --out-dir "$out" --out-name metrics_wasm "$raw"
-  "$here/node_modules/.bin/wasm-opt" -Oz "${features[@]}" --strip-debug --strip-producers --strip-target-features \
-    -o "$out/metrics_wasm_bg.wasm" "$out/metrics_wasm_bg.wasm"
-  rm -f "$out/.gitignore" "$out/package.json"
-  # wasm-bindgen's module becomes metrics_wasm_raw.js; metrics_wasm.js is the JS API over it
-  # (js/api.js, see src/abi.rs), as an ES module or, for Node, CommonJS.
-  mv "$out/metrics_wasm.js" "$out/metrics_wasm_raw.js"
-  mv "$out/metrics_wasm.d.ts" "$out/metrics_wasm.d.ts.raw"
-  api="$out/metrics_wasm.js"
-  if [ "$target" = nodejs ]; then
-    { echo '"use strict";'; echo 'const raw = require("./metrics_wasm_raw.js");'; echo
-      cat "$here/js/api.js"; echo; echo "module.exports = { $exports };"; } > "$api"
-  else
-    { echo 'import * as raw from "./metrics_wasm_raw.js";'; echo
-      cat "$here/js/api.js"; echo; echo "export { $exports };"
-      if [ "$target" = web ]; then echo 'export { default, initSync } from "./metrics_wasm_raw.js";'; fi
-    } > "$api"
-  fi
+  # metrics_wasm.js over metrics_wasm_bg.wasm (no Remote-Write), metrics_wasm_rw.js over
+  # metrics_wasm_rw_bg.wasm (with it): the same JS API (js/api.js) over either module.
+  for variant in plain rw; do
+    name=metrics_wasm
+    [ "$variant" = rw ] && name=metrics_wasm_rw
+    wasm-bindgen --target "$target" --out-dir "$out" --out-name "$name" "$root/target/metrics-wasm/$variant.wasm"
+    "$here/node_modules/.bin/wasm-opt" -Oz "${features[@]}" --strip-debug --strip-producers --strip-target-features \
+      -o "$out/${name}_bg.wasm" "$out/${name}_bg.wasm"
+    rm -f "$out/.gitignore" "$out/package.json"
+    # wasm-bindgen's module becomes <name>_raw.js; <name>.js is the JS API over it (js/api.js,
+    # see src/abi.rs), as an ES module or, for Node, CommonJS.
+    mv "$out/$name.js" "$out/${name}_raw.js"
+    mv "$out/$name.d.ts" "$out/$name.d.ts.raw"
+    api="$out/$name.js"
+    if [ "$target" = nodejs ]; then
+      { echo '"use strict";'; echo "const raw = require(\"./${name}_raw.js\");"; echo
+        cat "$here/js/api.js"; echo; echo "module.exports = { $exports };"; } > "$api"
+    else
+      { echo "import * as raw from \"./${name}_raw.js\";"; echo
+        cat "$here/js/api.js"; echo; echo "export { $exports };"
+        if [ "$target" = web ]; then echo "export { default, initSync } from \"./${name}_raw.js\";"; fi
+      } > "$api"
+    fi
+    # The public types; the web target adds wasm-bindgen's declarations of its `init`.
+    cp "$here/js/metrics_wasm.d.ts" "$out/$name.d.ts"
+    if [ "$target" = web ]; then
+      sed -n '/^export type InitInput/,$p' "$out/$name.d.ts.raw" >> "$out/$name.d.ts"
+    fi
+    rm -f "$out/$name.d.ts.raw"
+  done
   # prom-client's API over metrics_wasm.js (js/prom_client.js, js/default_metrics.js): Node
   # gets `require` for the default metrics' built-in modules; the ES module builds get none
   # (collectDefaultMetrics registers nothing there).
@@ -90,17 +112,19 @@ for target in web nodejs bundler; do
       echo "export { $compat_exports };"; } > "$compat"
   fi
   cp "$here/js/prom_client.d.ts" "$out/prom_client.d.ts"
-  # The public types; the web target adds wasm-bindgen's declarations of its `init`.
-  cp "$here/js/metrics_wasm.d.ts" "$out/metrics_wasm.d.ts"
-  if [ "$target" = web ]; then
-    sed -n '/^export type InitInput/,$p' "$out/metrics_wasm.d.ts.raw" >> "$out/metrics_wasm.d.ts"
-  fi
-  rm -f "$out/metrics_wasm.d.ts.raw"
 done
 # The nodejs target is CommonJS; the package is "type": "module".
 echo '{ "type": "commonjs" }' > "$here/pkg/node/package.json"
 
-wasm="$here/pkg/web/metrics_wasm_bg.wasm"
-raw_size=$(wc -c < "$wasm")
-gz_size=$(gzip -9 -c "$wasm" | wc -c)
-echo "metrics_wasm_bg.wasm: ${raw_size} bytes raw, ${gz_size} bytes gzip -9"
+for name in metrics_wasm metrics_wasm_rw; do
+  wasm="$here/pkg/web/${name}_bg.wasm"
+  raw_size=$(wc -c < "$wasm")
+  gz_size=$(gzip -9 -c "$wasm" | wc -c)
+  echo "${name}_bg.wasm: ${raw_size} bytes raw, ${gz_size} bytes gzip -9"
+done
+# The budget of the module every default entry point loads.
+size=$(wc -c < "$here/pkg/web/metrics_wasm_bg.wasm")
+if [ "$size" -gt 49152 ]; then
+  echo "build.sh: metrics_wasm_bg.wasm is $size bytes, over the 48 KB (49152 B) budget" >&2
+  exit 1
+fi

@@ -2,6 +2,14 @@
 // node-adapter.mjs): counts every request by method, path and status, times it, and serves
 // the metrics at /metrics in the format the scraper's Accept header asks for.
 //
+// An edge worker usually cannot be scraped (many short-lived isolates behind one address), so
+// with `env.PUSH_URL` set (a metrics-gateway run with --accept-pushes) it also pushes after each
+// request, in the background (`ctx.waitUntil`, so the response is not delayed): the increments
+// since its last acknowledged push, grouped under job `env.PUSH_JOB` ("edge-worker") and, if
+// set, instance `env.PUSH_INSTANCE`; `env.PUSH_AUTHORIZATION` is sent as the Authorization
+// header (e.g. "Basic ..." for the gateway's basic auth). A failed push keeps its increments for
+// the next one. Prometheus scrapes the gateway (with `honor_labels: true`).
+//
 // The wasm is initialised on the first request: from `env.METRICS_WASM` (a compiled
 // `WebAssembly.Module`, as edge platforms bind wasm modules) when given, else fetched next to
 // the glue code.
@@ -35,8 +43,17 @@ function route(url) {
   return new Response("not found\n", { status: 404 });
 }
 
+function pushOptions(env) {
+  return {
+    job: env.PUSH_JOB ?? "edge-worker",
+    labels: env.PUSH_INSTANCE ? { instance: env.PUSH_INSTANCE } : {},
+    headers: env.PUSH_AUTHORIZATION ? { authorization: env.PUSH_AUTHORIZATION } : {},
+    onError: (e) => console.warn(`metrics push failed, its increments are kept for the next push: ${e.message}`),
+  };
+}
+
 export default {
-  async fetch(request, env) {
+  async fetch(request, env, ctx) {
     metrics ??= await setup(env);
     const url = new URL(request.url);
     if (url.pathname === "/metrics") {
@@ -54,6 +71,7 @@ export default {
       return response;
     } finally {
       metrics.inFlight.dec();
+      if (env?.PUSH_URL && ctx?.waitUntil) metrics.registry.pushInBackground(ctx, env.PUSH_URL, pushOptions(env));
     }
   },
 };

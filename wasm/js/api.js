@@ -359,6 +359,160 @@ class Registry extends Handle {
   get size() {
     return this.__metrics.length;
   }
+  // Pushes to the gateway, per group (`pushState`): one push at a time per group (queued), so
+  // two pushes never compute their increments against the same acknowledged values.
+  async push(url, options) {
+    const path = groupingPath(options);
+    const pushes = (this.__pushes ??= new Map());
+    let s = pushes.get(path);
+    if (s === undefined) pushes.set(path, (s = { acked: new Map(), gen: this.__state.gen, pending: null, queue: undefined }));
+    const target = String(url).replace(/\/+$/, "") + path;
+    const run = Promise.resolve(s.queue).then(() => pushOnce(this, s, target, options));
+    s.queue = run.catch(() => {});
+    return run;
+  }
+  pushInBackground(ctx, url, options) {
+    const done = this.push(url, options).then(
+      () => true,
+      (e) => {
+        (options?.onError ?? console.warn)(e);
+        return false;
+      },
+    );
+    ctx.waitUntil(done);
+    return done;
+  }
+  // The whole registry, every time: a failed write loses nothing (the next one carries the
+  // totals), so there is no state to keep.
+  async remoteWrite(url, options = {}) {
+    const v = options.version ?? 1;
+    if (v !== 1 && v !== 2) throw new Error(`remoteWrite: version ${v}: use 1 (Remote-Write 1.0) or 2 (2.0)`);
+    const external = [];
+    for (const [name, value] of Object.entries(options.externalLabels ?? {})) {
+      if (!LABEL_NAME.test(name)) throw new Error(`remoteWrite: external label name ${JSON.stringify(name)} is not a label name`);
+      external.push(name, String(value));
+    }
+    if (this.__inner.remote_write === undefined) {
+      throw new Error("remoteWrite: this build of the module has no Remote-Write encoder (it keeps the default module under 48 KB): import Registry from \"metrics-wasm/remote-write\" (or \"metrics-wasm/remote-write/web\")");
+    }
+    const body = this.__inner.remote_write(v === 2, options.timestampMs ?? Date.now(), joinLabels(external));
+    const headers = new Headers(options.headers);
+    const core = raw.format(2, String(v)).split("\n");
+    for (let i = 0; i < core.length; i += 2) headers.set(core[i], core[i + 1]);
+    await post(url, headers, body, "remoteWrite");
+  }
+}
+
+// ---- Delivery: pushes to the gateway (its README, "Pushes"), Remote-Write ----
+
+const TEXT = "text/plain; version=0.0.4; charset=utf-8";
+const LABEL_NAME = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+
+// `/push/job/<job>{/<label>/<value>}`: a value that is empty, `.`, `..` (URL parsers drop dot
+// segments, %-encoded or not) or holds `/` in the gateway's `<label>@base64/<base64url>` form.
+function groupingPath(options) {
+  const job = options?.job;
+  if (typeof job !== "string" || job === "") throw new Error("push: options.job must be a non-empty string (the gateway groups pushes by /push/job/<job>)");
+  let path = "/push/" + segment("job", job);
+  for (const [name, value] of Object.entries(options.labels ?? {})) path += "/" + segment(name, String(value));
+  return path;
+}
+
+function segment(name, value) {
+  name = encodeURIComponent(name);
+  if (!/^\.{0,2}$|\//.test(value)) return name + "/" + encodeURIComponent(value);
+  if (value === "") return name + "@base64/=";
+  let bin = "";
+  for (const b of new TextEncoder().encode(value)) bin += String.fromCharCode(b);
+  return name + "@base64/" + btoa(bin).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
+}
+
+// A fresh idempotency key: 128 random bits as hex (`getRandomValues` works in insecure
+// contexts too, unlike `randomUUID`).
+function newKey() {
+  const b = new Uint8Array(16);
+  if (globalThis.crypto?.getRandomValues) crypto.getRandomValues(b);
+  else for (let i = 0; i < 16; i++) b[i] = Math.random() * 256;
+  let key = "";
+  for (const x of b) key += (x | 256).toString(16).slice(1);
+  return key;
+}
+
+// The push body: the registry's text exposition with each counter and histogram sample
+// replaced by its value minus `acked` (the values the gateway acknowledged, by series), gauges
+// as they are; and the values it was computed from, which become `acked` once the gateway
+// acknowledges this body. The text is the core's, so every histogram sample comes from one
+// snapshot, where `_count` equals the `+Inf` bucket and buckets are cumulative; both snapshots
+// being so, their differences are too (the same count, non-decreasing buckets).
+function deltas(text, acked) {
+  let body = "";
+  let type = "";
+  const values = new Map();
+  for (const line of text.split("\n")) {
+    if (line === "") continue;
+    if (line[0] === "#") {
+      if (line.startsWith("# TYPE ")) type = line.slice(line.lastIndexOf(" ") + 1);
+    } else if (type !== "gauge") {
+      // `name{labels} value`: no timestamps in a render, and label values escape newlines, so
+      // the value follows the last space and the rest of the line names the series.
+      const at = line.lastIndexOf(" ");
+      const series = line.slice(0, at);
+      const value = Number(line.slice(at + 1));
+      values.set(series, value);
+      body += series + " " + (value - (acked.get(series) ?? 0)) + "\n";
+      continue;
+    }
+    body += line + "\n";
+  }
+  return { body, values };
+}
+
+// One push: first the attempt that failed last time, if it may have been applied (the same
+// body under the same key: the gateway counts it once), then what was counted since.
+async function pushOnce(registry, s, target, options) {
+  if (s.pending !== null) await send(s, target, options);
+  const gen = registry.__state.gen;
+  // After `reset()` the values start again from zero: nothing of them was acknowledged.
+  const { body, values } = deltas(registry.render(), s.gen === gen ? s.acked : new Map());
+  s.pending = { key: newKey(), body, values, gen };
+  await send(s, target, options);
+}
+
+async function send(s, target, options) {
+  const p = s.pending;
+  const headers = new Headers(options.headers);
+  headers.set("content-type", TEXT);
+  headers.set("idempotency-key", p.key);
+  try {
+    await post(target, headers, p.body, "push");
+  } catch (e) {
+    // A refusal (4xx but 408 and 429) stored nothing: the increments stay unacknowledged and go
+    // into the next push under a new key. Anything else (no answer, 5xx) may have been
+    // applied: the next push repeats this body under this key first.
+    if (e.status >= 400 && e.status < 500 && e.status !== 408 && e.status !== 429) s.pending = null;
+    throw e;
+  }
+  s.acked = p.values;
+  s.gen = p.gen;
+  s.pending = null;
+}
+
+// POSTs `body`; throws an Error (with `status` when there was an answer) unless it is 2xx.
+async function post(url, headers, body, what) {
+  let r;
+  try {
+    r = await fetch(url, { method: "POST", headers, body });
+  } catch (e) {
+    throw new Error(`${what} to ${url} failed: ${e?.message ?? e}${e?.cause?.message ? ` (${e.cause.message})` : ""}`, { cause: e });
+  }
+  if (r.ok) {
+    await r.body?.cancel();
+    return;
+  }
+  const text = await r.text().catch(() => "");
+  const e = new Error(`${what} to ${url} failed: ${r.status} ${text.trim().slice(0, 500)}`);
+  e.status = r.status;
+  throw e;
 }
 
 function negotiate(accept) {

@@ -253,6 +253,73 @@ export class Registry {
      * Number of registered metrics.
      */
     readonly size: number;
+    /**
+     * Pushes to a metrics-gateway run with `--accept-pushes` (`url` is its base, e.g.
+     * `"https://gateway:9110"`): POST `<url>/push/job/<job>{/<label>/<value>}` with the
+     * increments since the last push the gateway acknowledged for this grouping key, in the
+     * text format: counters and histograms as deltas, gauges as values. `fetch` only, so it runs
+     * in Node, browsers and workers.
+     *
+     * Each body goes with an `Idempotency-Key`: a push that failed without an answer (or with a
+     * 5xx) is sent again, the same body under the same key, before the next push's new
+     * increments, so the gateway counts it once even if it had applied it. A push the gateway
+     * refused (4xx) stored nothing: its increments go into the next push. Either way nothing is
+     * lost, and memory does not grow with failures (see the README). Pushes of one registry to
+     * one grouping key run one after the other.
+     *
+     * Rejects with an `Error` (`status` set when the gateway answered) if this push failed.
+     */
+    push(url: string | URL, options: PushOptions): Promise<void>;
+    /**
+     * `push` for an edge worker: hands the push to `ctx.waitUntil` (so the platform keeps the
+     * worker alive until it is done, after the response went out) and never rejects: a failure
+     * goes to `options.onError` (`console.warn` by default) and resolves `false`.
+     */
+    pushInBackground(ctx: { waitUntil(promise: Promise<unknown>): void }, url: string | URL, options: PushOptions): Promise<boolean>;
+    /**
+     * POSTs the whole registry to a Remote-Write receiver (`url`, e.g.
+     * `"http://prometheus:9090/api/v1/write"`): every series at one timestamp, Remote-Write 1.0
+     * (or 2.0 with `version: 2`), encoded and snappy-compressed by the core, with the version's
+     * headers. Totals, not increments: a failed write loses nothing, the next one carries it.
+     *
+     * Only in the module of `metrics-wasm/remote-write` (and `metrics-wasm/remote-write/web`);
+     * the default module rejects, saying so (the encoders cost about 17 KB of wasm).
+     */
+    remoteWrite(url: string | URL, options?: RemoteWriteOptions): Promise<void>;
+}
+
+/** Request headers, as `fetch` takes them. */
+export type PushHeaders = Headers | Record<string, string> | [string, string][];
+
+/**
+ * Where a push goes: the gateway's grouping key, and request headers.
+ */
+export interface PushOptions {
+    /** The `job` label of the group (non-empty). */
+    job: string;
+    /**
+     * More grouping labels, in path order (`{ instance: "edge-1" }`); added by the gateway to
+     * every pushed series. Values with `/`, empty, `.` or `..` are sent in the `@base64` form.
+     */
+    labels?: Record<string, string>;
+    /** Extra request headers, e.g. `{ authorization: "Basic " + btoa("user:password") }`. */
+    headers?: PushHeaders;
+    /** `pushInBackground` only: called with the error of a failed push. */
+    onError?: (error: Error & { status?: number }) => void;
+}
+
+/**
+ * How `remoteWrite` writes.
+ */
+export interface RemoteWriteOptions {
+    /** `1` (Remote-Write 1.0, the default) or `2` (2.0). */
+    version?: 1 | 2;
+    /** Labels added to every series that does not carry them (`{ instance: "edge-1" }`). */
+    externalLabels?: Record<string, string>;
+    /** Extra request headers (authorization). */
+    headers?: PushHeaders;
+    /** Every sample's timestamp, ms since the epoch (default `Date.now()`). */
+    timestampMs?: number;
 }
 
 /**

@@ -17,6 +17,8 @@ use alloc::rc::Rc;
 use alloc::string::String;
 use alloc::vec::Vec;
 
+#[cfg(feature = "remote-write")]
+use metrics_core::remote_write::Version;
 use metrics_core::Kind;
 use wasm_bindgen::prelude::*;
 
@@ -64,13 +66,39 @@ fn labels(joined: Option<&str>) -> Result<Vec<&str>, JsError> {
     split_labels(joined.unwrap_or("")).ok_or_else(|| error(&["malformed label values"]))
 }
 
-/// `negotiate(accept)` (`which` 0: the format's name) or `contentType(format)` (1): one
-/// export for both.
+/// The Remote-Write version `v2` selects.
+#[cfg(feature = "remote-write")]
+fn version(v2: bool) -> Version {
+    if v2 {
+        Version::V2
+    } else {
+        Version::V1
+    }
+}
+
+/// `negotiate(accept)` (`which` 0: the format's name), `contentType(format)` (1), or (feature
+/// `remote-write`) the Remote-Write request headers of version 2.0 (2, `arg` `"2"`) or 1.0
+/// (2, any other `arg`), the core's `Version::headers()` as `name\nvalue\nname\nvalue...`:
+/// one export for all.
 #[wasm_bindgen]
 pub fn format(which: u32, arg: Option<String>) -> Result<String, JsError> {
     match which {
         0 => Ok(crate::negotiate(arg)),
+        #[cfg(not(feature = "remote-write"))]
         _ => crate::content_type(arg.as_deref().unwrap_or_default()),
+        #[cfg(feature = "remote-write")]
+        1 => crate::content_type(arg.as_deref().unwrap_or_default()),
+        #[cfg(feature = "remote-write")]
+        _ => {
+            let mut out = String::new();
+            for (name, value) in version(arg.as_deref() == Some("2")).headers() {
+                for part in [name, "\n", value, "\n"] {
+                    out.push_str(part);
+                }
+            }
+            out.pop();
+            Ok(out)
+        }
     }
 }
 
@@ -121,6 +149,22 @@ impl RawRegistry {
     /// `reset()`.
     pub fn reset(&self) -> Result<(), JsError> {
         self.0.reset()
+    }
+
+    /// `remoteWrite`'s body: the registry as a snappy-compressed Remote-Write request, 2.0 if
+    /// `v2` else 1.0, at `timestamp_ms`; `external` the external labels' names and values in
+    /// turn, joined as label values are.
+    #[cfg(feature = "remote-write")]
+    pub fn remote_write(
+        &self,
+        v2: bool,
+        timestamp_ms: f64,
+        external: Option<String>,
+    ) -> Result<Vec<u8>, JsError> {
+        let parts = labels(external.as_deref())?;
+        let pairs: Vec<(&str, &str)> = parts.chunks_exact(2).map(|p| (p[0], p[1])).collect();
+        self.0
+            .remote_write(version(v2), timestamp_ms as i64, &pairs)
     }
 }
 

@@ -6,6 +6,10 @@ use alloc::sync::Arc;
 use alloc::vec::Vec;
 use core::cell::RefCell;
 
+#[cfg(feature = "remote-write")]
+use metrics_core::remote_write::{self, Version, WriteOptions};
+#[cfg(feature = "remote-write")]
+use metrics_core::snappy;
 use metrics_core::{validate_buckets, Families, Kind, DEFAULT_BUCKETS};
 use wasm_bindgen::JsError;
 
@@ -156,6 +160,30 @@ impl Registry {
         let slot = Rc::new(slot);
         self.slots.borrow_mut().push(slot.clone());
         Ok(slot)
+    }
+
+    /// Every series of the registry as one Remote-Write request of `version`, every sample at
+    /// `timestamp_ms`, `external_labels` added to each series: the core's encoder, then its
+    /// Snappy compressor (the body to POST with `Version::headers()`).
+    #[cfg(feature = "remote-write")]
+    pub(crate) fn remote_write(
+        &self,
+        version: Version,
+        timestamp_ms: i64,
+        external_labels: &[(&str, &str)],
+    ) -> Result<Vec<u8>, JsError> {
+        let opts = WriteOptions {
+            timestamp_ms,
+            external_labels,
+        };
+        let mut request = Vec::new();
+        remote_write::encode(&*self.core.borrow(), version, &opts, &mut request)
+            .map_err(|e| with_message("remoteWrite: ".into(), &e))?;
+        let mut body = alloc::vec![0; snappy::max_compressed_len(request.len())];
+        // `body` has the length `compress` needs: it cannot fail.
+        let n = snappy::compress(&request, &mut body).unwrap_or(0);
+        body.truncate(n);
+        Ok(body)
     }
 
     fn encode(&self, format: metrics_core::Format) -> Result<String, JsError> {
