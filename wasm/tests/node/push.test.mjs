@@ -6,7 +6,7 @@
 // counted:
 //   - `registry.push` from Node, the gateway killed (SIGKILL) for the middle push, then a push
 //     whose answer is lost (a proxy forwards it and answers 502) retried under the same
-//     Idempotency-Key;
+//     Idempotency-Key, then one refused (400) whose increments go into the next push;
 //   - `registry.remoteWrite` from Node, 1.0 and 2.0, the middle write to a port nobody listens on;
 //   - the edge-worker example behind the Node adapter, pushing through `ctx.waitUntil`, the
 //     gateway killed for the middle batch of requests;
@@ -156,7 +156,7 @@ async function expectTotals(want) {
   }
 }
 
-test("push from Node: three pushes, the gateway killed for the middle one, then a lost answer", { timeout: 120_000 }, async () => {
+test("push from Node: three pushes, the gateway killed for the middle one, then a lost answer and a refusal", { timeout: 120_000 }, async () => {
   const r = new Registry();
   const jobs = r.counter("wasm_push_jobs", "Jobs done.", ["kind"]);
   const took = r.histogram("wasm_push_job_seconds", "Job time.", [], [0.1, 1]);
@@ -209,7 +209,24 @@ test("push from Node: three pushes, the gateway killed for the middle one, then 
   await r.push(gateway.url, options);
   assert.equal(await gateway.metric('gateway_push_requests_total{result="duplicate"}'), duplicates + 1);
 
-  assert.equal(jobs.get(["build"]), 7);
+  // A refusal (4xx) stored nothing: the attempt is dropped, its increments stay unacknowledged
+  // and go into the next push, one request under a new key.
+  const refusing = createHttpServer((req, res) => {
+    req.resume();
+    res.writeHead(400).end("malformed: refused by the test\n");
+  });
+  await new Promise((ok) => refusing.listen(0, "127.0.0.1", ok));
+  jobs.inc(["build"]);
+  const refused = await r.push(`http://127.0.0.1:${refusing.address().port}`, options).catch((e) => e);
+  refusing.close();
+  assert.equal(refused.status, 400);
+  assert.match(refused.message, /failed: 400 malformed: refused by the test/);
+  const oks = await gateway.metric('gateway_push_requests_total{result="ok"}');
+  jobs.inc(["build"]);
+  await r.push(gateway.url, options);
+  assert.equal(await gateway.metric('gateway_push_requests_total{result="ok"}'), oks + 1);
+
+  assert.equal(jobs.get(["build"]), 9);
   assert.equal(took.count(), 5);
   await expectTotals({
     [`wasm_push_jobs_total{${sel},kind="build"}`]: jobs.get(["build"]),
