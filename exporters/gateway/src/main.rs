@@ -177,8 +177,9 @@ struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = parse_ttl, default_value = "7d")]
     push_group_ttl: Duration,
 
-    /// exporter-toolkit's web config file (tls_server_config, basic_auth_users with bcrypt
-    /// hashes), applied to every request: scrapes and pushes.
+    /// exporter-toolkit's web config file, whole (tls_server_config with client certificates,
+    /// basic_auth_users with bcrypt hashes, rate_limit, http_server_config.headers), applied
+    /// to every request: scrapes and pushes. Certificate files are re-read when they change.
     #[arg(long, value_name = "FILE")]
     web_config_file: Option<PathBuf>,
 

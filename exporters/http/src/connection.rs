@@ -196,6 +196,21 @@ impl Conn {
         let _ = self.stream.shutdown(Shutdown::Write);
     }
 
+    /// Sends a short interim answer (`100 Continue`) without blocking, as far as the socket
+    /// takes it.
+    pub(crate) fn send_interim(&mut self, bytes: &[u8]) {
+        match &mut self.tls {
+            None => {
+                let _ = self.stream.write(bytes);
+            }
+            Some(tls) => {
+                let _ = tls.writer().write_all(bytes);
+                let _ = flush(tls, &mut self.stream);
+                self.wants_write = tls.wants_write();
+            }
+        }
+    }
+
     /// Switches the socket between the reactor (non-blocking) and a worker (blocking, bounded
     /// by the send timeout).
     pub(crate) fn set_blocking(&self, blocking: bool) -> io::Result<()> {

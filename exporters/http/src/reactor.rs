@@ -449,7 +449,18 @@ impl<H: Handler> Reactor<H> {
                         }
                     };
                     let max_body = SMALL_BODY.max(self.handler.max_body(&request));
+                    // A client that waits for `100 Continue` before sending an accepted body
+                    // (curl does above 1 KiB) gets it at once.
+                    let expects_continue = request
+                        .header("Expect")
+                        .is_some_and(|e| e.trim().eq_ignore_ascii_case("100-continue"));
+                    let continue_now = |conn: &mut Conn| {
+                        if expects_continue && conn.buf.is_empty() {
+                            conn.send_interim(b"HTTP/1.1 100 Continue\r\n\r\n");
+                        }
+                    };
                     if chunked {
+                        continue_now(conn);
                         conn.phase = Phase::Chunked {
                             until: now + self.limits.body_timeout,
                             request,
@@ -471,6 +482,7 @@ impl<H: Handler> Reactor<H> {
                         self.dispatch(i, request);
                         Progress::Done
                     } else {
+                        continue_now(conn);
                         conn.phase = Phase::Body {
                             until: now + self.limits.body_timeout,
                             request,

@@ -262,6 +262,16 @@ fn a_route_takes_a_bounded_body() {
     let (status, answer) = exchange(&mut s, b"cd");
     assert_eq!(status, "HTTP/1.1 200 OK");
     assert!(answer.ends_with("\r\n\r\nabcd"), "{answer}");
+    // `Expect: 100-continue`: the interim answer first, then the body is sent.
+    let mut s = TcpStream::connect(addr).unwrap();
+    let (status, _) = exchange(
+        &mut s,
+        b"PUT /echo HTTP/1.1\r\nContent-Length: 3\r\nExpect: 100-continue\r\n\r\n",
+    );
+    assert_eq!(status, "HTTP/1.1 100 Continue");
+    let (status, answer) = exchange(&mut s, b"xyz");
+    assert_eq!(status, "HTTP/1.1 200 OK");
+    assert!(answer.ends_with("\r\n\r\nxyz"), "{answer}");
     // Chunked, in pieces, then another request on the same connection.
     let mut s = TcpStream::connect(addr).unwrap();
     s.write_all(b"PUT /echo HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n")
