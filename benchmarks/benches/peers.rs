@@ -12,6 +12,7 @@
 //! threads (so a perfectly parallel operation shows half its one-thread time).
 
 use std::hint::black_box;
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -23,6 +24,7 @@ use metrics_benchmarks::metrics_crate::Metrics;
 use metrics_benchmarks::ours::Ours;
 use metrics_benchmarks::prometheus_client_crate::PrometheusClient;
 use metrics_benchmarks::prometheus_crate::Prometheus;
+use metrics_benchmarks::scraper::Scraper;
 use metrics_benchmarks::{
     label_sequence, observations, pin_to_core, two_threads, Workloads, BOUNDS, SEQUENCE,
 };
@@ -197,36 +199,49 @@ fn measured_enum(c: &mut Criterion) {
         });
 }
 
+/// The `Accept` header Prometheus 2 and 3 send by default.
+const PROMETHEUS_ACCEPT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,\
+    application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
 /// A 10k-series registry scraped over HTTP: `exporters/http` against
-/// `metrics-exporter-prometheus`' own listener, each by one keep-alive client.
+/// `metrics-exporter-prometheus`' own listener, each by one keep-alive client
+/// ([`Scraper`]: the body read whole, not decompressed), twice: uncompressed (the text
+/// format), and as Prometheus asks (its `Accept` header and `Accept-Encoding: gzip`;
+/// `metrics-exporter-prometheus` does not compress).
 fn http_scrape(c: &mut Criterion) {
     const N: usize = 10_000;
-    let agent = test_support::agent(Duration::from_secs(10));
-    let scrape = |url: &str| {
-        let body = agent
-            .get(url)
-            .call()
-            .expect("scrape")
-            .body_mut()
-            .read_to_string()
-            .expect("body");
-        assert!(body.len() > N * 10, "a whole scrape from {url}");
-        body.len()
+    let plain = "Accept: text/plain;version=0.0.4\r\nAccept-Encoding: identity\r\n".to_string();
+    let prometheus = format!("Accept: {PROMETHEUS_ACCEPT}\r\nAccept-Encoding: gzip\r\n");
+    let bench = |c: &mut Criterion, group: &str, name: &str, addr: SocketAddr, headers: &str| {
+        let mut scraper = Scraper::new(addr, "/metrics", headers);
+        let mut g = c.benchmark_group(group);
+        g.throughput(Throughput::Elements(N as u64));
+        g.sample_size(20);
+        g.bench_function(BenchmarkId::from_parameter(name), |b| {
+            b.iter(|| {
+                let n = scraper.scrape().expect("scrape");
+                assert!(
+                    n > N * if scraper.gzipped { 1 } else { 10 },
+                    "a whole scrape from {name}"
+                );
+                n
+            })
+        });
     };
-    let mut g = c.benchmark_group("http_scrape_10k");
-    g.throughput(Throughput::Elements(N as u64));
-    g.sample_size(20);
 
     let (registry, _) = Ours::registry(N);
     let exporter = metrics_exporter_http::Config::new("127.0.0.1", 0)
-        .gzip(false)
         .self_metrics(false)
         .start(Arc::new(registry))
         .expect("exporter starts");
-    let url = format!("http://{}/metrics", exporter.local_addr());
-    g.bench_function(BenchmarkId::from_parameter("ours"), |b| {
-        b.iter(|| scrape(&url))
-    });
+    bench(c, "http_scrape_10k", "ours", exporter.local_addr(), &plain);
+    bench(
+        c,
+        "http_scrape_10k_gzip",
+        "ours",
+        exporter.local_addr(),
+        &prometheus,
+    );
     exporter.stop();
 
     let port = test_support::free_port();
@@ -250,18 +265,17 @@ fn http_scrape(c: &mut Criterion) {
             metrics::counter!("counters", &labels).increment(1);
         }
     });
-    let url = format!("http://127.0.0.1:{port}/metrics");
+    let addr: SocketAddr = ([127, 0, 0, 1], port).into();
     let deadline = Instant::now() + Duration::from_secs(10);
-    while agent.get(&url).call().is_err() {
+    while Scraper::new(addr, "/metrics", &plain).scrape().is_err() {
         assert!(
             Instant::now() < deadline,
             "metrics-exporter-prometheus listens"
         );
         std::thread::sleep(Duration::from_millis(20));
     }
-    g.bench_function(BenchmarkId::from_parameter("metrics"), |b| {
-        b.iter(|| scrape(&url))
-    });
+    bench(c, "http_scrape_10k", "metrics", addr, &plain);
+    bench(c, "http_scrape_10k_gzip", "metrics", addr, &prometheus);
 }
 
 /// Short warm-up and measurement: the medians settle well within them for these loops, and

@@ -146,3 +146,4 @@ pub mod metrics_crate;
 pub mod ours;
 pub mod prometheus_client_crate;
 pub mod prometheus_crate;
+pub mod scraper;
