@@ -275,6 +275,9 @@ mod tests {
 
     #[test]
     fn round_trips_and_compresses_repetition() {
+        // Miri interprets every step: smaller inputs there, the block edges (64 KiB) only
+        // natively.
+        let big = if cfg!(miri) { 3_000 } else { 200_000 };
         assert_eq!(round_trip(b""), 1);
         round_trip(b"a");
         round_trip(b"abcdefghijklmnopqrstuvwxyz");
@@ -282,13 +285,13 @@ mod tests {
             .iter()
             .copied()
             .cycle()
-            .take(200_000)
+            .take(big)
             .collect();
         let n = round_trip(&text);
         assert!(n * 10 < text.len(), "{n} of {}", text.len());
         // Pseudo-random bytes: incompressible, within the bound.
         let mut x = 0x1234_5678_u32;
-        let noise: Vec<u8> = (0..100_000)
+        let noise: Vec<u8> = (0..big / 2)
             .map(|_| {
                 x ^= x << 13;
                 x ^= x >> 17;
@@ -297,10 +300,12 @@ mod tests {
             })
             .collect();
         round_trip(&noise);
-        // Long runs (copies longer than 64), and every length near the block edges.
-        round_trip(&[7u8; 70_000]);
+        // Long runs (copies longer than 64), and lengths around the literal and block edges.
+        round_trip(&vec![7u8; big / 3]);
         for len in [59, 60, 61, 64, 65, 255, 256, 257, 65_535, 65_536, 65_537] {
-            round_trip(&text[..len]);
+            if len <= text.len() {
+                round_trip(&text[..len]);
+            }
         }
     }
 
