@@ -94,7 +94,39 @@ def machine():
     return f"{model}, {os.cpu_count()} cores, Linux {platform.release()}, {rustc}"
 
 
+def remote_write(root):
+    """The Remote-Write section: encode and encode + Snappy of the 10k-series registry."""
+    out = ["", "## Remote-Write requests of a 10k-series registry", "",
+           "The registry of `encode_10k` (one counter family, 10,000 series) as one write "
+           "request with an external label, encoded by `metrics_core::remote_write` and "
+           "compressed by `metrics_core::snappy`: ns per series (criterion's median, group "
+           "`remote_write_10k`). No peer crate writes Remote-Write, so the rows stand alone; "
+           "the text encode of the same registry is the `encode, ns per series, 10k series` "
+           "row above.", "",
+           "| protocol | encode | encode + Snappy | request | compressed | ratio |",
+           "|---|---|---|---|---|---|"]
+    for name, label in [("v1", "1.0 (`prometheus.WriteRequest`)"),
+                        ("v2", "2.0 (`io.prometheus.write.v2.Request`)")]:
+        enc = load(root, "remote_write_10k", f"{name}_encode")
+        both = load(root, "remote_write_10k", f"{name}_encode_snappy")
+        try:
+            with open(os.path.join(root, "remote_write_10k", f"{name}_sizes.json")) as f:
+                sizes = json.load(f)
+            raw, snappy = sizes["raw"], sizes["snappy"]
+            size_cells = f"{raw:,} B | {snappy:,} B | {raw / snappy:.1f}x"
+        except FileNotFoundError:
+            size_cells = "– | – | –"
+        out.append(f"| {label} | {fmt(enc)} | {fmt(both)} | {size_cells} |")
+    out.append("")
+    out.append("Reproduce: `cargo bench -p metrics-benchmarks --bench peers -- remote_write` then "
+               "`python3 scripts/benchmarks_md.py --remote-write target/criterion`.")
+    print("\n".join(out))
+
+
 def main():
+    if sys.argv[1] == "--remote-write":
+        remote_write(sys.argv[2])
+        return
     root, allocs_path = sys.argv[1], sys.argv[2]
     lock = versions(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Cargo.lock"))
     allocs = {}

@@ -278,6 +278,51 @@ fn http_scrape(c: &mut Criterion) {
     bench(c, "http_scrape_10k_gzip", "metrics", addr, &prometheus);
 }
 
+/// A Remote-Write request of the 10k-series registry of `encode_10k`: encode alone and encode
+/// plus Snappy, both protocol versions (no peer writes Remote-Write: the rows stand alone).
+fn remote_write(c: &mut Criterion) {
+    use metrics_core::remote_write::{self, Version, WriteOptions};
+    use metrics_core::snappy;
+    let (registry, _) = Ours::registry(10_000);
+    let opts = WriteOptions {
+        timestamp_ms: 1_700_000_000_000,
+        external_labels: &[("site", "bench")],
+    };
+    let mut g = c.benchmark_group("remote_write_10k");
+    g.throughput(Throughput::Elements(10_000));
+    g.sample_size(30);
+    for (version, name) in [(Version::V1, "v1"), (Version::V2, "v2")] {
+        let mut raw = Vec::new();
+        let mut out = Vec::new();
+        g.bench_function(format!("{name}_encode"), |b| {
+            b.iter(|| {
+                raw.clear();
+                remote_write::encode(black_box(&registry), version, &opts, &mut raw).unwrap()
+            })
+        });
+        g.bench_function(format!("{name}_encode_snappy"), |b| {
+            b.iter(|| {
+                raw.clear();
+                remote_write::encode(black_box(&registry), version, &opts, &mut raw).unwrap();
+                out.resize(snappy::max_compressed_len(raw.len()), 0);
+                snappy::compress(&raw, &mut out).unwrap()
+            })
+        });
+        // The sizes, for the table (scripts/benchmarks_md.py reads them from this file).
+        raw.clear();
+        remote_write::encode(&registry, version, &opts, &mut raw).unwrap();
+        out.resize(snappy::max_compressed_len(raw.len()), 0);
+        let n = snappy::compress(&raw, &mut out).unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../target/criterion/remote_write_10k");
+        let _ = std::fs::create_dir_all(&dir);
+        let _ = std::fs::write(
+            dir.join(format!("{name}_sizes.json")),
+            format!("{{\"raw\": {}, \"snappy\": {n}}}", raw.len()),
+        );
+    }
+}
+
 /// Short warm-up and measurement: the medians settle well within them for these loops, and
 /// the whole run stays near five minutes.
 fn config() -> Criterion {
@@ -297,7 +342,8 @@ criterion_group!(
     all::<Metrics>,
     all::<Measured>,
     measured_enum,
-    http_scrape
+    http_scrape,
+    remote_write
 );
 
 fn main() {
