@@ -9,20 +9,34 @@
 //!   a critical section, which keeps the hot path safe to call from interrupt handlers;
 //! - `loom` (`--cfg loom`): the model checker's atomics, for the models in `tests/loom.rs`.
 
+#[cfg(all(loom, any(feature = "alloc", feature = "heapless")))]
+pub(crate) use loom::sync::atomic::AtomicU32;
+#[cfg(all(loom, feature = "alloc"))]
+pub(crate) use loom::sync::atomic::AtomicUsize;
 #[cfg(loom)]
 pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-#[cfg(all(loom, feature = "alloc"))]
-pub(crate) use loom::sync::atomic::{AtomicU32, AtomicUsize};
 
+#[cfg(all(
+    not(loom),
+    feature = "portable-atomic",
+    any(feature = "alloc", feature = "heapless")
+))]
+pub(crate) use portable_atomic::AtomicU32;
+#[cfg(all(not(loom), feature = "portable-atomic", feature = "alloc"))]
+pub(crate) use portable_atomic::AtomicUsize;
 #[cfg(all(not(loom), feature = "portable-atomic"))]
 pub(crate) use portable_atomic::{AtomicBool, AtomicU64, Ordering};
-#[cfg(all(not(loom), feature = "portable-atomic", feature = "alloc"))]
-pub(crate) use portable_atomic::{AtomicU32, AtomicUsize};
 
+#[cfg(all(
+    not(loom),
+    not(feature = "portable-atomic"),
+    any(feature = "alloc", feature = "heapless")
+))]
+pub(crate) use core::sync::atomic::AtomicU32;
+#[cfg(all(not(loom), not(feature = "portable-atomic"), feature = "alloc"))]
+pub(crate) use core::sync::atomic::AtomicUsize;
 #[cfg(all(not(loom), not(feature = "portable-atomic")))]
 pub(crate) use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-#[cfg(all(not(loom), not(feature = "portable-atomic"), feature = "alloc"))]
-pub(crate) use core::sync::atomic::{AtomicU32, AtomicUsize};
 
 /// Tells the CPU (or loom's scheduler) that we are spinning on a value another thread will
 /// change.

@@ -75,6 +75,11 @@ pub enum Error {
         /// The most labels a series may have there.
         limit: usize,
     },
+    /// A label value longer than a fixed-capacity (`heapless`) family stores per value.
+    LabelValueTooLong {
+        /// The bytes the family stores per label value.
+        capacity: usize,
+    },
     /// The output sink refused the bytes (full buffer, closed stream).
     Write,
 }
@@ -318,6 +323,15 @@ impl Error {
                     Text(""),
                 ]
             }
+            Error::LabelValueTooLong { capacity } => {
+                return [
+                    Text("a label value is longer than the family stores ("),
+                    Number(*capacity),
+                    Text(" bytes); it is counted in the overflow series (label values `"),
+                    Text(crate::OVERFLOW_LABEL_VALUE),
+                    Text("`): raise the family's bytes per value or shorten the value"),
+                ]
+            }
             Error::Write => return only("the output sink refused the bytes"),
         };
         [Text(head), Quoted(name), Text(tail), Text(""), Text("")]
@@ -382,6 +396,7 @@ mod tests {
             (Error::KindMismatch, "a collector produced a value of another kind than it was registered as (e.g. a gauge value for a counter family)"),
             (Error::TooManyBuckets { capacity: 0 }, "a histogram has more buckets than the chunked encoder's snapshot holds (0); raise the encoder's `BUCKETS` parameter"),
             (Error::TooManyLabels { limit: 48 }, "a series has more labels than a Remote-Write request holds (48, `__name__`, `le` and external labels included): use fewer labels"),
+            (Error::LabelValueTooLong { capacity: 8 }, "a label value is longer than the family stores (8 bytes); it is counted in the overflow series (label values `__overflow__`): raise the family's bytes per value or shorten the value"),
             (Error::Write, "the output sink refused the bytes"),
         ];
         for (e, want) in cases {

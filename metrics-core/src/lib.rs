@@ -30,6 +30,8 @@ mod static_registry;
 mod append;
 #[cfg(feature = "alloc")]
 mod family;
+#[cfg(feature = "heapless")]
+mod heapless_family;
 #[cfg(feature = "alloc")]
 mod index;
 #[cfg(feature = "alloc")]
@@ -59,6 +61,8 @@ pub use static_registry::{StaticEntry, StaticFamily, StaticRegistry, StaticSerie
 pub use encoding::encode_to_vec;
 #[cfg(feature = "alloc")]
 pub use family::{Family, FamilyMember, DEFAULT_CARDINALITY_LIMIT};
+#[cfg(feature = "heapless")]
+pub use heapless_family::HeaplessFamily;
 #[cfg(feature = "alloc")]
 pub use histogram::DynHistogram;
 #[cfg(feature = "alloc")]

@@ -203,3 +203,46 @@ fn final_snapshot_sees_everything() {
         assert_eq!((h.count(), h.sum()), (3, 6.0));
     });
 }
+
+/// (d) Fixed-capacity families (`heapless`): two threads insert the same new label values
+/// at once: exactly one series is created (no duplicate slot), both increments land in it,
+/// and its values, written before the Release that publishes the slot, read back whole.
+#[test]
+fn heapless_family_concurrent_inserts_make_one_series() {
+    use metrics_core::{Counter, HeaplessFamily};
+    builder(PREEMPTIONS, true).check(|| {
+        let f: Arc<HeaplessFamily<Counter, 2, 1, 4>> = Arc::new(HeaplessFamily::counters());
+        let f2 = f.clone();
+        let t = thread::spawn(move || f2.labels(&["a"]).inc());
+        f.labels(&["a"]).inc();
+        t.join().unwrap();
+        assert_eq!(f.len(), 1);
+        assert_eq!(f.get(&["a"]).map(Counter::get), Some(2));
+        assert!(!f.overflowed());
+    });
+}
+
+/// (e) One thread inserts while another looks the same values up and encodes: the reader
+/// sees either no series or the complete one (loom checks the label bytes are never read
+/// while written).
+#[test]
+fn heapless_family_reader_sees_nothing_or_the_whole_series() {
+    use metrics_core::{Collect, Counter, HeaplessFamily};
+    builder(PREEMPTIONS, true).check(|| {
+        let f: Arc<HeaplessFamily<Counter, 2, 1, 4>> = Arc::new(HeaplessFamily::counters());
+        let f2 = f.clone();
+        let t = thread::spawn(move || f2.labels(&["ab"]).inc());
+        if let Some(c) = f.get(&["ab"]) {
+            assert!(c.get() <= 1);
+        }
+        for i in 0..f.series_count() {
+            f.collect(i, &mut |labels, _| {
+                assert_eq!(labels.get(0), "ab");
+                Ok(())
+            })
+            .unwrap();
+        }
+        t.join().unwrap();
+        assert_eq!(f.get(&["ab"]).map(Counter::get), Some(1));
+    });
+}
