@@ -53,7 +53,9 @@ RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --quie
 (cd exporters/embedded/firmware &&
   cargo fmt --all --check &&
   cargo clippy --release -p fw-common -p fw-lm3s6965evb --target thumbv7m-none-eabi -- -D warnings &&
-  cargo clippy --release -p fw-microbit --target thumbv6m-none-eabi -- -D warnings)
+  cargo clippy --release -p fw-microbit --target thumbv6m-none-eabi -- -D warnings &&
+  cargo clippy --release -p fw-common -p fw-lm3s6965evb --features stress --target thumbv7m-none-eabi -- -D warnings &&
+  cargo clippy --release -p fw-microbit --features stress --target thumbv6m-none-eabi -- -D warnings)
 
 step "tier 1+2: cargo test --workspace (ignored tests included: they need the tools set up above)"
 # --all-targets includes the criterion benches (metrics-core, benchmarks/): run once each, in
@@ -84,8 +86,10 @@ rm -rf "$webdir"
 step "tier 3: no_std builds of metrics-core"
 build() { echo "+ cargo build -p metrics-core $*"; cargo build --quiet -p metrics-core "$@"; }
 build --no-default-features --target thumbv6m-none-eabi --features portable-atomic,critical-section
+build --no-default-features --target thumbv6m-none-eabi --features portable-atomic,critical-section,heapless
 build --no-default-features --target riscv32imc-unknown-none-elf --features portable-atomic,critical-section
 build --no-default-features --target thumbv7em-none-eabihf --features portable-atomic
+build --no-default-features --target thumbv7em-none-eabihf --features portable-atomic,heapless
 build --no-default-features --target thumbv7em-none-eabihf --features portable-atomic,alloc
 build --no-default-features --target wasm32-unknown-unknown
 build --no-default-features --target wasm32-unknown-unknown --features alloc

@@ -20,7 +20,9 @@ echo "Cortex-M0 example ($m0), flash by origin of its symbols:"
   $3 ~ /^[tTrR]$/ {
     size = $2 + 0; name = $0; sub(/^[^ ]+ [^ ]+ [^ ]+ /, "", name)
     if (name ~ /metrics_exporter_embedded|^crc::|crc\.\.|embedded_io/) c = "embedded exporter (+ crc, embedded-io)"
-    else if (name ~ /metrics_core/) c = "metrics-core"
+    else if (name ~ /metrics_core::heapless_family|HeaplessFamily/) c = "metrics-core: labelled families (heapless)"
+    else if (name ~ /metrics_core::histogram|Histogram</) c = "metrics-core: classic histogram"
+    else if (name ~ /metrics_core/) c = "metrics-core: core (counters, gauges, registry, encoders, float digits)"
     else if (name ~ /fw_common::serve/) c = "serve loop (SerialServer inlined into it)"
     else if (name ~ /fw_common|fw_microbit|^SysTick$|^main$|^Reset$/) c = "firmware (ISR, UART driver, reset)"
     else if (name ~ /compiler_builtins|^__/) c = "compiler-builtins (soft-float f64, u64 division, mem*)"
@@ -32,9 +34,30 @@ echo "Cortex-M0 example ($m0), flash by origin of its symbols:"
   END {
     for (c in total) printf "%7d  %s\n", total[c], c | "sort -rn"
     close("sort -rn")
-    own = total["metrics-core"] + total["embedded exporter (+ crc, embedded-io)"] + total["serve loop (SerialServer inlined into it)"]
+    core = total["metrics-core: core (counters, gauges, registry, encoders, float digits)"] + total["metrics-core: classic histogram"] + total["metrics-core: labelled families (heapless)"]
+    own = core + total["embedded exporter (+ crc, embedded-io)"] + total["serve loop (SerialServer inlined into it)"]
     printf "%7d  total in symbols\n", all
     printf "%7d  metrics-core + embedded exporter code (incl. the inlined serve loop)\n", own
     if (own >= 16384) { print "FAIL: 16 KiB or more" > "/dev/stderr"; exit 1 }
   }'
 echo "$(( $(flash "$m0") - $(flash "$base") )) bytes: flash of fw-microbit minus its no-metrics baseline (everything the metrics bring in, libcore and compiler-builtins included)"
+
+# What each part costs, from builds of the Cortex-M0 example without it (fw-common's
+# `fw_footprint` cfg; each variant in its own target directory): flash of the full example
+# minus flash of the variant. LTO shares code between parts (float digits, soft-float), so a
+# part's figure is what removing it alone saves.
+variant() {
+  RUSTFLAGS="--cfg fw_footprint=\"$1\"" CARGO_TARGET_DIR="target/footprint-$1" \
+    cargo build --quiet --release -p fw-microbit --target thumbv6m-none-eabi
+  flash "target/footprint-$1/thumbv6m-none-eabi/release/fw-microbit"
+}
+full=$(flash "$m0")
+no_hist=$(variant no_histogram)
+no_family=$(variant no_family)
+http=$(variant http)
+echo
+echo "Cortex-M0 example, flash by part (bytes):"
+printf '%7d  fw-microbit, all parts\n' "$full"
+printf '%7d  classic histogram (Histogram<6> observed in the ISR, encoded): full - no_histogram (%d)\n' $((full - no_hist)) "$no_hist"
+printf '%7d  labelled family (HeaplessFamily<Counter, 4, 1, 8> in the ISR, encoded): full - no_family (%d)\n' $((full - no_family)) "$no_family"
+printf '%7d  HTTP instead of the framed protocol: http variant (%d) - full\n' $((http - full)) "$http"

@@ -4,6 +4,9 @@
 //! the gateway. Through Prometheus' API: each device's tick counter grows between two scrapes
 //! and its histogram's `_count` equals its `+Inf` bucket; killing the microbit's QEMU makes
 //! its `gateway_device_up` 0 at the next scrape while the Cortex-M3 keeps being served.
+//! Issue 18: each firmware's fixed-capacity labelled family (readings by sensor id, 4 series
+//! for 6 ids) reaches Prometheus: its labelled series and, past the capacity, its overflow
+//! series `sensor="__overflow__"`.
 //!
 //! Needs `qemu-system-arm`, the thumbv6m/thumbv7m targets and `prometheus`:
 //! `bash scripts/test.sh` installs them and runs this test.
@@ -31,6 +34,7 @@ fn qemu_firmware_through_the_gateway_to_prometheus() {
         "--retries",
         "0",
     ]);
+    labelled_family_through_prometheus(&g, &["lm3s6965evb", "microbit"]);
     check_through_prometheus(
         &g,
         &["lm3s6965evb", "microbit"],
@@ -38,4 +42,37 @@ fn qemu_firmware_through_the_gateway_to_prometheus() {
         "firmware_tick_jitter_seconds",
         || q0.kill(),
     );
+}
+
+/// A Prometheus scraping the gateway sees each device's labelled series and its overflow
+/// series, growing.
+fn labelled_family_through_prometheus(g: &Gateway, devices: &[&str]) {
+    let config = format!(
+        "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: ['{}']\n",
+        g.addr
+    );
+    let p = test_support::Prometheus::start(&config, |_| {});
+    let patience = std::time::Duration::from_secs(30);
+    for d in devices {
+        let sel = |sensor: &str| {
+            format!("firmware_sensor_readings_total{{job=\"gateway\",device=\"{d}\",sensor=\"{sensor}\"}}")
+        };
+        for sensor in ["28-a1", "28-d4"] {
+            p.wait_for("a labelled series", patience, |p| {
+                p.value(&sel(sensor)).filter(|v| *v > 0.0)
+            });
+        }
+        let first = p.wait_for("the overflow series", patience, |p| {
+            p.value(&sel("__overflow__")).filter(|v| *v > 0.0)
+        });
+        p.wait_for("the overflow series to grow", patience, |p| {
+            p.value(&sel("__overflow__")).filter(|v| *v > first)
+        });
+        // 4 labelled series and the overflow series, no more.
+        p.expect(
+            &format!("count(firmware_sensor_readings_total{{job=\"gateway\",device=\"{d}\"}})"),
+            5.0,
+        );
+        eprintln!("{d}: 4 sensor series and the overflow series (grew past {first})");
+    }
 }
