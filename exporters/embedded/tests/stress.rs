@@ -1,5 +1,5 @@
 //! Interrupt-proof under QEMU: the firmware examples built with their `stress` feature, where
-//! SysTick fires at 20 kHz (as fast as QEMU runs it) and each interrupt counts a tick, observes
+//! SysTick fires at 5 kHz (as fast as QEMU runs it) and each interrupt counts a tick, observes
 //! into a histogram and counts a reading in a fixed-capacity labelled family, while the main
 //! loop answers scrapes over the framed protocol. Thousands of scrapes, each consistent
 //! (`_count` equals the `+Inf` bucket, buckets cumulative, counters never go back), no
