@@ -147,6 +147,11 @@ fn stress(machine: &str, package: &str, target: &str) {
     // The request frame goes out in more than one write: without TCP_NODELAY every scrape
     // would wait for the loopback's delayed ACK (40 ms).
     stream.set_nodelay(true).unwrap();
+    // Reads return every 200 ms, so the client's own 5 s timeout applies (a hung firmware is
+    // a failure, not a hung test).
+    stream
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
     let mut client = Client::new(stream).with_timeout(Duration::from_secs(5));
     // The first request may reach the UART before the firmware set it up: asked twice.
     let first = client
