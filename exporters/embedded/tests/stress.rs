@@ -49,7 +49,7 @@ impl Drop for Qemu {
 }
 
 /// `STRESS_INTERRUPTS` of fw-common.
-const INTERRUPTS: f64 = 80_000.0;
+const INTERRUPTS: f64 = 100_000.0;
 /// The 6 sensor ids of fw-common share 4 series; the last two are the overflow series.
 const SENSORS: usize = 6;
 

@@ -20,7 +20,7 @@ pub const TICK_HZ: u32 = 5_000;
 /// In the stress mode, the interrupts that update the metrics; later ones return at once, so
 /// the last scrape must show exactly this many observations everywhere.
 #[cfg(feature = "stress")]
-pub const STRESS_INTERRUPTS: u32 = 80_000;
+pub const STRESS_INTERRUPTS: u32 = 100_000;
 
 /// Sensor ids the firmware learns at run time: 6 ids for a family of 4 series, so readings
 /// of the last two are counted in the overflow series (`sensor="__overflow__"`).
