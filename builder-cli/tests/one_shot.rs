@@ -24,22 +24,6 @@ use test_support::{workspace_root, Prometheus, Service, Tool};
 
 const RUNS: usize = 10;
 
-fn job(name: &str) -> String {
-    format!(
-        r#"
-name: {name}
-steps:
-  - name: build
-    run: "true"
-  - name: deploy
-    needs: [build]
-    run: sleep 0.3; echo "deploy failed" >&2; exit 1
-profiles:
-  ci: {{}}
-"#
-    )
-}
-
 /// The metrics-gateway binary, built beside builder_cli by `cargo test --workspace`.
 fn gateway_binary() -> PathBuf {
     let p = Path::new(BIN).with_file_name("metrics-gateway");
@@ -166,7 +150,7 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
         // The exporter, lingering 2 s after each run so that Prometheus scrapes it; the last
         // run stays up until the checks are done.
         let linger = s.spawn(|| {
-            let case = Case::new(&job("oneshot-linger"));
+            let case = Case::new(&common::failing_deploy_job("oneshot-linger"));
             let port = linger_port.to_string();
             for i in 0..RUNS - 1 {
                 let ex = [
@@ -194,7 +178,7 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
             (Killed(last), case)
         });
         s.spawn(|| {
-            let case = Case::new(&job("oneshot-textfile"));
+            let case = Case::new(&common::failing_deploy_job("oneshot-textfile"));
             for i in 0..RUNS {
                 finished(
                     &case,
@@ -203,14 +187,14 @@ fn ten_one_shot_runs_count_ten_through_every_sink() {
                 );
                 pause();
             }
-            let case = Case::new(&job("oneshot-pushgateway"));
+            let case = Case::new(&common::failing_deploy_job("oneshot-pushgateway"));
             for i in 0..RUNS {
                 finished(&case, i, &["--pushgateway", &pg_url]);
                 pause();
             }
         });
         s.spawn(|| {
-            let case = Case::new(&job("oneshot-gateway"));
+            let case = Case::new(&common::failing_deploy_job("oneshot-gateway"));
             for i in 0..RUNS {
                 // An ephemeral runner: nothing of the last run's state.
                 let fresh = case.path(&format!("state{i}"));

@@ -11,22 +11,6 @@ use std::time::Duration;
 use common::{stderr, Case};
 use test_support::{Prometheus, Service, Tool};
 
-fn job(name: &str) -> String {
-    format!(
-        r#"
-name: {name}
-steps:
-  - name: build
-    run: "true"
-  - name: deploy
-    needs: [build]
-    run: sleep 0.3; exit 1
-profiles:
-  ci: {{}}
-"#
-    )
-}
-
 const RUNS: usize = 10;
 
 /// A Prometheus-compatible query API: the value of `promql` when it returns one series.
@@ -94,7 +78,7 @@ fn ten_runs_written_to_prometheus_3_both_versions_and_to_victoria_metrics() {
     ];
     let cases: Vec<Case> = sinks
         .iter()
-        .map(|(name, _, _)| Case::new(&job(name)))
+        .map(|(name, _, _)| Case::new(&common::failing_deploy_job(name)))
         .collect();
     for i in 0..RUNS {
         for (case, (name, version, url)) in cases.iter().zip(sinks) {

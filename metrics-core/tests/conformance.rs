@@ -9,20 +9,6 @@ use std::process::Command;
 
 use metrics_core::{encode, Families, Format};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .into()
-}
-
-/// The venv `scripts/setup.sh` creates, or `PYTHON` when set.
-fn python() -> PathBuf {
-    std::env::var_os("PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"))
-}
-
 fn write_exposition<F: Families + ?Sized>(
     dir: &Path,
     name: &str,
@@ -59,8 +45,8 @@ fn python_round_trip(format: &str, file: &Path, expected: &[common::Sample], dir
         file.file_name().unwrap().to_string_lossy()
     ));
     std::fs::write(&json, common::to_json(expected)).unwrap();
-    let out = Command::new(python())
-        .arg(workspace().join("scripts/check_exposition.py"))
+    let out = Command::new(common::python())
+        .arg(common::workspace().join("scripts/check_exposition.py"))
         .arg(format)
         .arg(file)
         .arg(&json)

@@ -7,35 +7,21 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use metrics_core::remote_write::{self, FixedBytes, Version, WriteOptions};
 use metrics_core::{snappy, Registry};
 
-fn workspace() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .into()
-}
-
-fn python() -> PathBuf {
-    std::env::var_os("PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace().join(".venv/bin/python"))
-}
-
 fn check(args: &[&std::ffi::OsStr]) -> std::process::Output {
-    let out = Command::new(python())
-        .arg(workspace().join("scripts/check_remote_write.py"))
+    let out = Command::new(common::python())
+        .arg(common::workspace().join("scripts/check_remote_write.py"))
         .args(args)
         .output()
         .unwrap_or_else(|e| {
             panic!(
                 "cannot run {:?} ({e}): run `bash scripts/setup.sh` (it makes .venv with \
                  cramjam and protobuf) or set PYTHON",
-                python()
+                common::python()
             )
         });
     assert!(

@@ -358,3 +358,22 @@ pub fn wait_until<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) ->
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A job named `name` whose `deploy` step sleeps 0.3 s and always fails (after `build`), with
+/// one profile, `ci`: the one-shot tests count its failures and its durations' bucket,
+/// (0.25, 0.5].
+pub fn failing_deploy_job(name: &str) -> String {
+    format!(
+        r#"
+name: {name}
+steps:
+  - name: build
+    run: "true"
+  - name: deploy
+    needs: [build]
+    run: sleep 0.3; echo "deploy failed" >&2; exit 1
+profiles:
+  ci: {{}}
+"#
+    )
+}

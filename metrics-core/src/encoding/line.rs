@@ -249,6 +249,34 @@ pub(crate) fn le(slot: Slot, bounds: &[f64]) -> Option<f64> {
     }
 }
 
+/// The number line `slot` of a series shows, read from `value`; `cumulative` carries a
+/// histogram's running bucket total from one line of the plan to the next (start it at 0).
+#[inline]
+pub(crate) fn number(
+    slot: Slot,
+    value: Value<'_>,
+    buckets: usize,
+    cumulative: &mut u64,
+    created: Option<f64>,
+) -> Result<Num, Error> {
+    Ok(match (slot, value) {
+        (Slot::Scalar, Value::Counter(v)) => Num::U64(v),
+        (Slot::Scalar, Value::CounterF64(v) | Value::Gauge(v)) => Num::F64(v),
+        (Slot::Bucket(i), Value::Histogram(h)) => {
+            *cumulative += h.bucket(i);
+            Num::U64(*cumulative)
+        }
+        (Slot::Inf, Value::Histogram(h)) => {
+            *cumulative += h.bucket(buckets);
+            Num::U64(*cumulative)
+        }
+        (Slot::Sum, Value::Histogram(h)) => Num::F64(h.sum()),
+        (Slot::Count, _) => Num::U64(*cumulative),
+        (Slot::Created, _) => Num::F64(created.unwrap_or(0.0)),
+        _ => return Err(Error::KindMismatch),
+    })
+}
+
 /// Writes every sample line of one series (the streaming path); `base` is the family's
 /// [`base`] name, computed once per family by the caller; `created` is the series' start time
 /// (written in OpenMetrics only, see [`Collect::created`](crate::Collect::created)).
@@ -280,22 +308,7 @@ pub(crate) fn write_series<W: Write + ?Sized>(
     let mut cumulative = 0u64;
     let mut k = 0;
     while let Some((suffix, slot)) = plan(f.kind, bounds.len(), omit, created.is_some(), k) {
-        let num = match (slot, value) {
-            (Slot::Scalar, Value::Counter(v)) => Num::U64(v),
-            (Slot::Scalar, Value::CounterF64(v) | Value::Gauge(v)) => Num::F64(v),
-            (Slot::Bucket(i), Value::Histogram(h)) => {
-                cumulative += h.bucket(i);
-                Num::U64(cumulative)
-            }
-            (Slot::Inf, Value::Histogram(h)) => {
-                cumulative += h.bucket(bounds.len());
-                Num::U64(cumulative)
-            }
-            (Slot::Sum, Value::Histogram(h)) => Num::F64(h.sum()),
-            (Slot::Count, _) => Num::U64(cumulative),
-            (Slot::Created, _) => Num::F64(created.unwrap_or(0.0)),
-            _ => return Err(Error::KindMismatch),
-        };
+        let num = number(slot, value, bounds.len(), &mut cumulative, created)?;
         write_sample(w, base, suffix, names, values, le(slot, bounds), num)?;
         k += 1;
     }

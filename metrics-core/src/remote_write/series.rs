@@ -7,7 +7,7 @@ use core::fmt::Write;
 
 use crate::collect::{Families, FamilyRef, Kind, StrList, Value};
 use crate::encoding::float::write_canonical_f64;
-use crate::encoding::line::{self, Num, Slot};
+use crate::encoding::line::{self, Num};
 use crate::exposed;
 use crate::Error;
 
@@ -182,21 +182,7 @@ pub(super) fn walk<F: Families + ?Sized, E: Emit>(
                 let mut k = 0;
                 while let Some((suffix, slot)) = line::plan(f.kind, bounds.len(), false, false, k) {
                     k += 1;
-                    let num = match (slot, value) {
-                        (Slot::Scalar, Value::Counter(v)) => Num::U64(v),
-                        (Slot::Scalar, Value::CounterF64(v) | Value::Gauge(v)) => Num::F64(v),
-                        (Slot::Bucket(b), Value::Histogram(h)) => {
-                            cumulative += h.bucket(b);
-                            Num::U64(cumulative)
-                        }
-                        (Slot::Inf, Value::Histogram(h)) => {
-                            cumulative += h.bucket(bounds.len());
-                            Num::U64(cumulative)
-                        }
-                        (Slot::Sum, Value::Histogram(h)) => Num::F64(h.sum()),
-                        (Slot::Count, _) => Num::U64(cumulative),
-                        _ => return Err(Error::KindMismatch),
-                    };
+                    let num = line::number(slot, value, bounds.len(), &mut cumulative, None)?;
                     let mut le = LeBuf {
                         buf: [0; 40],
                         len: 0,

@@ -311,3 +311,18 @@ pub fn chunked<F: metrics_core::Families + ?Sized>(
     assert!(enc.is_done());
     String::from_utf8(out).unwrap()
 }
+
+/// The workspace's root directory.
+pub fn workspace() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .into()
+}
+
+/// The Python of the venv `scripts/setup.sh` creates, or `PYTHON` when set.
+pub fn python() -> std::path::PathBuf {
+    std::env::var_os("PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| workspace().join(".venv/bin/python"))
+}
