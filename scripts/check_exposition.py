@@ -1,16 +1,21 @@
 #!/usr/bin/env python3
 """Parse an exposition with the reference Python parser and compare it to expected samples.
 
-usage: check_exposition.py {text|openmetrics} EXPOSITION_FILE EXPECTED_JSON
+usage: check_exposition.py {text|openmetrics|protobuf} EXPOSITION_FILE EXPECTED_JSON
 
 `text` uses prometheus_client.parser (the 0.0.4 text format); `openmetrics` uses the strict
-prometheus_client.openmetrics.parser. EXPECTED_JSON is a list of
+prometheus_client.openmetrics.parser; `protobuf` decodes length-delimited
+`io.prometheus.client.MetricFamily` messages with the `protobuf` package and the message
+classes protoc generated from client_model's metrics.proto
+(metrics-core/tests/proto/metrics_pb2.py), and turns each series into the samples the text
+format would show (`_bucket{le}` per bucket and `+Inf`, `_sum`, `_count`). EXPECTED_JSON is a list of
 {"name": ..., "labels": {...}, "value": number | "NaN" | "+Inf" | "-Inf"}.
 Every parsed sample must be expected and every expected sample parsed, with equal values
 (`le` labels compared as floats). Exits 1 and lists the differences otherwise.
 """
 import json
 import math
+import os
 import sys
 
 from prometheus_client.openmetrics.parser import (
@@ -40,14 +45,95 @@ def same(a, b):
     return a == b
 
 
+def read_delimited(data):
+    """Yields the MetricFamily messages of a length-delimited protobuf exposition."""
+    sys.path.insert(
+        0, os.path.join(os.path.dirname(__file__), "..", "metrics-core", "tests", "proto")
+    )
+    import metrics_pb2  # noqa: E402 (generated; see metrics-core/tests/proto/README.md)
+
+    pos = 0
+    while pos < len(data):
+        size, shift = 0, 0
+        while True:
+            b = data[pos]
+            pos += 1
+            size |= (b & 0x7F) << shift
+            shift += 7
+            if b < 0x80:
+                break
+        if pos + size > len(data):
+            raise ValueError(f"message of {size} bytes at {pos} runs past the end")
+        mf = metrics_pb2.MetricFamily()
+        mf.ParseFromString(data[pos : pos + size])
+        pos += size
+        yield mf, metrics_pb2
+
+
+class Sample:
+    def __init__(self, name, labels, value):
+        self.name, self.labels, self.value = name, labels, value
+
+
+class Family:
+    def __init__(self, samples):
+        self.samples = samples
+
+
+def parse_protobuf(data):
+    """The families of a protobuf exposition as text-format samples."""
+    for mf, pb in read_delimited(data):
+        for field in ("name", "help", "type"):
+            if not mf.HasField(field):
+                raise ValueError(f"family without {field}: {mf}")
+        samples = []
+        for m in mf.metric:
+            labels = {lp.name: lp.value for lp in m.label}
+            if mf.type == pb.COUNTER:
+                if not m.HasField("counter"):
+                    raise ValueError(f"counter family {mf.name} with a non-counter metric")
+                samples.append(Sample(mf.name, labels, m.counter.value))
+            elif mf.type == pb.GAUGE:
+                if not m.HasField("gauge"):
+                    raise ValueError(f"gauge family {mf.name} with a non-gauge metric")
+                samples.append(Sample(mf.name, labels, m.gauge.value))
+            elif mf.type == pb.HISTOGRAM:
+                h = m.histogram
+                if not m.HasField("histogram"):
+                    raise ValueError(f"histogram family {mf.name} with a non-histogram metric")
+                previous = 0
+                for b in h.bucket:
+                    if b.cumulative_count < previous:
+                        raise ValueError(f"{mf.name}: buckets not cumulative")
+                    previous = b.cumulative_count
+                    le = dict(labels, le=repr(b.upper_bound))
+                    samples.append(Sample(mf.name + "_bucket", le, b.cumulative_count))
+                if previous > h.sample_count:
+                    raise ValueError(f"{mf.name}: a bucket above sample_count")
+                # A native-only histogram shows only `+Inf` in text (no classic buckets).
+                samples.append(
+                    Sample(mf.name + "_bucket", dict(labels, le="+Inf"), h.sample_count)
+                )
+                samples.append(Sample(mf.name + "_sum", labels, h.sample_sum))
+                samples.append(Sample(mf.name + "_count", labels, h.sample_count))
+            else:
+                raise ValueError(f"unexpected type {mf.type} of {mf.name}")
+        yield Family(samples)
+
+
 def main():
     fmt, path, expected_path = sys.argv[1:4]
-    with open(path, encoding="utf-8") as f:
-        text = f.read()
-    parse = parse_openmetrics if fmt == "openmetrics" else parse_text
+    if fmt == "protobuf":
+        with open(path, "rb") as f:
+            families_iter = parse_protobuf(f.read())
+    else:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+        parse = parse_openmetrics if fmt == "openmetrics" else parse_text
+        families_iter = parse(text)
     parsed = {}
     families = 0
-    for family in parse(text):
+    for family in families_iter:
         families += 1
         for s in family.samples:
             k = key(s.name, s.labels)

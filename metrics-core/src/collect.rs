@@ -83,6 +83,37 @@ pub trait HistogramValue {
     fn count(&self) -> u64 {
         (0..=self.bounds().len()).map(|i| self.bucket(i)).sum()
     }
+    /// The native (exponential) buckets of the same observations, for a histogram that has
+    /// them (the protobuf exposition writes them). The default is `None`: classic buckets only.
+    fn native(&self) -> Option<&dyn NativeHistogramValue> {
+        None
+    }
+}
+
+/// Which side of zero a native bucket is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Sign {
+    /// Observations above the zero bucket.
+    Positive,
+    /// Observations below the zero bucket.
+    Negative,
+}
+
+/// A native (exponential) histogram's buckets, of the same set of observations as the
+/// `HistogramValue` that returned it (count and sum come from there).
+pub trait NativeHistogramValue {
+    /// -4..=8: bucket boundaries are powers of 2^(2^-schema).
+    fn schema(&self) -> i8;
+    /// Observations with |v| <= this are counted in the zero bucket.
+    fn zero_threshold(&self) -> f64;
+    /// Observations in the zero bucket.
+    fn zero_count(&self) -> u64;
+    /// How many populated buckets the side has.
+    fn bucket_len(&self, side: Sign) -> usize;
+    /// Populated bucket `i` (0..bucket_len) of that side, in ascending bucket-index order:
+    /// (bucket index, count > 0). Index k covers (base^(k-1), base^k] in absolute value, as
+    /// Prometheus numbers them.
+    fn bucket(&self, side: Sign, i: usize) -> (i32, u64);
 }
 
 /// A list of strings: label names or label values, borrowed from a `static` or from the heap.

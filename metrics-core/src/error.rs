@@ -82,6 +82,11 @@ pub enum Error {
     },
     /// The output sink refused the bytes (full buffer, closed stream).
     Write,
+    /// The protobuf exposition was asked of a text writer (`core::fmt::Write`): it is binary.
+    BinaryFormat,
+    /// A collector gave a family's series other labels or another kind of value while the
+    /// protobuf encoder wrote the family than while it measured it (the output is cut short).
+    ChangedWhileEncoding,
 }
 
 /// A name cut to at most 64 bytes (at a character boundary), stored inline so errors need no
@@ -333,6 +338,19 @@ impl Error {
                 ]
             }
             Error::Write => return only("the output sink refused the bytes"),
+            Error::BinaryFormat => {
+                return only(
+                    "the protobuf format is binary and cannot go into a text writer: use \
+                     `encode_bytes`, `encode_to_vec` or the `ChunkedEncoder`",
+                )
+            }
+            Error::ChangedWhileEncoding => {
+                return only(
+                    "a collector changed a series' labels or value kind between two reads of \
+                     one scrape: a collector must give the same labels for an index while a \
+                     scrape runs",
+                )
+            }
         };
         [Text(head), Quoted(name), Text(tail), Text(""), Text("")]
     }
@@ -398,6 +416,8 @@ mod tests {
             (Error::TooManyLabels { limit: 48 }, "a series has more labels than a Remote-Write request holds (48, `__name__`, `le` and external labels included): use fewer labels"),
             (Error::LabelValueTooLong { capacity: 8 }, "a label value is longer than the family stores (8 bytes); it is counted in the overflow series (label values `__overflow__`): raise the family's bytes per value or shorten the value"),
             (Error::Write, "the output sink refused the bytes"),
+            (Error::BinaryFormat, "the protobuf format is binary and cannot go into a text writer: use `encode_bytes`, `encode_to_vec` or the `ChunkedEncoder`"),
+            (Error::ChangedWhileEncoding, "a collector changed a series' labels or value kind between two reads of one scrape: a collector must give the same labels for an index while a scrape runs"),
         ];
         for (e, want) in cases {
             assert_eq!(format!("{e}"), want);

@@ -43,13 +43,13 @@ mod sharded_histogram;
 
 pub use buckets::{exponential_buckets, linear_buckets, validate_buckets, DEFAULT_BUCKETS};
 pub use collect::{
-    Collect, Families, FamilyRef, HistogramValue, Kind, Metric, StrList, Value, Visitor,
-    OVERFLOW_LABEL_VALUE,
+    Collect, Families, FamilyRef, HistogramValue, Kind, Metric, NativeHistogramValue, Sign,
+    StrList, Value, Visitor, OVERFLOW_LABEL_VALUE,
 };
 pub use collector::{FnCounter, FnGauge};
 pub use counter::{Counter, FloatCounter};
 pub use desc::Desc;
-pub use encoding::{encode, ChunkedEncoder};
+pub use encoding::{encode, encode_bytes, ChunkedEncoder};
 pub use error::{Error, Truncated};
 pub use gauge::Gauge;
 pub use histogram::Histogram;

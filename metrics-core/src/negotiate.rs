@@ -1,4 +1,5 @@
-//! Content negotiation between the Prometheus text format 0.0.4 and OpenMetrics 1.0.0.
+//! Content negotiation between the Prometheus text format 0.0.4, OpenMetrics 1.0.0 and the
+//! protobuf exposition.
 //!
 //! [`negotiate`] reads an HTTP `Accept` header the way scrapers write it. Every media range is
 //! judged on its own:
@@ -10,7 +11,10 @@
 //!   one of the wildcards `text/*`, `*/*` and `*` (a legacy shorthand for `*/*`, still sent by
 //!   Java's `HttpURLConnection`). Wildcards count as text, never as OpenMetrics: OpenMetrics is
 //!   only served to clients that name it.
-//! * Everything else (protobuf, `text/plain;version=1.0.0`, `version=2.0.0`, `text/html`, …) is
+//! * A range *offers protobuf* if it is `application/vnd.google.protobuf` with
+//!   `proto=io.prometheus.client.MetricFamily` and `encoding=delimited` (what Prometheus sends
+//!   first with native histograms on, or with `scrape_protocols: [PrometheusProto, ...]`).
+//! * Everything else (`text/plain;version=1.0.0`, `version=2.0.0`, `text/html`, …) is
 //!   ignored.
 //!
 //! The winner is the offering range with the highest q-value; among equal q-values a concrete
@@ -37,6 +41,9 @@ pub enum Format {
     Text,
     /// OpenMetrics 1.0.0 text.
     OpenMetrics,
+    /// The protobuf exposition: length-delimited `io.prometheus.client.MetricFamily` messages
+    /// (binary: encode it with [`encode_bytes`](crate::encode_bytes)).
+    Protobuf,
 }
 
 impl Format {
@@ -46,6 +53,10 @@ impl Format {
         match self {
             Format::Text => "text/plain; version=0.0.4; charset=utf-8",
             Format::OpenMetrics => "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            Format::Protobuf => {
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; \
+                 encoding=delimited"
+            }
         }
     }
 }
@@ -85,6 +96,7 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
 
     let mut q = 1000;
     let mut version = "";
+    let (mut proto, mut encoding) = ("", "");
     for param in parts {
         let Some((name, value)) = split_once(param, b'=') else {
             continue;
@@ -95,6 +107,10 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
             q = parse_q(value);
         } else if name.eq_ignore_ascii_case("version") {
             version = value;
+        } else if name.eq_ignore_ascii_case("proto") {
+            proto = value;
+        } else if name.eq_ignore_ascii_case("encoding") {
+            encoding = value;
         }
     }
 
@@ -113,6 +129,12 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
         && matches!(version, "" | "1.0.0" | "0.0.1")
     {
         (Format::OpenMetrics, 2)
+    } else if ty.eq_ignore_ascii_case("application")
+        && sub.eq_ignore_ascii_case("vnd.google.protobuf")
+        && proto == "io.prometheus.client.MetricFamily"
+        && encoding == "delimited"
+    {
+        (Format::Protobuf, 2)
     } else {
         return None;
     };
@@ -267,7 +289,39 @@ mod tests {
     fn prometheus_2_protobuf_first() {
         assert_eq!(
             n("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited,application/openmetrics-text;version=1.0.0;q=0.8,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1"),
-            OM
+            Format::Protobuf
+        );
+    }
+
+    #[test]
+    fn prometheus_3_native_histograms_protobuf() {
+        // Prometheus 3.5 with native histograms on (its `Accept` verbatim).
+        assert_eq!(
+            n("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.6,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.3,text/plain;version=0.0.4;q=0.2,*/*;q=0.1"),
+            Format::Protobuf
+        );
+        // Any q; the scraper's preference decides.
+        assert_eq!(
+            n("application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.1,text/plain;q=0.5"),
+            Text
+        );
+        assert_eq!(
+            n("text/plain;q=0.5, Application/Vnd.Google.Protobuf; proto=\"io.prometheus.client.MetricFamily\"; encoding=delimited; q=0.7"),
+            Format::Protobuf
+        );
+        // Another message, another encoding, or no parameters: not ours.
+        for h in [
+            "application/vnd.google.protobuf",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=text",
+            "application/vnd.google.protobuf;proto=io.prometheus.write.v2.Request;encoding=delimited",
+            "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0",
+        ] {
+            assert_eq!(n(h), Text, "{h}");
+        }
+        assert_eq!(
+            Format::Protobuf.content_type(),
+            "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
         );
     }
 

@@ -1,13 +1,15 @@
 //! Outside parsers read what we encode: `promtool check metrics` (Prometheus' own linter) and
 //! Python `prometheus_client`'s text and strict OpenMetrics parsers, with every parsed value
-//! compared to what the test set. Run by `scripts/test.sh`, which installs both.
+//! compared to what the test set; the protobuf exposition decoded by Python's `protobuf`
+//! package with the message classes protoc generated from client_model's `metrics.proto`.
+//! Run by `scripts/test.sh`, which installs them.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use metrics_core::{encode, Families, Format};
+use metrics_core::{encode_bytes, Families, Format};
 
 fn write_exposition<F: Families + ?Sized>(
     dir: &Path,
@@ -15,8 +17,8 @@ fn write_exposition<F: Families + ?Sized>(
     r: &F,
     format: Format,
 ) -> PathBuf {
-    let mut out = String::new();
-    encode(r, format, &mut out).unwrap();
+    let mut out = Vec::new();
+    encode_bytes(r, format, &mut out).unwrap();
     let path = dir.join(name);
     std::fs::write(&path, out).unwrap();
     path
@@ -83,13 +85,14 @@ fn promtool_accepts_text_output_without_lint_complaints() {
 }
 
 #[test]
-#[ignore = "needs python prometheus_client; run via scripts/test.sh"]
+#[ignore = "needs python prometheus_client and protobuf; run via scripts/test.sh"]
 fn python_parsers_read_back_every_value() {
     let dir = tempfile::tempdir().unwrap();
     let (r, expected) = common::runtime_registry();
     for (fmt, format, name) in [
         ("text", Format::Text, "runtime.prom"),
         ("openmetrics", Format::OpenMetrics, "runtime.om.txt"),
+        ("protobuf", Format::Protobuf, "runtime.pb"),
     ] {
         let file = write_exposition(dir.path(), name, &r, format);
         python_round_trip(fmt, &file, &expected, dir.path());
@@ -98,6 +101,7 @@ fn python_parsers_read_back_every_value() {
     for (fmt, format, name) in [
         ("text", Format::Text, "firmware.prom"),
         ("openmetrics", Format::OpenMetrics, "firmware.om.txt"),
+        ("protobuf", Format::Protobuf, "firmware.pb"),
     ] {
         let file = write_exposition(dir.path(), name, fw, format);
         python_round_trip(fmt, &file, &expected, dir.path());

@@ -13,18 +13,27 @@ fn golden_path(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn check_golden(name: &str, actual: &str) {
+/// The golden file's bytes, or `None` after writing `actual` as the new golden file
+/// (`UPDATE_GOLDEN` set).
+fn golden(name: &str, actual: &[u8]) -> Option<Vec<u8>> {
     let path = golden_path(name);
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, actual).unwrap();
-        return;
+        return None;
     }
-    let expected = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+    Some(std::fs::read(&path).unwrap_or_else(|e| {
         panic!(
             "{}: {e}; run with UPDATE_GOLDEN=1 to create it",
             path.display()
         )
-    });
+    }))
+}
+
+fn check_golden(name: &str, actual: &str) {
+    let Some(expected) = golden(name, actual.as_bytes()) else {
+        return;
+    };
+    let expected = String::from_utf8(expected).unwrap();
     if expected != actual {
         for (i, (e, a)) in expected.lines().zip(actual.lines()).enumerate() {
             assert_eq!(e, a, "{name}: first difference at line {}", i + 1);
@@ -35,6 +44,30 @@ fn check_golden(name: &str, actual: &str) {
             "{name}: same lines, different length"
         );
     }
+}
+
+/// `check_golden` for binary output (the protobuf exposition).
+fn check_golden_bytes(name: &str, actual: &[u8]) {
+    let Some(expected) = golden(name, actual) else {
+        return;
+    };
+    if let Some(i) = expected.iter().zip(actual).position(|(e, a)| e != a) {
+        panic!(
+            "{name}: first difference at byte {i}: expected {:02x?}, got {:02x?}",
+            &expected[i..expected.len().min(i + 16)],
+            &actual[i..actual.len().min(i + 16)]
+        );
+    }
+    assert_eq!(expected.len(), actual.len(), "{name}: length differs");
+}
+
+fn protobuf<F: Families + ?Sized>(r: &F) -> Vec<u8> {
+    let mut out = Vec::new();
+    metrics_core::encode_bytes(r, Format::Protobuf, &mut out).unwrap();
+    let mut via_vec = Vec::new();
+    metrics_core::encode_to_vec(r, Format::Protobuf, &mut via_vec).unwrap();
+    assert_eq!(out, via_vec);
+    out
 }
 
 fn encoded<F: Families + ?Sized>(r: &F, format: Format) -> String {
@@ -56,10 +89,26 @@ fn runtime_registry_openmetrics() {
 }
 
 #[test]
-fn firmware_registry_both_formats() {
+fn runtime_registry_protobuf() {
+    let (r, _) = common::runtime_registry();
+    check_golden_bytes("runtime.pb", &protobuf(&r));
+}
+
+#[test]
+fn firmware_registry_every_format() {
     let (r, _) = common::firmware_registry();
     check_golden("firmware.prom", &encoded(r, Format::Text));
     check_golden("firmware.om.txt", &encoded(r, Format::OpenMetrics));
+    check_golden_bytes("firmware.pb", &protobuf(r));
+}
+
+#[test]
+fn protobuf_is_not_text() {
+    let (r, _) = common::runtime_registry();
+    assert_eq!(
+        metrics_core::encode(&r, Format::Protobuf, &mut String::new()),
+        Err(metrics_core::Error::BinaryFormat)
+    );
 }
 
 #[test]

@@ -29,6 +29,16 @@ pub(crate) fn name(format: Format) -> &'static str {
     match format {
         Format::Text => "text",
         Format::OpenMetrics => "openmetrics",
+        Format::Protobuf => "protobuf",
+    }
+}
+
+/// [`metrics_core::negotiate`] among the text formats: a scraper that prefers protobuf gets
+/// text (its fallback), since the string-returning renderers cannot carry bytes.
+pub(crate) fn negotiate_text(accept: Option<&str>) -> Format {
+    match metrics_core::negotiate(accept) {
+        Format::Protobuf => Format::Text,
+        f => f,
     }
 }
 
@@ -36,7 +46,7 @@ pub(crate) fn name(format: Format) -> &'static str {
 /// `application/openmetrics-text` with the highest q-value, else `"text"` (also when there is
 /// no header).
 pub fn negotiate(accept: Option<String>) -> String {
-    name(metrics_core::negotiate(accept.as_deref())).into()
+    name(negotiate_text(accept.as_deref())).into()
 }
 
 /// The exact `Content-Type` header value for a format (`"text"` or `"openmetrics"`).

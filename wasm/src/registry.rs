@@ -103,7 +103,7 @@ impl Registry {
     /// Renders in the format the `Accept` header asks for (Prometheus sends one): the body,
     /// the exact `Content-Type` to send with it, and the format's name.
     pub fn scrape(&self, accept: Option<String>) -> Result<Exposition, JsError> {
-        let format = metrics_core::negotiate(accept.as_deref());
+        let format = format::negotiate_text(accept.as_deref());
         Ok(Exposition::new(self.encode(format)?, format))
     }
 

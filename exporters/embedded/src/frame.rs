@@ -123,6 +123,7 @@ pub const fn format_byte(format: Format) -> u8 {
     match format {
         Format::Text => 0,
         Format::OpenMetrics => 1,
+        Format::Protobuf => 2,
     }
 }
 

@@ -220,8 +220,13 @@ fn route(req: &httparse::Request<'_, '_>) -> Reply {
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("accept"))
         .and_then(|h| core::str::from_utf8(h.value).ok());
+    // The protobuf exposition is not streamed by the firmware yet: it gets the text format.
+    let format = match negotiate(accept) {
+        Format::Protobuf => Format::Text,
+        f => f,
+    };
     Reply::Metrics {
-        format: negotiate(accept),
+        format,
         head,
         chunked: version >= 1,
     }

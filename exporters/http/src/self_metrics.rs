@@ -60,7 +60,7 @@ const ENCODE_BUCKETS: [f64; 14] = [
 pub(crate) struct SelfMetrics {
     registry: Registry,
     /// `[format][ok, error]`.
-    scrapes: [[Arc<Counter>; 2]; 2],
+    scrapes: [[Arc<Counter>; 2]; 3],
     errors: Vec<Arc<Counter>>,
     encode: Arc<DynHistogram>,
 }
@@ -101,7 +101,11 @@ impl SelfMetrics {
             ]
         };
         SelfMetrics {
-            scrapes: [per_format("text"), per_format("openmetrics")],
+            scrapes: [
+                per_format("text"),
+                per_format("openmetrics"),
+                per_format("protobuf"),
+            ],
             errors: ErrorKind::all()
                 .map(|k| errors.handle(&[k.as_str()]))
                 .collect(),
@@ -118,6 +122,7 @@ impl SelfMetrics {
         let f = match format {
             Format::Text => 0,
             Format::OpenMetrics => 1,
+            Format::Protobuf => 2,
         };
         self.scrapes[f][usize::from(!ok)].inc();
     }

@@ -102,7 +102,9 @@ fn metrics_negotiated_from_accept() {
     let (s, e) = start(local());
     let text = encoded(&s.registry, Format::Text);
     let om = encoded(&s.registry, Format::OpenMetrics);
+    let pb = encoded(&s.registry, Format::Protobuf);
     for (accept, ct, body) in [
+        (Some(PROMETHEUS_PROTOBUF_ACCEPT), PROTOBUF, &pb),
         (None, TEXT, &text),
         (Some("*/*"), TEXT, &text),
         (Some("text/plain"), TEXT, &text),
@@ -243,6 +245,14 @@ fn self_metrics_follow_the_registry_with_one_eof() {
         get(e.local_addr(), "/metrics", &[("Accept", PROMETHEUS_ACCEPT)]);
     }
     get(e.local_addr(), "/metrics", &[("Accept", "text/plain")]);
+    for _ in 0..2 {
+        let r = get(
+            e.local_addr(),
+            "/metrics",
+            &[("Accept", PROMETHEUS_PROTOBUF_ACCEPT)],
+        );
+        assert_eq!(r.header("content-type"), Some(PROTOBUF));
+    }
     let r = get(e.local_addr(), "/metrics", &[("Accept", PROMETHEUS_ACCEPT)]);
     let body = r.text();
     assert_eq!(body.matches("# EOF").count(), 1, "{body}");
@@ -253,8 +263,9 @@ fn self_metrics_follow_the_registry_with_one_eof() {
         // The scrape being answered is counted after it is encoded.
         "http_exporter_scrapes_total{format=\"openmetrics\",code=\"200\"} 3\n",
         "http_exporter_scrapes_total{format=\"text\",code=\"200\"} 1\n",
+        "http_exporter_scrapes_total{format=\"protobuf\",code=\"200\"} 2\n",
         "http_exporter_errors_total{kind=\"encode\"} 0\n",
-        "http_exporter_encode_duration_seconds_count 4\n",
+        "http_exporter_encode_duration_seconds_count 6\n",
     ] {
         assert!(body.contains(line), "{line} in\n{body}");
     }

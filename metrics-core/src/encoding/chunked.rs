@@ -111,6 +111,9 @@ impl<'r, F: Families + ?Sized, const B: usize> ChunkedEncoder<'r, F, B> {
         if win.buf.is_empty() {
             return Ok(0);
         }
+        if self.format == Format::Protobuf {
+            return Err(Error::BinaryFormat);
+        }
         let registry = self.registry;
         let format = self.format;
         loop {

@@ -1,8 +1,10 @@
-//! Encoders for the Prometheus text format 0.0.4 and OpenMetrics 1.0.
+//! Encoders for the Prometheus text format 0.0.4, OpenMetrics 1.0 and the protobuf exposition.
 //!
 //! - [`encode`] streams a whole registry into any [`core::fmt::Write`] (a `String`, a
 //!   [`SliceWriter`] over a fixed buffer, a [`VecWriter`], an `IoWriter` with `std`), without
 //!   allocating.
+//! - [`encode_bytes`] streams any format, the binary protobuf exposition included
+//!   (length-delimited `io.prometheus.client.MetricFamily` messages), into a [`Bytes`] sink.
 //! - [`ChunkedEncoder`] fills a caller's small buffer (64 bytes is plenty) chunk by chunk, for
 //!   firmware that sends as it goes.
 //!
@@ -16,6 +18,7 @@ mod chunked;
 mod escape;
 pub(crate) mod float;
 pub(crate) mod line;
+mod protobuf;
 pub(crate) mod sink;
 
 pub use chunked::ChunkedEncoder;
@@ -25,6 +28,8 @@ pub use sink::IoWriter;
 #[cfg(feature = "alloc")]
 pub use sink::VecWriter;
 pub use sink::{Sink, SliceWriter};
+
+pub use crate::remote_write::{Bytes, FixedBytes};
 
 use core::fmt::Write;
 
@@ -36,12 +41,16 @@ use sink::SinkOf;
 /// Encodes every family of `registry` in `format` into `w`.
 ///
 /// Allocates nothing; the only cost is the writer's. On a writer error the output is cut
-/// short and [`Error::Write`] returned.
+/// short and [`Error::Write`] returned. [`Format::Protobuf`] is binary: it is
+/// [`Error::BinaryFormat`] here (use [`encode_bytes`] or [`encode_to_vec`]).
 pub fn encode<F, W>(registry: &F, format: Format, w: &mut W) -> Result<(), Error>
 where
     F: Families + ?Sized,
     W: Write + ?Sized,
 {
+    if format == Format::Protobuf {
+        return Err(Error::BinaryFormat);
+    }
     let mut sink = SinkOf(w);
     // On wasm32 every writer goes through one `dyn Sink`: a module then holds one copy of the
     // encoder and of the number formatting under it (the one `write_rendered` needs anyway),
@@ -81,12 +90,31 @@ where
     Ok(())
 }
 
-/// Encodes into a `Vec<u8>`, appending.
+/// Encodes every family of `registry` in any `format`, the binary [`Format::Protobuf`]
+/// included, into a byte sink (a `Vec<u8>`, a [`FixedBytes`] over a fixed buffer).
+///
+/// Allocates nothing; the only cost is the sink's. On a sink error the output is cut short
+/// and [`Error::Write`] returned.
+pub fn encode_bytes<F, B>(registry: &F, format: Format, out: &mut B) -> Result<(), Error>
+where
+    F: Families + ?Sized,
+    B: Bytes + ?Sized,
+{
+    match format {
+        Format::Protobuf => protobuf::encode(registry, out),
+        Format::Text | Format::OpenMetrics => encode(registry, format, &mut sink::TextBytes(out)),
+    }
+}
+
+/// Encodes into a `Vec<u8>`, appending (any format, the binary [`Format::Protobuf`] included).
 #[cfg(feature = "alloc")]
 pub fn encode_to_vec<F: Families + ?Sized>(
     registry: &F,
     format: Format,
     out: &mut alloc::vec::Vec<u8>,
 ) -> Result<(), Error> {
-    encode(registry, format, &mut VecWriter::new(out))
+    match format {
+        Format::Protobuf => protobuf::encode(registry, out),
+        Format::Text | Format::OpenMetrics => encode(registry, format, &mut VecWriter::new(out)),
+    }
 }

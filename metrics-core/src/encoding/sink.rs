@@ -43,6 +43,16 @@ impl<W: fmt::Write + ?Sized> fmt::Write for SinkOf<'_, W> {
     }
 }
 
+/// A byte sink as a text writer (the text formats into [`Bytes`](crate::remote_write::Bytes)).
+pub(crate) struct TextBytes<'a, B: ?Sized>(pub(crate) &'a mut B);
+
+impl<B: crate::remote_write::Bytes + ?Sized> fmt::Write for TextBytes<'_, B> {
+    #[inline]
+    fn write_str(&mut self, s: &str) -> fmt::Result {
+        self.0.put(s.as_bytes()).map_err(|_| fmt::Error)
+    }
+}
+
 /// Writes into a fixed byte buffer; fails (with nothing partial reported as success) once it is
 /// full.
 #[derive(Debug)]

@@ -31,7 +31,7 @@
 //! # }
 //! ```
 
-mod pb;
+pub(crate) mod pb;
 mod series;
 mod v1;
 mod v2;

@@ -4,19 +4,19 @@ use super::Bytes;
 use crate::Error;
 
 /// Wire types.
-pub(super) const VARINT: u8 = 0;
-pub(super) const I64: u8 = 1;
-pub(super) const LEN: u8 = 2;
+pub(crate) const VARINT: u8 = 0;
+pub(crate) const I64: u8 = 1;
+pub(crate) const LEN: u8 = 2;
 
 /// The key byte of field `field` (below 16) with wire type `wire`.
 #[inline]
-pub(super) const fn key(field: u8, wire: u8) -> u8 {
+pub(crate) const fn key(field: u8, wire: u8) -> u8 {
     (field << 3) | wire
 }
 
 /// Bytes of `v` as a varint.
 #[inline]
-pub(super) const fn varint_len(v: u64) -> usize {
+pub(crate) const fn varint_len(v: u64) -> usize {
     // 1 byte per started group of 7 bits, at least one.
     let bits = 64 - (v | 1).leading_zeros() as usize;
     bits.div_ceil(7)
@@ -24,13 +24,13 @@ pub(super) const fn varint_len(v: u64) -> usize {
 
 /// Bytes of a length-delimited field (`key`, length, `n` bytes of payload).
 #[inline]
-pub(super) const fn len_field(n: usize) -> usize {
+pub(crate) const fn len_field(n: usize) -> usize {
     1 + varint_len(n as u64) + n
 }
 
 /// Bytes of a varint field (`key`, the varint), or 0 when `v` is 0 (proto3 omits defaults).
 #[inline]
-pub(super) const fn varint_field(v: u64) -> usize {
+pub(crate) const fn varint_field(v: u64) -> usize {
     if v == 0 {
         0
     } else {
@@ -40,14 +40,14 @@ pub(super) const fn varint_field(v: u64) -> usize {
 
 /// Writes protobuf pieces into a [`Bytes`] sink, through a small staging buffer so that short
 /// pieces do not each cost a call into the sink.
-pub(super) struct Writer<'w, B: Bytes + ?Sized> {
+pub(crate) struct Writer<'w, B: Bytes + ?Sized> {
     out: &'w mut B,
     buf: [u8; 64],
     len: usize,
 }
 
 impl<'w, B: Bytes + ?Sized> Writer<'w, B> {
-    pub(super) fn new(out: &'w mut B) -> Self {
+    pub(crate) fn new(out: &'w mut B) -> Self {
         Writer {
             out,
             buf: [0; 64],
@@ -56,7 +56,7 @@ impl<'w, B: Bytes + ?Sized> Writer<'w, B> {
     }
 
     #[inline]
-    pub(super) fn byte(&mut self, b: u8) -> Result<(), Error> {
+    pub(crate) fn byte(&mut self, b: u8) -> Result<(), Error> {
         if self.len == self.buf.len() {
             self.flush()?;
         }
@@ -65,7 +65,7 @@ impl<'w, B: Bytes + ?Sized> Writer<'w, B> {
         Ok(())
     }
 
-    pub(super) fn bytes(&mut self, b: &[u8]) -> Result<(), Error> {
+    pub(crate) fn bytes(&mut self, b: &[u8]) -> Result<(), Error> {
         if b.len() > self.buf.len() - self.len {
             self.flush()?;
             if b.len() > self.buf.len() {
@@ -77,7 +77,7 @@ impl<'w, B: Bytes + ?Sized> Writer<'w, B> {
         Ok(())
     }
 
-    pub(super) fn varint(&mut self, mut v: u64) -> Result<(), Error> {
+    pub(crate) fn varint(&mut self, mut v: u64) -> Result<(), Error> {
         while v >= 0x80 {
             self.byte(v as u8 | 0x80)?;
             v >>= 7;
@@ -86,13 +86,13 @@ impl<'w, B: Bytes + ?Sized> Writer<'w, B> {
     }
 
     /// A length-delimited field's key and length; its payload follows.
-    pub(super) fn len_key(&mut self, field: u8, n: usize) -> Result<(), Error> {
+    pub(crate) fn len_key(&mut self, field: u8, n: usize) -> Result<(), Error> {
         self.byte(key(field, LEN))?;
         self.varint(n as u64)
     }
 
     /// A varint field, omitted when `v` is 0.
-    pub(super) fn varint_field(&mut self, field: u8, v: u64) -> Result<(), Error> {
+    pub(crate) fn varint_field(&mut self, field: u8, v: u64) -> Result<(), Error> {
         if v == 0 {
             return Ok(());
         }
@@ -101,12 +101,12 @@ impl<'w, B: Bytes + ?Sized> Writer<'w, B> {
     }
 
     /// A `double` field (always written: a sample's value 0 is a value).
-    pub(super) fn double(&mut self, field: u8, v: f64) -> Result<(), Error> {
+    pub(crate) fn double(&mut self, field: u8, v: f64) -> Result<(), Error> {
         self.byte(key(field, I64))?;
         self.bytes(&v.to_bits().to_le_bytes())
     }
 
-    pub(super) fn flush(&mut self) -> Result<(), Error> {
+    pub(crate) fn flush(&mut self) -> Result<(), Error> {
         if self.len > 0 {
             let n = core::mem::take(&mut self.len);
             self.out.put(&self.buf[..n])?;
