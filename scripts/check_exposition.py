@@ -1,14 +1,18 @@
 #!/usr/bin/env python3
 """Parse an exposition with the reference Python parser and compare it to expected samples.
 
-usage: check_exposition.py {text|openmetrics|protobuf} EXPOSITION_FILE EXPECTED_JSON
+usage: check_exposition.py {text|openmetrics|protobuf} EXPOSITION_FILE EXPECTED_JSON [NATIVE_JSON]
 
 `text` uses prometheus_client.parser (the 0.0.4 text format); `openmetrics` uses the strict
 prometheus_client.openmetrics.parser; `protobuf` decodes length-delimited
 `io.prometheus.client.MetricFamily` messages with the `protobuf` package and the message
 classes protoc generated from client_model's metrics.proto
 (metrics-core/tests/proto/metrics_pb2.py), and turns each series into the samples the text
-format would show (`_bucket{le}` per bucket and `+Inf`, `_sum`, `_count`). EXPECTED_JSON is a list of
+format would show (`_bucket{le}` per bucket and `+Inf`, `_sum`, `_count`, `_created` from a
+`created_timestamp`). NATIVE_JSON (protobuf only) lists every native histogram series:
+{"name", "labels", "schema", "zero_threshold", "zero_count", "positive": [[index, count]...],
+"negative": [...]}; the spans and deltas read must give exactly those buckets, and a
+histogram Prometheus would read as native must be listed. EXPECTED_JSON is a list of
 {"name": ..., "labels": {...}, "value": number | "NaN" | "+Inf" | "-Inf"}.
 Every parsed sample must be expected and every expected sample parsed, with equal values
 (`le` labels compared as floats). Exits 1 and lists the differences otherwise.
@@ -80,8 +84,49 @@ class Family:
         self.samples = samples
 
 
+def is_native(h):
+    """Prometheus' rule (textparse/protobufparse.go): spans, a zero threshold or zero count."""
+    return (
+        len(h.positive_span) > 0
+        or len(h.negative_span) > 0
+        or h.zero_threshold > 0
+        or h.zero_count > 0
+    )
+
+
+def native_buckets(spans, deltas):
+    """(index, absolute count) of every bucket the spans and deltas describe."""
+    if sum(sp.length for sp in spans) != len(deltas):
+        raise ValueError(f"spans cover {sum(sp.length for sp in spans)} buckets, {len(deltas)} deltas")
+    out, index, count, d = [], 0, 0, 0
+    for i, sp in enumerate(spans):
+        index = sp.offset if i == 0 else index + 1 + sp.offset
+        for j in range(sp.length):
+            if j > 0:
+                index += 1
+            count += deltas[d]
+            d += 1
+            if count <= 0:
+                raise ValueError(f"bucket {index} has count {count}")
+            out.append([index, count])
+    return out
+
+
+def created_name(mf_name, pb_type, pb):
+    base = mf_name[: -len("_total")] if pb_type == pb.COUNTER and mf_name.endswith("_total") else mf_name
+    return base + "_created"
+
+
+def as_seconds(ts):
+    return ts.seconds + ts.nanos / 1e9
+
+
+NATIVES = {}
+
+
 def parse_protobuf(data):
-    """The families of a protobuf exposition as text-format samples."""
+    """The families of a protobuf exposition as text-format samples; native histograms'
+    buckets go to NATIVES."""
     for mf, pb in read_delimited(data):
         for field in ("name", "help", "type"):
             if not mf.HasField(field):
@@ -93,6 +138,9 @@ def parse_protobuf(data):
                 if not m.HasField("counter"):
                     raise ValueError(f"counter family {mf.name} with a non-counter metric")
                 samples.append(Sample(mf.name, labels, m.counter.value))
+                if m.counter.HasField("created_timestamp"):
+                    name = created_name(mf.name, mf.type, pb)
+                    samples.append(Sample(name, labels, as_seconds(m.counter.created_timestamp)))
             elif mf.type == pb.GAUGE:
                 if not m.HasField("gauge"):
                     raise ValueError(f"gauge family {mf.name} with a non-gauge metric")
@@ -116,6 +164,24 @@ def parse_protobuf(data):
                 )
                 samples.append(Sample(mf.name + "_sum", labels, h.sample_sum))
                 samples.append(Sample(mf.name + "_count", labels, h.sample_count))
+                if h.HasField("created_timestamp"):
+                    name = created_name(mf.name, mf.type, pb)
+                    samples.append(Sample(name, labels, as_seconds(h.created_timestamp)))
+                if is_native(h):
+                    positive = native_buckets(h.positive_span, h.positive_delta)
+                    negative = native_buckets(h.negative_span, h.negative_delta)
+                    total = h.zero_count + sum(c for _, c in positive + negative)
+                    if total != h.sample_count:
+                        raise ValueError(
+                            f"{mf.name}{labels}: native buckets hold {total}, sample_count {h.sample_count}"
+                        )
+                    NATIVES[key(mf.name, labels)] = {
+                        "schema": h.schema,
+                        "zero_threshold": h.zero_threshold,
+                        "zero_count": h.zero_count,
+                        "positive": positive,
+                        "negative": negative,
+                    }
             else:
                 raise ValueError(f"unexpected type {mf.type} of {mf.name}")
         yield Family(samples)
@@ -151,11 +217,28 @@ def main():
             problems.append(f"value: {k}: parsed {parsed[k]!r}, expected {v!r}")
     for k in parsed.keys() - expected.keys():
         problems.append(f"unexpected: {k} = {parsed[k]}")
+    natives = ""
+    if len(sys.argv) > 4:
+        with open(sys.argv[4], encoding="utf-8") as f:
+            want = {
+                key(n["name"], n["labels"]): {
+                    k: n[k] for k in ("schema", "zero_threshold", "zero_count", "positive", "negative")
+                }
+                for n in json.load(f)
+            }
+        for k, v in want.items():
+            if k not in NATIVES:
+                problems.append(f"not native: {k}")
+            elif NATIVES[k] != v:
+                problems.append(f"native: {k}: read {NATIVES[k]}, expected {v}")
+        for k in NATIVES.keys() - want.keys():
+            problems.append(f"unexpected native histogram: {k}")
+        natives = f", {len(want)} native histograms"
     for p in problems:
         print(p)
     if problems:
         return 1
-    print(f"{fmt}: {families} families, {len(parsed)} samples, all equal to what was set")
+    print(f"{fmt}: {families} families, {len(parsed)} samples{natives}, all equal to what was set")
     return 0
 
 

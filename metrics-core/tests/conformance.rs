@@ -42,16 +42,31 @@ fn promtool_clean(file: &Path) {
 }
 
 fn python_round_trip(format: &str, file: &Path, expected: &[common::Sample], dir: &Path) {
-    let json = dir.join(format!(
-        "{}.expected.json",
-        file.file_name().unwrap().to_string_lossy()
-    ));
+    python_check(format, file, expected, None, dir);
+}
+
+/// `check_exposition.py` on `file`; with `natives`, also the native buckets (protobuf).
+fn python_check(
+    format: &str,
+    file: &Path,
+    expected: &[common::Sample],
+    natives: Option<&[common::NativeExpect]>,
+    dir: &Path,
+) {
+    let name = file.file_name().unwrap().to_string_lossy();
+    let json = dir.join(format!("{name}.expected.json"));
     std::fs::write(&json, common::to_json(expected)).unwrap();
-    let out = Command::new(common::python())
-        .arg(common::workspace().join("scripts/check_exposition.py"))
+    let mut cmd = Command::new(common::python());
+    cmd.arg(common::workspace().join("scripts/check_exposition.py"))
         .arg(format)
         .arg(file)
-        .arg(&json)
+        .arg(&json);
+    if let Some(natives) = natives {
+        let native_json = dir.join(format!("{name}.native.json"));
+        std::fs::write(&native_json, common::natives_json(natives)).unwrap();
+        cmd.arg(native_json);
+    }
+    let out = cmd
         .output()
         .expect("python venv not found: run scripts/setup.sh");
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -106,4 +121,17 @@ fn python_parsers_read_back_every_value() {
         let file = write_exposition(dir.path(), name, fw, format);
         python_round_trip(fmt, &file, &expected, dir.path());
     }
+}
+
+#[test]
+#[ignore = "needs python protobuf; run via scripts/test.sh"]
+fn python_protobuf_reads_back_native_histograms_and_start_times() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, expected, natives) = common::native_registry();
+    let file = write_exposition(dir.path(), "native.pb", &r, Format::Protobuf);
+    python_check("protobuf", &file, &expected, Some(&natives), dir.path());
+    // The same registry in OpenMetrics: classic buckets (`+Inf` alone for native-only
+    // histograms) and the same `_created` samples.
+    let file = write_exposition(dir.path(), "native.om.txt", &r, Format::OpenMetrics);
+    python_round_trip("openmetrics", &file, &expected, dir.path());
 }

@@ -3,35 +3,14 @@
 
 mod common;
 
+use common::Started;
+
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use metrics_core::{
-    encode, Collect, Counter, Desc, DynHistogram, Error, Family, Format, Gauge, Kind, Registry,
-    Visitor,
+    encode, Counter, Desc, DynHistogram, Error, Family, Format, Gauge, Kind, Registry,
 };
-
-/// A collector that adds a start time to another one's series (series `i` started at
-/// `t0 + i`).
-struct Started<C> {
-    inner: Arc<C>,
-    t0: f64,
-}
-
-impl<C: Collect> Collect for Started<C> {
-    fn series_count(&self) -> usize {
-        self.inner.series_count()
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        self.inner.collect(index, visit)
-    }
-    fn label_count(&self) -> usize {
-        self.inner.label_count()
-    }
-    fn created(&self, index: usize) -> Option<f64> {
-        Some(self.t0 + index as f64)
-    }
-}
 
 fn registry() -> Registry {
     let mut r = Registry::new();

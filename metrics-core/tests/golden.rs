@@ -103,6 +103,13 @@ fn firmware_registry_every_format() {
 }
 
 #[test]
+fn native_registry_protobuf() {
+    let (r, _, _) = common::native_registry();
+    check_golden_bytes("native.pb", &protobuf(&r));
+    check_golden("native.om.txt", &encoded(&r, Format::OpenMetrics));
+}
+
+#[test]
 fn protobuf_is_not_text() {
     let (r, _) = common::runtime_registry();
     assert_eq!(

@@ -326,3 +326,291 @@ pub fn python() -> std::path::PathBuf {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| workspace().join(".venv/bin/python"))
 }
+
+/// A native histogram's expected buckets, for `scripts/check_exposition.py`'s protobuf check.
+#[derive(Debug, Clone)]
+pub struct NativeExpect {
+    pub name: String,
+    pub labels: Vec<(String, String)>,
+    pub schema: i8,
+    pub zero_threshold: f64,
+    pub zero_count: u64,
+    /// (bucket index, count) of populated buckets, ascending.
+    pub positive: Vec<(i32, u64)>,
+    pub negative: Vec<(i32, u64)>,
+}
+
+/// A hand-written histogram snapshot with native buckets (and classic ones when `bounds` is
+/// not empty): what the encoders must write whatever histogram type produces it.
+#[derive(Debug, Clone)]
+pub struct TestNative {
+    pub bounds: Vec<f64>,
+    /// Per classic bucket (not cumulative), `+Inf` last; one entry when `bounds` is empty.
+    pub buckets: Vec<u64>,
+    pub sum: f64,
+    pub schema: i8,
+    pub zero_threshold: f64,
+    pub zero_count: u64,
+    pub positive: Vec<(i32, u64)>,
+    pub negative: Vec<(i32, u64)>,
+    /// Series label value (the family has one label, `case`).
+    pub case: &'static str,
+    pub created: Option<f64>,
+}
+
+impl metrics_core::HistogramValue for TestNative {
+    fn bounds(&self) -> &[f64] {
+        &self.bounds
+    }
+    fn bucket(&self, i: usize) -> u64 {
+        self.buckets[i]
+    }
+    fn sum(&self) -> f64 {
+        self.sum
+    }
+    fn native(&self) -> Option<&dyn metrics_core::NativeHistogramValue> {
+        Some(self)
+    }
+}
+
+impl metrics_core::NativeHistogramValue for TestNative {
+    fn schema(&self) -> i8 {
+        self.schema
+    }
+    fn zero_threshold(&self) -> f64 {
+        self.zero_threshold
+    }
+    fn zero_count(&self) -> u64 {
+        self.zero_count
+    }
+    fn bucket_len(&self, side: metrics_core::Sign) -> usize {
+        match side {
+            metrics_core::Sign::Positive => self.positive.len(),
+            metrics_core::Sign::Negative => self.negative.len(),
+        }
+    }
+    fn bucket(&self, side: metrics_core::Sign, i: usize) -> (i32, u64) {
+        match side {
+            metrics_core::Sign::Positive => self.positive[i],
+            metrics_core::Sign::Negative => self.negative[i],
+        }
+    }
+}
+
+/// A family of [`TestNative`] series (label `case`), with their start times.
+pub struct NativeFamily(pub Vec<TestNative>);
+
+impl metrics_core::Collect for NativeFamily {
+    fn series_count(&self) -> usize {
+        self.0.len()
+    }
+    fn collect(
+        &self,
+        index: usize,
+        visit: &mut metrics_core::Visitor<'_>,
+    ) -> Result<(), metrics_core::Error> {
+        if let Some(h) = self.0.get(index) {
+            visit(
+                metrics_core::StrList::Borrowed(&[h.case]),
+                metrics_core::Value::Histogram(h),
+            )?;
+        }
+        Ok(())
+    }
+    fn label_count(&self) -> usize {
+        1
+    }
+    fn created(&self, index: usize) -> Option<f64> {
+        self.0.get(index).and_then(|h| h.created)
+    }
+}
+
+/// Native histograms in every shape (native only and with classic buckets, both signs, gaps
+/// between populated buckets, a zero bucket, none observed yet, schemas -4 and 8), counters
+/// with start times, and the samples and native buckets they expose.
+pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
+    let mut r = Registry::new();
+    let mut samples = Vec::new();
+    let mut natives = Vec::new();
+    let series = vec![
+        // Native only: both signs, a gap of one and of many buckets, a zero bucket.
+        TestNative {
+            bounds: vec![],
+            buckets: vec![14],
+            sum: 3.25,
+            schema: 3,
+            zero_threshold: 2.938735877055719e-39,
+            zero_count: 2,
+            positive: vec![(-2, 1), (-1, 3), (1, 2), (2, 1), (40, 1)],
+            negative: vec![(0, 2), (5, 2)],
+            case: "native_only",
+            created: Some(1_700_000_000.25),
+        },
+        // Classic and native buckets of the same observations.
+        TestNative {
+            bounds: vec![0.5, 1.0, 2.5],
+            buckets: vec![1, 2, 0, 1],
+            sum: 4.75,
+            schema: 0,
+            zero_threshold: 0.0,
+            zero_count: 0,
+            positive: vec![(-1, 1), (0, 2), (3, 1)],
+            negative: vec![],
+            case: "classic_and_native",
+            created: None,
+        },
+        // Nothing observed yet, zero threshold 0: the no-op span makes it native.
+        TestNative {
+            bounds: vec![],
+            buckets: vec![0],
+            sum: 0.0,
+            schema: 8,
+            zero_threshold: 0.0,
+            zero_count: 0,
+            positive: vec![],
+            negative: vec![],
+            case: "empty",
+            created: None,
+        },
+        // Only the zero bucket, the widest schema, a huge count and sum.
+        TestNative {
+            bounds: vec![],
+            buckets: vec![1 << 40],
+            sum: 1e300,
+            schema: -4,
+            zero_threshold: 1e-3,
+            zero_count: 1 << 40,
+            positive: vec![],
+            negative: vec![],
+            case: "zero_bucket_only",
+            created: None,
+        },
+    ];
+    for h in &series {
+        let labels = [("case", h.case)];
+        if h.bounds.is_empty() {
+            let count: u64 = h.buckets.iter().sum();
+            samples.push(sample(
+                "rpc_latency_seconds_bucket",
+                &[("case", h.case), ("le", "+Inf")],
+                count as f64,
+            ));
+            samples.push(sample("rpc_latency_seconds_sum", &labels, h.sum));
+            samples.push(sample("rpc_latency_seconds_count", &labels, count as f64));
+        } else {
+            let mut obs_at = Vec::new();
+            let mut acc = 0;
+            for (i, le) in h.bounds.iter().chain([&f64::INFINITY]).enumerate() {
+                acc += h.buckets[i];
+                obs_at.push((*le, acc));
+            }
+            for (le, n) in obs_at {
+                let le = if le.is_infinite() {
+                    "+Inf".to_string()
+                } else {
+                    format!("{le:?}")
+                };
+                samples.push(sample(
+                    "rpc_latency_seconds_bucket",
+                    &[("case", h.case), ("le", &le)],
+                    n as f64,
+                ));
+            }
+            samples.push(sample("rpc_latency_seconds_sum", &labels, h.sum));
+            samples.push(sample("rpc_latency_seconds_count", &labels, acc as f64));
+        }
+        if let Some(c) = h.created {
+            samples.push(sample("rpc_latency_seconds_created", &labels, c));
+        }
+        natives.push(NativeExpect {
+            name: "rpc_latency_seconds".into(),
+            labels: vec![("case".into(), h.case.into())],
+            schema: h.schema,
+            zero_threshold: h.zero_threshold,
+            zero_count: h.zero_count,
+            positive: h.positive.clone(),
+            negative: h.negative.clone(),
+        });
+    }
+    r.register_shared(
+        Desc::new("rpc_latency_seconds", "RPC latency.")
+            .labels(&["case"])
+            .unit("seconds"),
+        Kind::Histogram,
+        Arc::new(NativeFamily(series)),
+    )
+    .unwrap();
+
+    // Counters with start times: one message per series; a gauge family after them.
+    let runs = Arc::new(Family::<Counter>::new(1, 100, ()));
+    runs.labels(&["ok"]).inc_by(3);
+    runs.labels(&["fail"]).inc();
+    r.register_shared(
+        Desc::new("runs", "Runs by result.").labels(&["result"]),
+        Kind::Counter,
+        Arc::new(Started {
+            inner: runs,
+            t0: 1.7e9,
+        }),
+    )
+    .unwrap();
+    for (i, result) in ["ok", "fail"].iter().enumerate() {
+        let labels = [("result", *result)];
+        samples.push(sample("runs_total", &labels, [3.0, 1.0][i]));
+        samples.push(sample("runs_created", &labels, 1.7e9 + i as f64));
+    }
+    let g = r.gauge("pressure_pascals", "").unwrap();
+    g.set(-0.0);
+    samples.push(sample("pressure_pascals", &[], -0.0));
+    (r, samples, natives)
+}
+
+/// A collector that adds a start time to another one's series (series `i` started at
+/// `t0 + i`).
+pub struct Started<C> {
+    pub inner: Arc<C>,
+    pub t0: f64,
+}
+
+impl<C: metrics_core::Collect> metrics_core::Collect for Started<C> {
+    fn series_count(&self) -> usize {
+        self.inner.series_count()
+    }
+    fn collect(
+        &self,
+        index: usize,
+        visit: &mut metrics_core::Visitor<'_>,
+    ) -> Result<(), metrics_core::Error> {
+        self.inner.collect(index, visit)
+    }
+    fn label_count(&self) -> usize {
+        self.inner.label_count()
+    }
+    fn created(&self, index: usize) -> Option<f64> {
+        Some(self.t0 + index as f64)
+    }
+}
+
+/// The native buckets as JSON for `scripts/check_exposition.py --native`.
+pub fn natives_json(natives: &[NativeExpect]) -> String {
+    let list: Vec<serde_json::Value> = natives
+        .iter()
+        .map(|n| {
+            let labels: serde_json::Map<String, serde_json::Value> = n
+                .labels
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                .collect();
+            serde_json::json!({
+                "name": n.name,
+                "labels": labels,
+                "schema": n.schema,
+                "zero_threshold": n.zero_threshold,
+                "zero_count": n.zero_count,
+                "positive": n.positive,
+                "negative": n.negative,
+            })
+        })
+        .collect();
+    serde_json::to_string_pretty(&list).unwrap()
+}
