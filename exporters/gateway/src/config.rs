@@ -1,5 +1,6 @@
 //! Devices and settings: the YAML config file, `--device` flags, and device addresses.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -15,6 +16,10 @@ pub const DEFAULT_BAUD: u32 = 115_200;
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Extra attempts after a failed one, by default.
 pub const DEFAULT_RETRIES: u32 = 1;
+/// How long a device's last good answer is still served after its scrapes start failing,
+/// by default: a device that misses a scrape or two at the usual 15 s interval keeps its
+/// series; one gone for longer is not shown with values of a minute ago.
+pub const DEFAULT_STALE_AFTER: Duration = Duration::from_secs(60);
 
 /// Where a device is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -22,6 +27,14 @@ pub enum Address {
     /// `tcp://host:port`: a raw byte stream carrying the framed protocol (QEMU's
     /// `-serial tcp:...`, a serial-to-TCP bridge).
     Tcp(String),
+    /// A USB serial device by its identity (`usb:VID:PID[:SERIAL]`), looked up in sysfs
+    /// each time its link is opened, and its baud rate.
+    Usb {
+        /// Vendor, product and serial number.
+        id: crate::usb::UsbId,
+        /// Bits per second.
+        baud: u32,
+    },
     /// A serial port path and its baud rate.
     Serial {
         /// The device path, e.g. `/dev/ttyUSB0`.
@@ -35,14 +48,15 @@ impl fmt::Display for Address {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Address::Tcp(hp) => write!(f, "tcp://{hp}"),
+            Address::Usb { id, baud } => write!(f, "{id}@{baud}"),
             Address::Serial { path, baud } => write!(f, "{}@{baud}", path.display()),
         }
     }
 }
 
 impl Address {
-    /// Reads `tcp://host:port`, `PATH` or `PATH@BAUD` (`baud` is used when the address has
-    /// none).
+    /// Reads `tcp://host:port`, `PATH`, `PATH@BAUD`, `usb:VID:PID[:SERIAL]` or
+    /// `usb:VID:PID[:SERIAL]@BAUD` (`baud` is used when the address has none).
     pub fn parse(s: &str, baud: Option<u32>) -> Result<Address, String> {
         let s = s.trim();
         if let Some(hp) = s.strip_prefix("tcp://") {
@@ -87,6 +101,12 @@ impl Address {
         if baud == Some(0) {
             return Err(format!("`{s}`: the baud rate must be positive"));
         }
+        if let Some(id) = path.strip_prefix("usb:") {
+            return Ok(Address::Usb {
+                id: crate::usb::UsbId::parse(id)?,
+                baud: rate,
+            });
+        }
         Ok(Address::Serial {
             path: path.into(),
             baud: rate,
@@ -107,6 +127,11 @@ pub struct Device {
     pub retries: u32,
     /// What its answers may hold.
     pub limits: Limits,
+    /// How long its last good answer is still served once its scrapes fail (zero: not at
+    /// all); past it `/metrics` leaves its series out and `/probe` answers 503.
+    pub stale_after: Duration,
+    /// Labels of its target on `/targets` (the config file's `labels:`), in name order.
+    pub labels: Vec<(String, String)>,
 }
 
 /// Limits of which some are given (by flags, or in one place of the config file).
@@ -142,6 +167,8 @@ pub struct Overrides {
     pub timeout: Option<Duration>,
     /// `--retries`.
     pub retries: Option<u32>,
+    /// `--stale-after`.
+    pub stale_after: Option<Duration>,
     /// `--max-response-bytes`, `--max-series`, `--max-label-bytes`, `--max-label-names`.
     pub limits: LimitOverrides,
 }
@@ -202,12 +229,32 @@ pub fn check_name(name: &str) -> Result<(), String> {
     }
 }
 
+/// Checks a label name given in the config file under `key`: a Prometheus label name, not
+/// starting with `__` (reserved for Prometheus' own).
+pub(crate) fn check_label_name(key: &str, name: &str) -> Result<(), String> {
+    let mut chars = name.chars();
+    let ok = chars
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
+        && !name.starts_with("__");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "{key}: `{name}` is not a label name: use letters, digits and `_`, not \
+             starting with a digit or `__`"
+        ))
+    }
+}
+
 /// Reads a `--device NAME=ADDRESS` flag.
 pub fn parse_device_flag(
     s: &str,
     timeout: Duration,
     retries: u32,
     limits: Limits,
+    stale_after: Duration,
 ) -> Result<Device, String> {
     let (name, address) = s.split_once('=').ok_or_else(|| {
         format!(
@@ -221,6 +268,8 @@ pub fn parse_device_flag(
         timeout,
         retries,
         limits,
+        stale_after,
+        labels: Vec::new(),
     })
 }
 
@@ -237,6 +286,9 @@ pub struct File {
     /// Default retries.
     #[serde(default)]
     pub retries: Option<u32>,
+    /// Default stale time (`30s`, `2m`, `0`).
+    #[serde(default)]
+    pub stale_after: Option<Spanned<String>>,
     /// Default limits on what devices send.
     #[serde(default)]
     pub limits: FileLimits,
@@ -265,6 +317,12 @@ pub struct FileDevice {
     /// This device's retries.
     #[serde(default)]
     pub retries: Option<u32>,
+    /// This device's stale time.
+    #[serde(default)]
+    pub stale_after: Option<Spanned<String>>,
+    /// Labels of this device's target on `/targets`.
+    #[serde(default)]
+    pub labels: Option<Spanned<BTreeMap<String, String>>>,
     /// This device's limits.
     #[serde(default)]
     pub limits: FileLimits,
@@ -346,6 +404,14 @@ impl fmt::Display for ConfigError {
 
 impl std::error::Error for ConfigError {}
 
+/// Reads a duration such as `30s` or `2m`, or `0` (none).
+pub fn parse_duration_or_zero(s: &str) -> Result<Duration, String> {
+    if s.trim() == "0" {
+        return Ok(Duration::ZERO);
+    }
+    parse_duration(s)
+}
+
 /// Reads a duration such as `500ms` or `2s`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s.trim())
@@ -418,6 +484,14 @@ pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, Confi
     };
     let default_timeout = timeout.or(file_timeout).unwrap_or(DEFAULT_TIMEOUT);
     let default_retries = retries.or(file.retries).unwrap_or(DEFAULT_RETRIES);
+    let stale = |s: &Spanned<String>| {
+        parse_duration_or_zero(&s.value).map_err(|m| at(s, format!("stale_after: {m}")))
+    };
+    let default_stale = match (flags.stale_after, &file.stale_after) {
+        (Some(d), _) => d,
+        (None, Some(s)) => stale(s)?,
+        (None, None) => DEFAULT_STALE_AFTER,
+    };
     let default_limits = flags
         .limits
         .over(file_limits(path, &file.limits)?.over(Limits::default()));
@@ -438,12 +512,24 @@ pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, Confi
             Some(t) => parse_duration(&t.value).map_err(|m| at(t, m))?,
             None => default_timeout,
         };
+        let mut labels = Vec::new();
+        if let Some(l) = &d.labels {
+            for (name, value) in &l.value {
+                check_label_name("labels", name).map_err(|m| at_span(path, l, m))?;
+                labels.push((name.clone(), value.clone()));
+            }
+        }
         devices.push(Device {
             name: d.name.value.clone(),
             address,
             timeout,
             retries: d.retries.unwrap_or(default_retries),
             limits: file_limits(path, &d.limits)?.over(default_limits),
+            stale_after: match &d.stale_after {
+                Some(s) => stale(s)?,
+                None => default_stale,
+            },
+            labels,
         });
     }
     Ok(Loaded {
@@ -453,15 +539,17 @@ pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, Confi
     })
 }
 
+/// An error at `s` of the file at `path`.
+pub(crate) fn at_span<T>(path: &Path, s: &Spanned<T>, message: String) -> ConfigError {
+    ConfigError {
+        file: path.into(),
+        pos: Some((s.referenced.line(), s.referenced.column())),
+        message,
+    }
+}
+
 /// The limits a `limits:` block gives, checked.
 fn file_limits(path: &Path, l: &FileLimits) -> Result<LimitOverrides, ConfigError> {
-    fn at<T>(path: &Path, s: &Spanned<T>, message: String) -> ConfigError {
-        ConfigError {
-            file: path.into(),
-            pos: Some((s.referenced.line(), s.referenced.column())),
-            message,
-        }
-    }
     let read = |s: &Option<Spanned<Amount>>,
                 key: &str,
                 parse: fn(&str) -> Result<usize, String>|
@@ -469,7 +557,7 @@ fn file_limits(path: &Path, l: &FileLimits) -> Result<LimitOverrides, ConfigErro
         let Some(s) = s else { return Ok(None) };
         parse(&s.value.0)
             .map(Some)
-            .map_err(|m| at(path, s, format!("{key}: {m}")))
+            .map_err(|m| at_span(path, s, format!("{key}: {m}")))
     };
     Ok(LimitOverrides {
         max_response_bytes: read(&l.max_response_bytes, "max_response_bytes", parse_size)?,
@@ -514,24 +602,47 @@ mod tests {
             assert!(Address::parse(bad, None).is_err(), "{bad}");
         }
         assert!(Address::parse("tcp://h:1", Some(9600)).is_err());
+        let usb = Address::parse("usb:2e8a:000a:E661@9600", None).unwrap();
+        assert_eq!(usb.to_string(), "usb:2e8a:000a:E661@9600");
+        assert_eq!(
+            Address::parse("usb:403:6001", None).unwrap().to_string(),
+            "usb:0403:6001@115200"
+        );
+        assert!(Address::parse("usb:zz:1", None)
+            .unwrap_err()
+            .contains("write usb:VID:PID[:SERIAL]"));
     }
 
     #[test]
     fn device_flags() {
-        let d = parse_device_flag("a=tcp://localhost:1", DEFAULT_TIMEOUT, 3, Limits::default())
-            .unwrap();
+        let d = parse_device_flag(
+            "a=tcp://localhost:1",
+            DEFAULT_TIMEOUT,
+            3,
+            Limits::default(),
+            DEFAULT_STALE_AFTER,
+        )
+        .unwrap();
         assert_eq!(d.name, "a");
         assert_eq!(d.retries, 3);
-        assert!(
-            parse_device_flag("tcp://localhost:1", DEFAULT_TIMEOUT, 0, Limits::default())
-                .unwrap_err()
-                .contains("NAME=ADDRESS")
-        );
-        assert!(
-            parse_device_flag("a b=/dev/x", DEFAULT_TIMEOUT, 0, Limits::default())
-                .unwrap_err()
-                .contains("device name")
-        );
+        assert!(parse_device_flag(
+            "tcp://localhost:1",
+            DEFAULT_TIMEOUT,
+            0,
+            Limits::default(),
+            DEFAULT_STALE_AFTER
+        )
+        .unwrap_err()
+        .contains("NAME=ADDRESS"));
+        assert!(parse_device_flag(
+            "a b=/dev/x",
+            DEFAULT_TIMEOUT,
+            0,
+            Limits::default(),
+            DEFAULT_STALE_AFTER
+        )
+        .unwrap_err()
+        .contains("device name"));
     }
 
     #[test]

@@ -15,6 +15,9 @@ pub mod push;
 pub mod remote_write;
 pub mod render;
 pub mod server;
+pub mod stale;
+pub mod targets;
+pub mod usb;
 
 pub use config::{Address, Device};
 pub use framed::FramedSession;

@@ -42,16 +42,24 @@ pub fn open(address: &Address, timeout: Duration) -> io::Result<Box<dyn Link>> {
             }
             Err(last)
         }
-        Address::Serial { path, baud } => {
-            let port = serialport::new(path.to_string_lossy(), *baud)
-                .timeout(timeout)
-                .open()
-                .map_err(io::Error::from)?;
-            // Bytes of an earlier, abandoned exchange would only confuse the codec.
-            let _ = port.clear(serialport::ClearBuffer::All);
-            Ok(Box::new(port))
+        Address::Usb { id, baud } => {
+            let path = crate::usb::resolve(id, crate::usb::roots())?;
+            open_serial(&path, *baud, timeout)
         }
+        Address::Serial { path, baud } => open_serial(path, *baud, timeout),
     }
+}
+
+/// Opens the serial port at `path` (following a `/dev/serial/by-id/...` link to wherever it
+/// points now).
+fn open_serial(path: &std::path::Path, baud: u32, timeout: Duration) -> io::Result<Box<dyn Link>> {
+    let port = serialport::new(path.to_string_lossy(), baud)
+        .timeout(timeout)
+        .open()
+        .map_err(io::Error::from)?;
+    // Bytes of an earlier, abandoned exchange would only confuse the codec.
+    let _ = port.clear(serialport::ClearBuffer::All);
+    Ok(Box::new(port))
 }
 
 /// A link with a deadline: every read and write blocks at most until the deadline, and fails

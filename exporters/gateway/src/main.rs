@@ -26,11 +26,20 @@ ADDRESSES:
   tcp://HOST:PORT        a raw byte stream carrying the framed protocol (QEMU -serial tcp:...)
   /dev/ttyUSB0           a serial port at 115200 baud
   /dev/ttyUSB0@9600      a serial port at 9600 baud
+  /dev/serial/by-id/usb-Raspberry_Pi_Pico_E66138935F2B3A21-if00
+                         a serial port by its udev link (followed at each reconnect)
+  usb:VID:PID[:SERIAL][@BAUD]
+                         a USB serial device by identity (hex ids, as lsusb shows them), e.g.
+                         usb:2e8a:000a:E66138935F2B3A21; looked up in /sys/class/tty at each
+                         reconnect, so it is found again on another /dev/ttyACM*
 
 ENDPOINTS:
   /metrics               every device, each series with a device=\"<name>\" label, plus the
                          gateway's own gateway_device_* metrics
-  /probe?target=NAME     one device (Prometheus' multi-target pattern)
+  /probe?target=NAME     one device (Prometheus' multi-target pattern); 503 with the reason
+                         once the device's series are stale (see --stale-after)
+  /targets               the devices in Prometheus' http_sd_configs format (JSON), one target
+                         per device; relabel it to /probe?target= (README: Discovery)
   /-/healthy             200 while the gateway runs
   /push/job/JOB{/LABEL/VALUE}
                          with --accept-pushes: PUT or POST a run's increments (text 0.0.4 or
@@ -39,7 +48,9 @@ ENDPOINTS:
 
 Each request scrapes the devices it asks for, all at once, each with --timeout per attempt
 and --retries more attempts; a device that does not answer is reported with
-gateway_device_up 0 and its series are left out.
+gateway_device_up 0. Its last good series are still served for --stale-after (60s; 0: not
+at all), then they are stale: left out of /metrics, and /probe answers 503, while
+gateway_device_up and gateway_device_last_success_timestamp_seconds stay.
 
 LIMITS:
   What a device sends is untrusted. An answer over --max-response-bytes (not read further),
@@ -75,6 +86,7 @@ CONFIG FILE (YAML):
   listen: 0.0.0.0:9110
   timeout: 2s
   retries: 1
+  stale_after: 60s
   limits:
     max_response_bytes: 1MiB
     max_series: 10000
@@ -87,6 +99,7 @@ CONFIG FILE (YAML):
       address: /dev/ttyACM0
       baud: 115200
       timeout: 500ms
+      labels: {site: plant-7}    # target labels on /targets
       limits:
         max_series: 500
   remote_write:
@@ -128,6 +141,13 @@ struct Cli {
     #[arg(long, value_name = "N")]
     retries: Option<u32>,
 
+    /// How long a device's last good series are still served once its scrapes fail (`30s`,
+    /// `5m`; `0`: not at all); then /metrics leaves them out and /probe answers 503, while
+    /// gateway_device_up and gateway_device_last_success_timestamp_seconds stay [default: the
+    /// config file's, else 60s].
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration_or_zero)]
+    stale_after: Option<Duration>,
+
     /// Largest exposition read from a device per scrape, in bytes (`65536`, `64KiB`, `1MiB`);
     /// a larger answer is rejected and the device is down for that scrape [default: the
     /// config file's, else 1MiB].
@@ -148,6 +168,14 @@ struct Cli {
     /// [default: the config file's, else 64].
     #[arg(long, value_name = "N", value_parser = config::parse_count)]
     max_label_names: Option<usize>,
+
+    /// Where `usb:` addresses are looked up: sysfs (its class/tty) [default: /sys].
+    #[arg(long, value_name = "DIR")]
+    sys_root: Option<PathBuf>,
+
+    /// Where the device nodes of `usb:` addresses are [default: /dev].
+    #[arg(long, value_name = "DIR")]
+    dev_root: Option<PathBuf>,
 
     /// Threads answering HTTP requests.
     #[arg(long, value_name = "N", default_value_t = 4)]
@@ -174,7 +202,7 @@ struct Cli {
     push_max_series_per_group: usize,
 
     /// Forget groups nobody pushed to for this long (`7d`, `12h`); 0: never.
-    #[arg(long, value_name = "DURATION", value_parser = parse_ttl, default_value = "7d")]
+    #[arg(long, value_name = "DURATION", value_parser = config::parse_duration_or_zero, default_value = "7d")]
     push_group_ttl: Duration,
 
     /// exporter-toolkit's web config file, whole (tls_server_config with client certificates,
@@ -200,14 +228,6 @@ struct Cli {
     #[arg(long, value_name = "DURATION", value_parser = config::parse_duration,
           default_value = "15s")]
     remote_write_interval: Duration,
-}
-
-/// `0` (never) or a duration.
-fn parse_ttl(s: &str) -> Result<Duration, String> {
-    if s.trim() == "0" {
-        return Ok(Duration::ZERO);
-    }
-    config::parse_duration(s)
 }
 
 /// The default state file: `$XDG_STATE_HOME/metrics-gateway/pushes.json`, else
@@ -261,6 +281,7 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr, Vec<Target>)>
     let flags = config::Overrides {
         timeout: cli.timeout,
         retries: cli.retries,
+        stale_after: cli.stale_after,
         limits: config::LimitOverrides {
             max_response_bytes: cli.max_response_bytes,
             max_series: cli.max_series,
@@ -293,7 +314,8 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr, Vec<Target>)>
         targets.push(t);
     }
     for flag in &cli.devices {
-        let d = config::parse_device_flag(flag, timeout, retries, limits)
+        let stale = cli.stale_after.unwrap_or(config::DEFAULT_STALE_AFTER);
+        let d = config::parse_device_flag(flag, timeout, retries, limits, stale)
             .map_err(|m| usage(anyhow::anyhow!("--device {m}")))?;
         if devices.iter().any(|x| x.name == d.name) {
             return Err(usage(anyhow::anyhow!(
@@ -328,6 +350,11 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr, Vec<Target>)>
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let (devices, addr, targets) = settings(&cli)?;
+    let roots = metrics_gateway::usb::Roots::default();
+    metrics_gateway::usb::set_roots(metrics_gateway::usb::Roots {
+        sys: cli.sys_root.clone().unwrap_or(roots.sys),
+        dev: cli.dev_root.clone().unwrap_or(roots.dev),
+    });
     if cli.workers == 0 {
         return Err(usage(anyhow::anyhow!("--workers must be at least 1")));
     }

@@ -19,7 +19,12 @@ use crate::protocol::{Connect, ScrapeError, Session};
 pub struct Status {
     /// True when the latest scrape got a valid exposition.
     pub up: bool,
-    /// The families of the last good exposition (served only while `up`).
+    /// True when the latest scrape failed but the last good one is younger than the device's
+    /// `stale_after`: its families are still served (see [`Status::served`]).
+    pub grace: bool,
+    /// The device's `stale_after`.
+    pub stale_after: Duration,
+    /// The families of the last good exposition (served while [`Status::served`]).
     pub families: Arc<Vec<OwnedFamily>>,
     /// How long the latest scrape took, all attempts included, in seconds.
     pub duration: f64,
@@ -37,8 +42,18 @@ pub struct Status {
     pub rejected: Rejections,
 }
 
+impl Status {
+    /// Whether the device's families are served: it answered the latest scrape, or its last
+    /// good answer is younger than its `stale_after`. Otherwise they are stale: `/metrics`
+    /// leaves them out and `/probe` answers 503.
+    pub fn served(&self) -> bool {
+        self.up || self.grace
+    }
+}
+
 struct Slot {
     name: String,
+    stale_after: Duration,
     /// The longest a scrape of this device can take: every attempt's connect and exchange.
     budget: Duration,
     state: Mutex<State>,
@@ -53,6 +68,9 @@ struct State {
     done: u64,
     stop: bool,
     status: Status,
+    /// When the last good scrape ended (the monotonic clock: staleness is not fooled by a
+    /// change of the wall clock).
+    last_good: Option<Instant>,
 }
 
 impl Slot {
@@ -64,6 +82,7 @@ impl Slot {
 
 /// The device threads.
 pub struct Poller {
+    devices: Vec<Device>,
     slots: Vec<Arc<Slot>>,
     threads: Vec<JoinHandle<()>>,
 }
@@ -80,6 +99,7 @@ impl Poller {
     /// Starts one thread per device; `connect` makes a session on each link the thread opens.
     pub fn start(devices: Vec<Device>, connect: Arc<Connect>) -> io::Result<Poller> {
         let mut poller = Poller {
+            devices: devices.clone(),
             slots: Vec::new(),
             threads: Vec::new(),
         };
@@ -87,6 +107,7 @@ impl Poller {
             let attempts = device.retries + 1;
             let slot = Arc::new(Slot {
                 name: device.name.clone(),
+                stale_after: device.stale_after,
                 budget: device.timeout * 2 * attempts + Duration::from_millis(200),
                 state: Mutex::default(),
                 changed: Condvar::new(),
@@ -100,6 +121,11 @@ impl Poller {
             poller.threads.push(handle);
         }
         Ok(poller)
+    }
+
+    /// The devices, in configuration order.
+    pub fn devices(&self) -> &[Device] {
+        &self.devices
     }
 
     /// The device names, in configuration order.
@@ -146,6 +172,9 @@ impl Poller {
                     status.up = false;
                     status.last_error = Some("the scrape overran its time budget".into());
                 }
+                status.stale_after = slot.stale_after;
+                status.grace =
+                    !status.up && st.last_good.is_some_and(|t| t.elapsed() < slot.stale_after);
                 (slot.name.clone(), status)
             })
             .collect()
@@ -206,6 +235,9 @@ fn run(slot: &Slot, device: &Device, connect: &Connect) {
                 status.failures += 1;
                 status.last_error = Some(e);
             }
+        }
+        if st.status.up {
+            st.last_good = Some(Instant::now());
         }
         st.done = ticket;
         slot.changed.notify_all();

@@ -98,7 +98,8 @@ fn per_reason<R: Reason>(family: &mut OwnedFamily, device: &str, counts: &Counts
 }
 
 /// The families served for `statuses`: health first, then the families of the devices that
-/// are up (a down device's last good exposition is not served as if fresh).
+/// are up or within their stale time ([`Status::served`]: a device's last good exposition is
+/// served for at most its `stale_after` once its scrapes fail, never longer as if fresh).
 pub fn families(statuses: &[(String, Status)]) -> (Vec<OwnedFamily>, Vec<Dropped>) {
     families_with(statuses, Vec::new())
 }
@@ -113,7 +114,7 @@ pub fn families_with(
     gateway.extend(own);
     let devices: Vec<(&str, &[OwnedFamily])> = statuses
         .iter()
-        .filter(|(_, s)| s.up)
+        .filter(|(_, s)| s.served())
         .map(|(n, s)| (n.as_str(), s.families.as_slice()))
         .collect();
     let (mut families, dropped) = merge::merge(gateway, &devices);

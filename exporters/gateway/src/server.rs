@@ -1,5 +1,6 @@
 //! The HTTP side: `/metrics` (every device and the pushed totals), `/probe?target=<device>`
-//! (one device), `/push/job/...` (with `--accept-pushes`), a landing page and `/-/healthy`,
+//! (one device; 503 once its series are stale), `/targets` (the devices for Prometheus'
+//! `http_sd_configs`), `/push/job/...` (with `--accept-pushes`), a landing page and `/-/healthy`,
 //! over TLS, with client certificates and behind basic auth when a web config file says so.
 //!
 //! Served by `exporters/http`'s bounded connection layer ([`metrics_exporter_http::Server`]:
@@ -61,10 +62,16 @@ pub fn answer(routes: &Routes, target: &str, accept: Option<&str>) -> Answer {
     let poller = &*routes.poller;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let format = metrics_core::negotiate(accept);
-    let exposition = |which: &[usize]| Answer {
-        status: 200,
-        content_type: format.content_type(),
-        body: render::render(&poller.scrape(which), format),
+    let exposition = |which: &[usize]| {
+        let statuses = poller.scrape(which);
+        match crate::stale::refusal(&statuses[0].0, &statuses[0].1) {
+            Some(why) => Answer::text(503, why),
+            None => Answer {
+                status: 200,
+                content_type: format.content_type(),
+                body: render::render(&statuses, format),
+            },
+        }
     };
     match path {
         "/metrics" => Answer {
@@ -112,11 +119,16 @@ pub fn answer(routes: &Routes, target: &str, accept: Option<&str>) -> Answer {
                 status: 200,
                 content_type: HTML,
                 body: format!(
-                    "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>metrics-gateway</title></head>\n<body>\n<h1>metrics-gateway</h1>\n<p><a href=\"metrics\">/metrics</a>: every device</p>\n<p>One device: /probe?target=</p>\n<ul>\n{devices}</ul>\n</body>\n</html>\n"
+                    "<!DOCTYPE html>\n<html lang=\"en\">\n<head><meta charset=\"utf-8\"><title>metrics-gateway</title></head>\n<body>\n<h1>metrics-gateway</h1>\n<p><a href=\"metrics\">/metrics</a>: every device</p>\n<p><a href=\"targets\">/targets</a>: the devices for Prometheus' http_sd_configs</p>\n<p>One device: /probe?target=</p>\n<ul>\n{devices}</ul>\n</body>\n</html>\n"
                 )
                 .into_bytes(),
             }
         }
+        "/targets" => Answer {
+            status: 200,
+            content_type: crate::targets::CONTENT_TYPE,
+            body: crate::targets::http_sd(poller.devices()),
+        },
         "/-/healthy" => Answer::text(200, "OK\n"),
         _ if path == "/push" || path.starts_with(crate::push::path::PREFIX) => Answer::text(
             405,

@@ -4,8 +4,6 @@
 
 mod common;
 
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -30,6 +28,8 @@ fn two_devices_merged_then_one_dies_and_the_other_is_still_served() {
         &format!("b={}", b.url()),
         "--timeout",
         "500ms",
+        "--stale-after",
+        "0",
     ]);
 
     let (code, first) = get(&g.url("/metrics"));
@@ -61,8 +61,8 @@ fn two_devices_merged_then_one_dies_and_the_other_is_still_served() {
     assert!(!probe.contains("device=\"b\""), "{probe}");
 
     b.kill();
-    // Within one scrape: the next one already reports b down and leaves its series out, and
-    // a keeps being served.
+    // With --stale-after 0, within one scrape: the next one already reports b down and
+    // leaves its series out, and a keeps being served.
     let (_, after) = get(&g.url("/metrics"));
     assert_eq!(up(&after, "b"), Some(0.0), "{after}");
     assert_eq!(
@@ -89,6 +89,76 @@ fn two_devices_merged_then_one_dies_and_the_other_is_still_served() {
         )
         .is_some(),
         "{after}"
+    );
+}
+
+/// Staleness: once a device stops answering, its last good series are served for its stale
+/// time (here 1 h: still there after the kill), then (here 1 s) they leave `/metrics` and
+/// `/probe` answers 503 saying why, while its health metrics stay.
+#[test]
+fn a_dead_device_is_served_for_its_stale_time_then_left_out_and_refused() {
+    let a = TcpDevice::start("a", Behaviour::Clean);
+    let gateway = |stale: &str| {
+        Gateway::start(&[
+            "--device",
+            &format!("a={}", a.url()),
+            "--timeout",
+            "300ms",
+            "--retries",
+            "0",
+            "--stale-after",
+            stale,
+        ])
+    };
+    let (long, short) = (gateway("1h"), gateway("1s"));
+    for g in [&long, &short] {
+        let (_, text) = get(&g.url("/metrics"));
+        assert_eq!(up(&text, "a"), Some(1.0), "{text}");
+        assert!(requests(&text, "a").is_some(), "{text}");
+    }
+    a.kill();
+
+    // Within the stale time: down, and the last good series still served, on both endpoints.
+    let (_, text) = get(&long.url("/metrics"));
+    assert_eq!(up(&text, "a"), Some(0.0), "{text}");
+    assert!(
+        requests(&text, "a").is_some(),
+        "within the stale time: {text}"
+    );
+    let (code, probe) = get(&long.url("/probe?target=a"));
+    assert_eq!(code, 200, "{probe}");
+    assert_eq!(up(&probe, "a"), Some(0.0), "{probe}");
+    assert!(requests(&probe, "a").is_some(), "{probe}");
+
+    // Past it: the series leave /metrics, the health metrics stay.
+    let until = Instant::now() + Duration::from_secs(10);
+    let text = loop {
+        let (_, text) = get(&short.url("/metrics"));
+        if requests(&text, "a").is_none() {
+            break text;
+        }
+        assert!(Instant::now() < until, "still served: {text}");
+        thread::sleep(Duration::from_millis(100));
+    };
+    let gone_at = unix_now();
+    assert_eq!(up(&text, "a"), Some(0.0), "{text}");
+    let last = value(
+        &text,
+        "gateway_device_last_success_timestamp_seconds",
+        "device=\"a\"",
+    )
+    .expect("the last success stays");
+    assert!(
+        gone_at >= last + 1.0,
+        "left out {:.3} s after the last success, before the stale time",
+        gone_at - last
+    );
+    let (code, body) = get(&short.url("/probe?target=a"));
+    assert_eq!(code, 503, "{body}");
+    assert!(
+        body.contains("device `a` is down and its series are stale: it last answered")
+            && body.contains("longer than its stale time (1s, --stale-after); latest error: "),
+        "{body}"
     );
 }
 
@@ -206,19 +276,8 @@ fn probe_errors_say_what_to_do() {
 /// by the serialport crate at its baud rate), the device answering on the master side.
 #[test]
 fn reads_a_real_serial_device_path() {
-    use nix::sys::termios;
-    let pty = nix::pty::openpty(None, None).unwrap();
-    let path = nix::unistd::ttyname(&pty.slave).unwrap();
-    // Raw mode, as a UART is: no echo, no line editing, all 8 bits.
-    let mut t = termios::tcgetattr(&pty.slave).unwrap();
-    termios::cfmakeraw(&mut t);
-    termios::tcsetattr(&pty.slave, termios::SetArg::TCSANOW, &t).unwrap();
-    let master = std::fs::File::from(pty.master);
-    let device = device_registry("uart");
-    let alive = Arc::new(AtomicBool::new(true));
-    let (d, a) = (device.clone(), alive.clone());
-    thread::spawn(move || serve_framed(master, &d, &a));
-
+    let pty = PtyDevice::start(device_registry("uart"));
+    let path = &pty.path;
     let g = Gateway::start(&[
         "--device",
         &format!("uart={}@115200", path.display()),
@@ -237,7 +296,6 @@ fn reads_a_real_serial_device_path() {
         requests(&second, "uart") > requests(&first, "uart"),
         "{second}"
     );
-    drop(pty.slave);
 }
 
 #[test]

@@ -23,6 +23,8 @@ fn prometheus_scrapes_two_devices_through_the_gateway() {
         "300ms",
         "--retries",
         "0",
+        "--stale-after",
+        STALE_AFTER,
     ]);
     check_through_prometheus(
         &g,

@@ -870,9 +870,13 @@ fn basic_auth_of_the_web_config_guards_pushes_and_scrapes() {
     for auth in [None, Some(bad.as_str())] {
         let a = try_send(&url, "PUT", Some(TEXT), None, auth, body).unwrap();
         assert_eq!(a.status, 401, "{a:?}");
-        let a = try_send(&g.url("/metrics"), "GET", None, None, auth, b"").unwrap();
-        assert_eq!(a.status, 401, "{a:?}");
+        for path in ["/metrics", "/targets"] {
+            let a = try_send(&g.url(path), "GET", None, None, auth, b"").unwrap();
+            assert_eq!(a.status, 401, "{path}: {a:?}");
+        }
     }
+    let targets = try_send(&g.url("/targets"), "GET", None, None, Some(&good), b"").unwrap();
+    assert_eq!((targets.status, targets.body.as_str()), (200, "[]\n"));
     let a = try_send(&url, "PUT", Some(TEXT), None, Some(&good), body).unwrap();
     assert_eq!(a.status, 200, "{a:?}");
     let page = try_send(&g.url("/metrics"), "GET", None, None, Some(&good), b"").unwrap();

@@ -33,6 +33,8 @@ fn qemu_firmware_through_the_gateway_to_prometheus() {
         "400ms",
         "--retries",
         "0",
+        "--stale-after",
+        STALE_AFTER,
     ]);
     labelled_family_through_prometheus(&g, &["lm3s6965evb", "microbit"]);
     check_through_prometheus(

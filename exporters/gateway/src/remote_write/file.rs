@@ -90,31 +90,7 @@ pub struct FileQueue {
     pub max_backoff: Option<Spanned<String>>,
 }
 
-fn at<T>(path: &Path, s: &Spanned<T>, message: String) -> ConfigError {
-    ConfigError {
-        file: path.into(),
-        pos: Some((s.referenced.line(), s.referenced.column())),
-        message,
-    }
-}
-
-/// Checks a label name of `external_labels`.
-fn check_label_name(name: &str) -> Result<(), String> {
-    let mut chars = name.chars();
-    let ok = chars
-        .next()
-        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
-        && chars.all(|c| c.is_ascii_alphanumeric() || c == '_')
-        && !name.starts_with("__");
-    if ok {
-        Ok(())
-    } else {
-        Err(format!(
-            "external_labels: `{name}` is not a label name: use letters, digits and `_`, not \
-             starting with a digit or `__`"
-        ))
-    }
-}
+use crate::config::at_span as at;
 
 /// The targets of a config file's `remote_write:` list, checked.
 pub fn targets(path: &Path, list: &[FileTarget]) -> Result<Vec<Target>, ConfigError> {
@@ -152,7 +128,8 @@ pub fn targets(path: &Path, list: &[FileTarget]) -> Result<Vec<Target>, ConfigEr
         t.timeout = duration(&f.timeout, "timeout", t.timeout)?;
         if let Some(labels) = &f.external_labels {
             for (name, value) in &labels.value {
-                check_label_name(name).map_err(|m| at(path, labels, m))?;
+                config::check_label_name("external_labels", name)
+                    .map_err(|m| at(path, labels, m))?;
                 t.external_labels.push((name.clone(), value.clone()));
             }
         }

@@ -112,6 +112,56 @@ fn each_read<S: Read + Write>(
     }
 }
 
+/// A device on a pty: the gateway opens the slave side at [`path`](Self::path) as a serial
+/// port; the device answers with the real framed codec on the master side. Dropping it (or
+/// [`unplug`](Self::unplug)) is an unplugged cable: the master is closed at the next request,
+/// and the path goes away.
+pub struct PtyDevice {
+    pub path: std::path::PathBuf,
+    slave: Option<std::os::fd::OwnedFd>,
+    alive: Arc<AtomicBool>,
+}
+
+impl PtyDevice {
+    /// A device serving `device`'s registry, in raw mode as a UART is (no echo, no line
+    /// editing, all 8 bits).
+    pub fn start(device: Device) -> PtyDevice {
+        use nix::fcntl::{fcntl, FcntlArg, FdFlag};
+        use nix::sys::termios;
+        let pty = nix::pty::openpty(None, None).unwrap();
+        // Not inherited by a gateway started later: its copy of the master would keep the
+        // line up after an unplug.
+        for fd in [&pty.master, &pty.slave] {
+            fcntl(fd, FcntlArg::F_SETFD(FdFlag::FD_CLOEXEC)).unwrap();
+        }
+        let path = nix::unistd::ttyname(&pty.slave).unwrap();
+        let mut t = termios::tcgetattr(&pty.slave).unwrap();
+        termios::cfmakeraw(&mut t);
+        termios::tcsetattr(&pty.slave, termios::SetArg::TCSANOW, &t).unwrap();
+        let master = std::fs::File::from(pty.master);
+        let alive = Arc::new(AtomicBool::new(true));
+        let a = alive.clone();
+        thread::spawn(move || serve_framed(master, &device, &a));
+        PtyDevice {
+            path,
+            slave: Some(pty.slave),
+            alive,
+        }
+    }
+
+    /// Unplugs it: it answers no more, and its master closes at the next request.
+    pub fn unplug(&mut self) {
+        self.alive.store(false, Ordering::SeqCst);
+        self.slave = None;
+    }
+}
+
+impl Drop for PtyDevice {
+    fn drop(&mut self) {
+        self.unplug();
+    }
+}
+
 /// A device on a TCP listener; [`kill`](Self::kill) closes it for good, like a killed QEMU.
 pub struct TcpDevice {
     pub addr: SocketAddr,
@@ -418,12 +468,31 @@ pub fn unix_now() -> f64 {
         .as_secs_f64()
 }
 
+/// The scrape job of the README ("Discovery") for the gateway at `addr`: the devices from
+/// `/targets` (`http_sd_configs`), each scraped through `/probe?target=`.
+pub fn discovery_job(job: &str, addr: SocketAddr) -> String {
+    let readme = include_str!("../../README.md");
+    let start = readme
+        .find("  - job_name: gateway-devices\n")
+        .expect("the README's discovery job");
+    let len = readme[start..].find("```").unwrap();
+    readme[start..start + len]
+        .replace("gateway-devices", job)
+        .replace("gateway:9110", &addr.to_string())
+}
+
+/// The stale time the gateway of [`check_through_prometheus`] is started with.
+pub const STALE_AFTER: &str = "4s";
+
 /// Prometheus (a real server) scrapes `gateway`: `/metrics` as job `gateway`, and every
-/// device through `/probe?target=` as job `probe` (the multi-target relabelling), every
-/// second. Checks, through its API, for every device in `devices`: up, the counter `counter`
-/// growing between two scrapes, and the histogram `histogram`'s `_count` equal to its `+Inf`
-/// bucket. Then calls `kill` (which stops `devices[1]`) and checks that the killed device is
-/// down at the next scrape, its series gone, while `devices[0]` keeps being served.
+/// device through `/probe?target=` as job `probe`, found on `/targets` (`http_sd_configs`,
+/// the README's job), every second. Checks, through its API, for every device in `devices`:
+/// listed by the targets API with health up, the counter `counter` growing between two
+/// scrapes, and the histogram `histogram`'s `_count` equal to its `+Inf` bucket. Then calls
+/// `kill` (which stops `devices[1]`) and checks that the killed device is down at the next
+/// scrape while its series stay for the gateway's stale time ([`STALE_AFTER`], which the
+/// gateway must be started with), then leave while `gateway_device_up` 0 and the last
+/// success time stay and its probe fails; `devices[0]` keeps being served throughout.
 pub fn check_through_prometheus(
     gateway: &Gateway,
     devices: &[&str],
@@ -432,7 +501,6 @@ pub fn check_through_prometheus(
     kill: impl FnOnce(),
 ) {
     use test_support::Prometheus;
-    let targets: Vec<String> = devices.iter().map(|d| format!("'{d}'")).collect();
     let addr = gateway.addr;
     let config = [
         "global:".to_owned(),
@@ -442,22 +510,32 @@ pub fn check_through_prometheus(
         "  - job_name: gateway".into(),
         "    static_configs:".into(),
         format!("      - targets: ['{addr}']"),
-        "  - job_name: probe".into(),
-        "    metrics_path: /probe".into(),
-        "    static_configs:".into(),
-        format!("      - targets: [{}]", targets.join(", ")),
-        "    relabel_configs:".into(),
-        "      - source_labels: [__address__]".into(),
-        "        target_label: __param_target".into(),
-        "      - source_labels: [__param_target]".into(),
-        "        target_label: instance".into(),
-        "      - target_label: __address__".into(),
-        format!("        replacement: '{addr}'"),
+        discovery_job("probe", addr),
     ]
     .join("\n")
         + "\n";
     let p = Prometheus::start(&config, |_| {});
     let patience = Duration::from_secs(30);
+    let listed = p.wait_for("every device in the targets API", patience, |p| {
+        let t = p.api("targets?state=active").ok()?;
+        let probes: Vec<serde_json::Value> = t["activeTargets"]
+            .as_array()?
+            .iter()
+            .filter(|t| t["labels"]["job"] == "probe" && t["health"] == "up")
+            .cloned()
+            .collect();
+        (probes.len() == devices.len()).then_some(probes)
+    });
+    for d in devices {
+        let t = listed
+            .iter()
+            .find(|t| t["labels"]["instance"] == *d)
+            .unwrap_or_else(|| panic!("{d} not in {listed:?}"));
+        let url = t["scrapeUrl"].as_str().unwrap();
+        assert_eq!(url, format!("http://{addr}/probe?target={d}"), "{t}");
+        assert_eq!(t["discoveredLabels"]["__meta_gateway_device"], *d, "{t}");
+    }
+    eprintln!("the targets API lists {devices:?} from /targets, health up");
     for d in devices {
         let sel =
             |name: &str, extra: &str| format!("{name}{{job=\"gateway\",device=\"{d}\"{extra}}}");
@@ -510,35 +588,54 @@ pub fn check_through_prometheus(
     );
     let took = killed_at.elapsed();
     // Within one scrape: the first sample Prometheus stored after the kill is already 0.
-    let range = p
-        .query(&format!("{up_killed}[30s]"))
-        .unwrap_or_else(|e| panic!("{e}"));
-    let samples: Vec<(f64, f64)> = range[0]["values"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| {
-            (
-                v[0].as_f64().unwrap(),
-                v[1].as_str().unwrap().parse().unwrap(),
-            )
-        })
-        .collect();
-    let first_after = samples.iter().find(|(t, _)| *t > killed_unix);
+    let samples = |promql: &str| -> Vec<(f64, f64)> {
+        let range = p.query(promql).unwrap_or_else(|e| panic!("{e}"));
+        range[0]["values"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| {
+                (
+                    v[0].as_f64().unwrap(),
+                    v[1].as_str().unwrap().parse().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let ups = samples(&format!("{up_killed}[30s]"));
+    let first_after = ups.iter().find(|(t, _)| *t > killed_unix);
     assert_eq!(
         first_after.map(|s| s.1),
         Some(0.0),
-        "the first scrape after the kill (at {killed_unix}) must say down: {samples:?}"
+        "the first scrape after the kill (at {killed_unix}) must say down: {ups:?}"
     );
-    assert_eq!(
-        p.value(&format!("{counter}{{job=\"gateway\",device=\"{killed}\"}}")),
-        None,
-        "the killed device's series are still served"
+    // Its series stay for the stale time, then leave.
+    let killed_counter = format!("{counter}{{job=\"gateway\",device=\"{killed}\"}}");
+    p.wait_for("the killed device's series to leave", patience, |p| {
+        p.value(&killed_counter).is_none().then_some(())
+    });
+    let gone = killed_at.elapsed();
+    let last_served = samples(&format!("{killed_counter}[1m]"))
+        .last()
+        .map(|s| s.0)
+        .unwrap();
+    let stale: f64 = STALE_AFTER.trim_end_matches('s').parse().unwrap();
+    assert!(
+        last_served > killed_unix + 0.5 && last_served < killed_unix + stale + 1.5,
+        "served until {:.3} s after the kill; the stale time is {stale} s",
+        last_served - killed_unix
     );
-    p.expect(
-        &format!("gateway_device_up{{job=\"probe\",device=\"{killed}\"}}"),
-        0.0,
+    p.expect(&up_killed, 0.0);
+    assert!(
+        p.value(&format!(
+            "gateway_device_last_success_timestamp_seconds{{job=\"gateway\",device=\"{killed}\"}}"
+        ))
+        .is_some_and(|t| t <= killed_unix + 0.5),
+        "the last success time stays"
     );
+    p.wait_for("the killed device's probe to fail", patience, |p| {
+        (p.value(&format!("up{{job=\"probe\",instance=\"{killed}\"}}")) == Some(0.0)).then_some(())
+    });
     p.expect(
         &format!("gateway_device_up{{job=\"gateway\",device=\"{alive}\"}}"),
         1.0,
@@ -548,7 +645,10 @@ pub fn check_through_prometheus(
             .filter(|v| *v > before)
     });
     eprintln!(
-        "{killed} down {took:?} after the kill (first scrape after it: {first_after:?}); {alive} still served"
+        "{killed} down {took:?} after the kill (first scrape after it: {first_after:?}), its \
+         series served until {:.1} s after it (stale time {STALE_AFTER}) and gone {gone:?} \
+         after it; its probe down; {alive} still served",
+        last_served - killed_unix
     );
 }
 
