@@ -83,8 +83,9 @@ pub trait HistogramValue {
     fn count(&self) -> u64 {
         (0..=self.bounds().len()).map(|i| self.bucket(i)).sum()
     }
-    /// The native (exponential) buckets of the same observations, for a histogram that has
-    /// them (the protobuf exposition writes them). The default is `None`: classic buckets only.
+    /// The native (exponential) buckets of the same observations, when the histogram has
+    /// them. A native-only histogram has no finite [`bounds`](HistogramValue::bounds): its
+    /// text form is the `+Inf` bucket, `_sum` and `_count`.
     fn native(&self) -> Option<&dyn NativeHistogramValue> {
         None
     }
@@ -95,12 +96,12 @@ pub trait HistogramValue {
 pub enum Sign {
     /// Observations above the zero bucket.
     Positive,
-    /// Observations below the zero bucket.
+    /// Observations below the zero bucket (indexed by their absolute value).
     Negative,
 }
 
 /// A native (exponential) histogram's buckets, of the same set of observations as the
-/// `HistogramValue` that returned it (count and sum come from there).
+/// [`HistogramValue`] that returned it (count and sum come from there).
 pub trait NativeHistogramValue {
     /// -4..=8: bucket boundaries are powers of 2^(2^-schema).
     fn schema(&self) -> i8;

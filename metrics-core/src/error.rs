@@ -43,6 +43,10 @@ pub enum Error {
     },
     /// Histogram bounds that are empty of finite values, not strictly increasing, or NaN.
     InvalidBuckets,
+    /// A native histogram's schema outside -4..=8, a zero threshold that is negative, NaN or
+    /// infinite, no room for buckets, or restored native counts that do not fit the
+    /// observations they belong to.
+    InvalidNative,
     /// Bucket counts given for a histogram (e.g. restored from a state file) whose number
     /// differs from the histogram's buckets (its finite bounds plus `+Inf`).
     BucketCount {
@@ -275,6 +279,14 @@ impl Error {
                          strictly increasing, no NaN (`+Inf` is added for you)",
                 )
             }
+            Error::InvalidNative => {
+                return only(
+                    "invalid native histogram: give a schema from -4 to 8, a finite zero \
+                         threshold >= 0 and room for at least one bucket; restored native \
+                         counts need a schema in that range and may count at most the \
+                         observations of the classic counts",
+                )
+            }
             Error::BucketCount { expected, got } => {
                 return [
                     Text("wrong number of bucket counts: the histogram has "),
@@ -408,6 +420,7 @@ mod tests {
             (Error::InvalidUnit { unit: t("s-") }, "invalid unit \"s-\": a unit is letters, digits and `_`, and the metric name must end with `_<unit>` (e.g. `request_duration_seconds` with unit `seconds`)"),
             (Error::Duplicate { name: t("jobs_total") }, "metric name \"jobs_total\" is already exposed by a registered family (names and their `_total`/`_bucket`/`_sum`/`_count` samples must be unique); register it once and share the handle, or pick another name"),
             (Error::InvalidBuckets, "invalid histogram buckets: give at least one finite upper bound, strictly increasing, no NaN (`+Inf` is added for you)"),
+            (Error::InvalidNative, "invalid native histogram: give a schema from -4 to 8, a finite zero threshold >= 0 and room for at least one bucket; restored native counts need a schema in that range and may count at most the observations of the classic counts"),
             (Error::BucketCount { expected: 3, got: 2 }, "wrong number of bucket counts: the histogram has 3 buckets (`+Inf` included), the call gave 2: give one count per bucket, in the order of its bounds"),
             (Error::LabelCount { expected: 1, got: 20 }, "wrong number of label values: the family declares 1 label name(s), the call gave 20"),
             (Error::CardinalityLimit { limit: 10_000 }, "the family is at its cardinality limit of 10000 series; new label values go to its overflow series (label values `__overflow__`): raise the limit or use fewer distinct label values"),

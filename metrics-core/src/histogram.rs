@@ -27,7 +27,12 @@
 //!   hot shard again holds the cumulative totals for the next flip.
 //!
 //! The wait is bounded by the time an observer takes between its first and last RMW; the
-//! observers never wait. `tests/loom.rs` model-checks observe-versus-snapshot and
+//! observers never wait.
+//!
+//! A shard may carry more state written by the same observations (`ShardExt`: the native
+//! buckets of `native.rs`). An observer writes it after the sum and before its bucket
+//! increment, so the same Release/Acquire pairs publish it to the snapshot; the snapshot
+//! reads it once the cold shard is complete and folds it into the hot shard like the buckets. `tests/loom.rs` model-checks observe-versus-snapshot and
 //! `tests/stress.rs` runs it with real threads.
 
 use crate::atomic::{const_fn, spin_loop, AtomicBool, AtomicU64, Ordering};
@@ -38,16 +43,41 @@ use crate::Error;
 
 const HOT_BIT: u64 = 1 << 63;
 
+/// State a shard carries besides its classic buckets and sum, written by the same
+/// observations (the native buckets of `native.rs`; `()` for a classic histogram).
+pub(crate) trait ShardExt {
+    /// Records `v`; called by an observer of this shard after the sum and before the bucket
+    /// increment that completes the observation.
+    fn record(&self, v: f64);
+    /// Prepares the cold shard, complete and touched by no observer, to be read.
+    fn settle(&self);
+    /// The native view of the settled cold shard.
+    fn view(&self) -> Option<crate::native::NativeView<'_>>;
+    /// Adds this (cold, settled) shard's state into `hot` and clears it.
+    fn fold_into(&self, hot: &Self);
+}
+
+impl ShardExt for () {
+    #[inline(always)]
+    fn record(&self, _: f64) {}
+    fn settle(&self) {}
+    fn view(&self) -> Option<crate::native::NativeView<'_>> {
+        None
+    }
+    fn fold_into(&self, _: &Self) {}
+}
+
 /// One shard: non-cumulative bucket counts (finite bounds), the `+Inf` bucket and the sum's
 /// bits. The buckets add up to the number of completed observations.
 #[derive(Debug)]
-struct Shard<C> {
-    buckets: C,
-    inf: AtomicU64,
-    sum: AtomicU64,
+pub(crate) struct Shard<C, X = ()> {
+    pub(crate) buckets: C,
+    pub(crate) inf: AtomicU64,
+    pub(crate) sum: AtomicU64,
+    pub(crate) ext: X,
 }
 
-impl<C: AsRef<[AtomicU64]>> Shard<C> {
+impl<C: AsRef<[AtomicU64]>, X> Shard<C, X> {
     /// Completed observations: the buckets' total, each read with Acquire.
     fn completed(&self) -> u64 {
         self.buckets
@@ -61,13 +91,13 @@ impl<C: AsRef<[AtomicU64]>> Shard<C> {
 /// The lock-free state shared by [`Histogram`] and [`DynHistogram`]; `C` is the bucket storage
 /// (`[AtomicU64; N]` or a boxed slice).
 #[derive(Debug)]
-pub(crate) struct Core<C> {
-    hot_count: AtomicU64,
-    shards: [Shard<C>; 2],
-    snapshotting: AtomicBool,
+pub(crate) struct Core<C, X = ()> {
+    pub(crate) hot_count: AtomicU64,
+    pub(crate) shards: [Shard<C, X>; 2],
+    pub(crate) snapshotting: AtomicBool,
 }
 
-impl<C: AsRef<[AtomicU64]>> Core<C> {
+impl<C: AsRef<[AtomicU64]>, X: ShardExt> Core<C, X> {
     #[inline]
     pub(crate) fn observe(&self, bounds: &[f64], v: f64) {
         // Acquire pairs with the snapshot's AcqRel flip: the zeroing of a shard that happened
@@ -75,6 +105,7 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         let n = self.hot_count.fetch_add(1, Ordering::Acquire);
         let shard = &self.shards[(n >> 63) as usize];
         add_f64(&shard.sum, v, Ordering::Relaxed);
+        shard.ext.record(v);
         // Last, with Release: the snapshot that sees this increment sees the sum above.
         let i = bucket_index(bounds, v);
         let buckets = shard.buckets.as_ref();
@@ -88,7 +119,8 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
     /// waits until every bucket increment below has landed, exactly as for one observation
     /// (each increment is a Release after the sum, so whichever the snapshot sees last, it
     /// sees the sum).
-    pub(crate) fn observe_counts(&self, counts: &[u64], sum: f64) {
+    /// `extra` writes the shard's other state for the same observations (native buckets).
+    pub(crate) fn observe_counts(&self, counts: &[u64], sum: f64, extra: impl FnOnce(&X)) {
         let total = counts.iter().fold(0u64, |n, c| n.wrapping_add(*c));
         if total == 0 {
             return;
@@ -96,6 +128,7 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         let n = self.hot_count.fetch_add(total, Ordering::Acquire);
         let shard = &self.shards[(n >> 63) as usize];
         add_f64(&shard.sum, sum, Ordering::Relaxed);
+        extra(&shard.ext);
         let buckets = shard
             .buckets
             .as_ref()
@@ -129,11 +162,13 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         while cold.completed() != count {
             spin_loop();
         }
+        cold.ext.settle();
         let view = ShardView {
             bounds,
             buckets: cold.buckets.as_ref(),
             inf: &cold.inf,
             sum: f64::from_bits(cold.sum.load(Ordering::Relaxed)),
+            native: cold.ext.view(),
         };
         let r = f(&view as &dyn HistogramValue);
         // Fold the cold shard into the hot one and clear it for the next flip.
@@ -149,6 +184,7 @@ impl<C: AsRef<[AtomicU64]>> Core<C> {
         }
         let s = f64::from_bits(cold.sum.swap(0, Ordering::Relaxed));
         add_f64(&hot.sum, s, Ordering::Relaxed);
+        cold.ext.fold_into(&hot.ext);
         self.snapshotting.store(false, Ordering::Release);
         r
     }
@@ -178,6 +214,7 @@ struct ShardView<'a> {
     buckets: &'a [AtomicU64],
     inf: &'a AtomicU64,
     sum: f64,
+    native: Option<crate::native::NativeView<'a>>,
 }
 
 impl HistogramValue for ShardView<'_> {
@@ -194,17 +231,27 @@ impl HistogramValue for ShardView<'_> {
     fn sum(&self) -> f64 {
         self.sum
     }
+    fn native(&self) -> Option<&dyn crate::collect::NativeHistogramValue> {
+        self.native
+            .as_ref()
+            .map(|n| n as &dyn crate::collect::NativeHistogramValue)
+    }
 }
 
 macro_rules! shard {
     ($buckets:expr) => {
+        shard!($buckets, ())
+    };
+    ($buckets:expr, $ext:expr) => {
         Shard {
             buckets: $buckets,
             inf: AtomicU64::new(0),
             sum: AtomicU64::new(0),
+            ext: $ext,
         }
     };
 }
+pub(crate) use shard;
 
 #[cfg(not(loom))]
 macro_rules! zeros {
@@ -218,6 +265,7 @@ macro_rules! zeros {
         core::array::from_fn(|_| AtomicU64::new(0))
     };
 }
+pub(crate) use zeros;
 
 /// What [`Histogram`] and `DynHistogram` share: the hot path, snapshots and `Collect`, over
 /// their `bounds` and `core` fields.
@@ -228,28 +276,6 @@ macro_rules! histogram_api {
             #[inline]
             pub fn observe(&self, v: f64) {
                 self.core.observe(&self.bounds[..], v);
-            }
-
-            /// Adds observations counted elsewhere, as if each had been observed here:
-            /// `counts[i]` observations in bucket `i` alone (not cumulative; the last count is
-            /// the `+Inf` bucket's, so there is one more count than finite bounds), whose
-            /// values add up to `sum`. Restores a histogram saved earlier (a state file that
-            /// outlives the process) or merges another's snapshot. Lock-free; a snapshot holds
-            /// all of them or none. No counts (all zero) add nothing, `sum` included.
-            ///
-            /// # Errors
-            ///
-            /// [`Error::BucketCount`] when `counts` does not have one count per bucket.
-            pub fn observe_counts(&self, counts: &[u64], sum: f64) -> Result<(), Error> {
-                let expected = self.bounds.len() + 1;
-                if counts.len() != expected {
-                    return Err(Error::BucketCount {
-                        expected,
-                        got: counts.len(),
-                    });
-                }
-                self.core.observe_counts(counts, sum);
-                Ok(())
             }
 
             /// Calls `f` with a consistent snapshot.
@@ -282,6 +308,36 @@ macro_rules! histogram_api {
 
         impl<$($generics)*> Metric for $ty {
             const KIND: Kind = Kind::Histogram;
+        }
+    };
+}
+pub(crate) use histogram_api;
+
+/// `observe_counts` of the classic histograms (a native one restores its native buckets too).
+macro_rules! classic_restore {
+    ([$($generics:tt)*] $ty:ty) => {
+        impl<$($generics)*> $ty {
+            /// Adds observations counted elsewhere, as if each had been observed here:
+            /// `counts[i]` observations in bucket `i` alone (not cumulative; the last count is
+            /// the `+Inf` bucket's, so there is one more count than finite bounds), whose
+            /// values add up to `sum`. Restores a histogram saved earlier (a state file that
+            /// outlives the process) or merges another's snapshot. Lock-free; a snapshot holds
+            /// all of them or none. No counts (all zero) add nothing, `sum` included.
+            ///
+            /// # Errors
+            ///
+            /// [`Error::BucketCount`] when `counts` does not have one count per bucket.
+            pub fn observe_counts(&self, counts: &[u64], sum: f64) -> Result<(), Error> {
+                let expected = self.bounds.len() + 1;
+                if counts.len() != expected {
+                    return Err(Error::BucketCount {
+                        expected,
+                        got: counts.len(),
+                    });
+                }
+                self.core.observe_counts(counts, sum, |_| ());
+                Ok(())
+            }
         }
     };
 }
@@ -334,6 +390,7 @@ impl<const N: usize> Histogram<N> {
 }
 
 histogram_api!([const N: usize] Histogram<N>);
+classic_restore!([const N: usize] Histogram<N>);
 
 #[cfg(feature = "alloc")]
 pub use dynamic::DynHistogram;
@@ -389,6 +446,7 @@ mod dynamic {
     }
 
     histogram_api!([] DynHistogram);
+    classic_restore!([] DynHistogram);
 }
 
 #[cfg(all(test, not(loom)))]

@@ -20,6 +20,7 @@ mod exposed;
 mod gauge;
 mod histogram;
 mod name;
+mod native;
 pub mod negotiate;
 pub mod parse;
 pub mod remote_write;
@@ -54,6 +55,9 @@ pub use error::{Error, Truncated};
 pub use gauge::Gauge;
 pub use histogram::Histogram;
 pub use name::{validate_label_name, validate_label_names, validate_metric_name};
+pub use native::{
+    native_bucket_index, NativeCounts, NativeHistogram, DEFAULT_NATIVE_ZERO_THRESHOLD,
+};
 pub use negotiate::{negotiate, Format};
 pub use static_registry::{StaticEntry, StaticFamily, StaticRegistry, StaticSeries};
 
@@ -65,6 +69,8 @@ pub use family::{Family, FamilyMember, DEFAULT_CARDINALITY_LIMIT};
 pub use heapless_family::HeaplessFamily;
 #[cfg(feature = "alloc")]
 pub use histogram::DynHistogram;
+#[cfg(feature = "alloc")]
+pub use native::{DynNativeHistogram, NativeConfig};
 #[cfg(feature = "alloc")]
 pub use registry::Registry;
 #[cfg(all(feature = "std", not(loom)))]

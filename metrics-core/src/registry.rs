@@ -7,7 +7,9 @@ use alloc::vec::Vec;
 use crate::collect::{Collect, Families, FamilyRef, Kind, Metric, StrList};
 use crate::exposed::{clash, duplicate_error};
 use crate::family::{Family, FamilyMember, DEFAULT_CARDINALITY_LIMIT};
-use crate::{Counter, Desc, DynHistogram, Error, FloatCounter, Gauge};
+use crate::{
+    Counter, Desc, DynHistogram, DynNativeHistogram, Error, FloatCounter, Gauge, NativeConfig,
+};
 
 struct Entry {
     name: Box<str>,
@@ -161,6 +163,42 @@ impl Registry {
     ) -> Result<Arc<Family<DynHistogram>>, Error> {
         let bounds = DynHistogram::new(bounds)?.shared_bounds();
         self.family(Desc::try_new(name, help)?.try_labels(labels)?, bounds, None)
+    }
+
+    /// Registers a new native (exponential) histogram, with classic buckets too if `config`
+    /// has them.
+    pub fn native_histogram(
+        &mut self,
+        name: &str,
+        help: &str,
+        config: &NativeConfig,
+    ) -> Result<Arc<DynNativeHistogram>, Error> {
+        self.register(Desc::try_new(name, help)?, DynNativeHistogram::new(config))
+    }
+
+    /// Registers a native (and, if `config` has classic bounds, classic) histogram family,
+    /// with the default cardinality limit.
+    ///
+    /// ```
+    /// use metrics_core::{NativeConfig, Registry};
+    /// let mut registry = Registry::new();
+    /// let config = NativeConfig::new(3, 160).unwrap().classic(&[0.1, 1.0]).unwrap();
+    /// let latency = registry
+    ///     .native_histogram_family("step_seconds", "Step durations.", &["step"], config)
+    ///     .unwrap();
+    /// latency.labels(&["build"]).observe(0.25);
+    /// let mut out = String::new();
+    /// metrics_core::encode(&registry, metrics_core::Format::Text, &mut out).unwrap();
+    /// assert!(out.contains("step_seconds_bucket{step=\"build\",le=\"1.0\"} 1\n"));
+    /// ```
+    pub fn native_histogram_family(
+        &mut self,
+        name: &str,
+        help: &str,
+        labels: &[&str],
+        config: NativeConfig,
+    ) -> Result<Arc<Family<DynNativeHistogram>>, Error> {
+        self.family(Desc::try_new(name, help)?.try_labels(labels)?, config, None)
     }
 
     /// Registers a family of any member type, with the given cardinality limit (`None`: the

@@ -1,4 +1,5 @@
-//! Loom models of the histogram's hot/cold-shard scheme (`src/histogram.rs`).
+//! Loom models of the histogram's hot/cold-shard scheme (`src/histogram.rs`), its native
+//! buckets (`src/native.rs`) and the fixed-capacity families.
 //!
 //! Run with:
 //!
@@ -90,15 +91,16 @@ struct Progress {
     done: AtomicUsize,
 }
 
-fn observer(
-    h: Arc<Histogram<2>>,
+fn observer<H: Send + Sync + 'static>(
+    h: Arc<H>,
     p: Arc<Progress>,
     values: &'static [f64],
+    observe: fn(&H, f64),
 ) -> thread::JoinHandle<()> {
     thread::spawn(move || {
         for &v in values {
             p.started.fetch_add(1, SeqCst);
-            h.observe(v);
+            observe(&h, v);
             p.done.fetch_add(1, SeqCst);
         }
     })
@@ -139,8 +141,8 @@ fn snapshot_during_observes_is_consistent() {
     builder(PREEMPTIONS, true).check(|| {
         let h = Arc::new(Histogram::new(&BOUNDS));
         let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
-        let ta = observer(h.clone(), pa.clone(), &A);
-        let tb = observer(h.clone(), pb.clone(), &B);
+        let ta = observer(h.clone(), pa.clone(), &A, Histogram::observe);
+        let tb = observer(h.clone(), pb.clone(), &B, Histogram::observe);
         let snap = {
             let (h, pa, pb) = (h.clone(), pa.clone(), pb.clone());
             thread::spawn(move || checked_snapshot(&h, &pa, &pb))
@@ -165,7 +167,7 @@ fn concurrent_snapshots_with_an_observer() {
     builder(PREEMPTIONS, false).check(|| {
         let h = Arc::new(Histogram::new(&BOUNDS));
         let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
-        let ta = observer(h.clone(), pa.clone(), &A);
+        let ta = observer(h.clone(), pa.clone(), &A, Histogram::observe);
         let snap = {
             let (h, pa, pb) = (h.clone(), pa.clone(), pb.clone());
             thread::spawn(move || checked_snapshot(&h, &pa, &pb))
@@ -185,8 +187,8 @@ fn final_snapshot_sees_everything() {
     builder(PREEMPTIONS, true).check(|| {
         let h = Arc::new(Histogram::new(&BOUNDS));
         let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
-        let ta = observer(h.clone(), pa.clone(), &A);
-        let tb = observer(h.clone(), pb.clone(), &B);
+        let ta = observer(h.clone(), pa.clone(), &A, Histogram::observe);
+        let tb = observer(h.clone(), pb.clone(), &B, Histogram::observe);
         // The main thread snapshots twice while the observers run; the second must not go
         // back behind the first.
         let first = prefix_of(checked_snapshot(&h, &pa, &pb));
@@ -201,6 +203,105 @@ fn final_snapshot_sees_everything() {
         assert_eq!(take(&h), all);
         assert_eq!(take(&h), all, "a repeated snapshot sees the same");
         assert_eq!((h.count(), h.sum()), (3, 6.0));
+    });
+}
+
+/// What a native histogram's snapshot shows: schema, populated positive buckets, zero
+/// bucket, the classic `+Inf` bucket (= `_count`) and the sum.
+#[derive(Clone, Debug, PartialEq)]
+struct NativeState {
+    schema: i8,
+    buckets: Vec<(i32, u64)>,
+    zero: u64,
+    count: u64,
+    sum: f64,
+}
+
+/// Thread A's native observations: buckets 0 and 2 of schema 0, so that with B's bucket -1
+/// the third bucket does not fit the two slots and the observer that brings it reduces the
+/// schema to -1 (where 0.3 and 1.0 share bucket 0) while the other observes and a snapshot
+/// reads.
+const NA: [f64; 2] = [1.0, 3.0];
+/// Thread B's native observation.
+const NB: [f64; 1] = [0.3];
+
+type Native = metrics_core::NativeHistogram<2>;
+
+fn take_native(h: &Native) -> NativeState {
+    use metrics_core::Sign;
+    h.snapshot(|s| {
+        let n = s.native().unwrap();
+        assert_eq!(n.bucket_len(Sign::Negative), 0);
+        NativeState {
+            schema: n.schema(),
+            buckets: (0..n.bucket_len(Sign::Positive))
+                .map(|i| n.bucket(Sign::Positive, i))
+                .collect(),
+            zero: n.zero_count(),
+            count: s.count(),
+            sum: s.sum(),
+        }
+    })
+}
+
+/// The state after the first `a` observations of [`NA`] and `b` of [`NB`] at `schema`.
+fn native_expected(a: usize, b: usize, schema: i8) -> NativeState {
+    let mut buckets: Vec<(i32, u64)> = Vec::new();
+    let mut sum = 0.0;
+    for &v in NA[..a].iter().chain(&NB[..b]) {
+        let i = metrics_core::native_bucket_index(v, schema);
+        match buckets.iter_mut().find(|x| x.0 == i) {
+            Some(x) => x.1 += 1,
+            None => buckets.push((i, 1)),
+        }
+        sum += v;
+    }
+    buckets.sort();
+    NativeState {
+        schema,
+        buckets,
+        zero: 0,
+        count: (a + b) as u64,
+        sum,
+    }
+}
+
+/// A native snapshot checked as [`checked_snapshot`] does: the state of a prefix of each
+/// observer's observations, at schema 0 (all of them fit two buckets) or -1, within what had
+/// completed and started around it.
+fn checked_native(h: &Native, pa: &Progress, pb: &Progress) -> (usize, usize) {
+    let (min_a, min_b) = (pa.done.load(SeqCst), pb.done.load(SeqCst));
+    let s = take_native(h);
+    let (max_a, max_b) = (pa.started.load(SeqCst), pb.started.load(SeqCst));
+    let found = (min_a..=max_a)
+        .flat_map(|a| (min_b..=max_b).map(move |b| (a, b)))
+        .find(|&(a, b)| s == native_expected(a, b, s.schema));
+    let (a, b) = found.unwrap_or_else(|| panic!("not the state of any prefix: {s:?}"));
+    assert!(s.schema == 0 || s.schema == -1, "{s:?}");
+    assert!(
+        s.schema == -1 || native_expected(a, b, 0).buckets.len() <= 2,
+        "three buckets at schema 0: {s:?}"
+    );
+    (a, b)
+}
+
+/// (f) Native buckets: two observers, one of which has to reduce the schema (merging pairs
+/// of slots) while the other adds to a slot and the main thread snapshots: every snapshot
+/// is one prefix's native buckets, count and sum; the final one holds everything at
+/// schema -1.
+#[test]
+fn native_snapshot_during_observes_and_reduction() {
+    builder(PREEMPTIONS, true).check(|| {
+        let h = Arc::new(Native::new(0, 0.0));
+        let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
+        let ta = observer(h.clone(), pa.clone(), &NA, Native::observe);
+        let tb = observer(h.clone(), pb.clone(), &NB, Native::observe);
+        checked_native(&h, &pa, &pb);
+        ta.join().unwrap();
+        tb.join().unwrap();
+        let all = native_expected(NA.len(), NB.len(), -1);
+        assert_eq!(take_native(&h), all);
+        assert_eq!(take_native(&h), all, "a repeated snapshot sees the same");
     });
 }
 

@@ -57,6 +57,31 @@ impl Collect for StaticLatency {
     }
 }
 
+/// Held by a scraper thread: stops the observers however the scraper ends, a failed
+/// assertion included.
+struct Done(Arc<AtomicBool>);
+
+impl Drop for Done {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
+
+/// Starts the scraper thread: it waits at `start` with the observers, runs `scrape`, and sets
+/// `done` when it ends (however it ends).
+fn spawn_scraper<R: Send + 'static>(
+    done: &Arc<AtomicBool>,
+    start: &Arc<Barrier>,
+    scrape: impl FnOnce() -> R + Send + 'static,
+) -> std::thread::JoinHandle<R> {
+    let (done, start) = (done.clone(), start.clone());
+    std::thread::spawn(move || {
+        let _done = Done(done);
+        start.wait();
+        scrape()
+    })
+}
+
 /// One histogram series of a parsed exposition.
 #[derive(Debug, Default)]
 struct Series {
@@ -220,19 +245,10 @@ fn scrapes_during_observations_are_consistent() {
         .collect();
 
     let scraper = {
-        let (registry, done, start) = (registry.clone(), done.clone(), start.clone());
-        std::thread::spawn(move || {
-            // Stops the observers however the scraper ends, a failed assertion included.
-            struct Done(Arc<AtomicBool>);
-            impl Drop for Done {
-                fn drop(&mut self) {
-                    self.0.store(true, Ordering::Relaxed);
-                }
-            }
-            let _done = Done(done);
+        let registry = registry.clone();
+        spawn_scraper(&done, &start, move || {
             let mut prev = BTreeMap::new();
             let mut out = String::new();
-            start.wait();
             for _ in 0..SCRAPES {
                 out.clear();
                 metrics_core::encode(&*registry, Format::Text, &mut out).unwrap();
@@ -299,4 +315,114 @@ fn scrapes_during_observations_are_consistent() {
             );
         }
     });
+}
+
+/// Classic bounds of the native stress histogram: each of [`NATIVE_VALUES`] alone in its
+/// classic bucket, so the classic counts say exactly which observations a snapshot holds.
+const NATIVE_BOUNDS: [f64; 6] = [-1.0, -0.25, 0.1, 0.5, 10.0, 2000.0];
+/// Powers of two (sums exact in any order) and 0, spread over 2^-2..2^20 and two negatives:
+/// six native buckets at schema 3 but only five slots, so observers reduce the schema (down
+/// to -4, where they fit) while the scraper reads.
+const NATIVE_VALUES: [f64; 7] = [-8.0, -0.5, 0.0, 0.25, 4.0, 1024.0, 1_048_576.0];
+
+/// Two threads observe into a native histogram with classic buckets and too few slots while
+/// a third scrapes it through the registry thousands of times: every snapshot's native
+/// buckets, zero bucket, classic buckets, count and sum belong to one set of observations,
+/// and the last one holds every observation.
+#[test]
+fn native_scrapes_during_observations_are_consistent() {
+    use metrics_core::{native_bucket_index, HistogramValue, NativeConfig, Sign, Value};
+    let mut registry = Registry::new();
+    let config = NativeConfig::new(3, 5)
+        .unwrap()
+        .zero_threshold(0.0)
+        .unwrap()
+        .classic(&NATIVE_BOUNDS)
+        .unwrap();
+    let family = registry
+        .native_histogram_family("native_seconds", "Native.", &["x"], config)
+        .unwrap();
+    let registry = Arc::new(registry);
+    let h = family.handle(&["shared"]);
+
+    /// Checks one snapshot against what its classic buckets say it holds.
+    fn check_native(s: &dyn HistogramValue) -> u64 {
+        let classic: Vec<u64> = (0..=NATIVE_BOUNDS.len()).map(|i| s.bucket(i)).collect();
+        let sum: f64 = classic
+            .iter()
+            .zip(NATIVE_VALUES)
+            .map(|(c, v)| *c as f64 * v)
+            .sum();
+        assert_eq!(s.sum(), sum, "sum of other observations: {classic:?}");
+        let n = s.native().expect("native buckets");
+        let schema = n.schema();
+        let mut want: BTreeMap<(bool, i32), u64> = BTreeMap::new();
+        for (c, v) in classic.iter().zip(NATIVE_VALUES) {
+            if *c > 0 && v != 0.0 {
+                *want
+                    .entry((v < 0.0, native_bucket_index(v, schema)))
+                    .or_default() += c;
+            }
+        }
+        let mut got = BTreeMap::new();
+        for (side, neg) in [(Sign::Positive, false), (Sign::Negative, true)] {
+            for i in 0..n.bucket_len(side) {
+                let (index, count) = n.bucket(side, i);
+                assert!(got.insert((neg, index), count).is_none(), "bucket twice");
+            }
+        }
+        assert_eq!(
+            got, want,
+            "native buckets at schema {schema} vs classic {classic:?}"
+        );
+        assert_eq!(n.zero_count(), classic[2], "zero bucket");
+        assert!(got.len() <= 5, "more buckets than slots");
+        s.count()
+    }
+
+    let done = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(3));
+    let observers: Vec<_> = (0..2usize)
+        .map(|t| {
+            let (h, done, start) = (h.clone(), done.clone(), start.clone());
+            std::thread::spawn(move || {
+                let mut made = 0usize;
+                start.wait();
+                while made < MAX_OBSERVATIONS && !done.load(Ordering::Relaxed) {
+                    h.observe(NATIVE_VALUES[(made * 3 + t) % NATIVE_VALUES.len()]);
+                    made += 1;
+                }
+                made
+            })
+        })
+        .collect();
+    let scraper = {
+        let registry = registry.clone();
+        spawn_scraper(&done, &start, move || {
+            use metrics_core::Families;
+            let family = registry.family(0).unwrap();
+            let mut last = 0;
+            for _ in 0..SCRAPES {
+                family
+                    .metric
+                    .collect(0, &mut |_, v| {
+                        let Value::Histogram(s) = v else {
+                            panic!("not a histogram")
+                        };
+                        let count = check_native(s);
+                        assert!(count >= last, "count went back");
+                        last = count;
+                        Ok(())
+                    })
+                    .unwrap();
+            }
+            last
+        })
+    };
+    let last = scraper.join().unwrap();
+    let made: usize = observers.into_iter().map(|o| o.join().unwrap()).sum();
+    let total = h.snapshot(check_native);
+    assert_eq!(total, made as u64);
+    assert!(last <= total);
+    h.snapshot(|s| assert_eq!(s.native().unwrap().schema(), -4));
 }
