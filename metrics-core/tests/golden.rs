@@ -139,6 +139,44 @@ fn chunked_encoder_writes_the_same_bytes_for_any_buffer_size() {
 }
 
 #[test]
+fn chunked_encoder_writes_the_same_protobuf_for_any_buffer_size() {
+    let (r, _) = common::runtime_registry();
+    let (native, _, _) = common::native_registry();
+    let (fw, _) = common::firmware_registry();
+    let registries: [&dyn Families; 3] = [&r, &native, fw];
+    for r in registries {
+        let whole = protobuf(r);
+        assert!(!whole.is_empty());
+        for size in [1, 2, 3, 7, 64, 100, 4096] {
+            assert!(
+                common::chunked_bytes(r, Format::Protobuf, size) == whole,
+                "{size}-byte buffer"
+            );
+        }
+    }
+}
+
+#[test]
+fn chunked_protobuf_needs_two_slots_per_native_bucket() {
+    let (r, _, _) = common::native_registry();
+    // The widest series: 7 native buckets (14 slots).
+    let mut enc: metrics_core::ChunkedEncoder<'_, _, 13> =
+        metrics_core::ChunkedEncoder::new(&r, Format::Protobuf);
+    let mut buf = [0u8; 64];
+    assert_eq!(
+        enc.fill(&mut buf),
+        Err(metrics_core::Error::TooManyBuckets { capacity: 13 })
+    );
+    let mut enc: metrics_core::ChunkedEncoder<'_, _, 14> =
+        metrics_core::ChunkedEncoder::new(&r, Format::Protobuf);
+    let mut out = Vec::new();
+    while let n @ 1.. = enc.fill(&mut buf).unwrap() {
+        out.extend_from_slice(&buf[..n]);
+    }
+    assert_eq!(out, protobuf(&r));
+}
+
+#[test]
 fn output_is_stable_across_scrapes() {
     let (r, _) = common::runtime_registry();
     let a = encoded(&r, Format::OpenMetrics);

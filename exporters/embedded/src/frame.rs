@@ -133,6 +133,8 @@ pub const fn format_from_byte(b: u8) -> Option<Format> {
     match b {
         0 => Some(Format::Text),
         1 => Some(Format::OpenMetrics),
+        #[cfg(feature = "protobuf")]
+        2 => Some(Format::Protobuf),
         _ => None,
     }
 }

@@ -220,8 +220,10 @@ fn route(req: &httparse::Request<'_, '_>) -> Reply {
         .iter()
         .find(|h| h.name.eq_ignore_ascii_case("accept"))
         .and_then(|h| core::str::from_utf8(h.value).ok());
-    // The protobuf exposition is not streamed by the firmware yet: it gets the text format.
-    let format = match negotiate(accept) {
+    let format = negotiate(accept);
+    // Without the `protobuf` feature a scraper that prefers protobuf gets its fallback, text.
+    #[cfg(not(feature = "protobuf"))]
+    let format = match format {
         Format::Protobuf => Format::Text,
         f => f,
     };

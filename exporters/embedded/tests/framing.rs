@@ -129,7 +129,7 @@ fn whole_scrape_round_trips_and_a_lost_frame_fails_it() {
     let _guard = common::lock();
     common::LEVEL.set(-2.5);
     common::JITTER.observe(0.004);
-    for format in [Format::Text, Format::OpenMetrics] {
+    for format in [Format::Text, Format::OpenMetrics, Format::Protobuf] {
         let wire = device_answer(&request(9, format));
         assert_eq!(common::assemble(&wire, 9).unwrap(), expected(format));
         // Drop each whole frame in turn: always a failed scrape, never a short body.

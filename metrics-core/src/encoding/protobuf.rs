@@ -351,11 +351,18 @@ impl Msg for Label<'_> {
 }
 
 /// A `Metric`: one series.
-struct Series<'a> {
-    names: StrList<'a>,
-    values: StrList<'a>,
-    value: Value<'a>,
-    created: Option<f64>,
+pub(crate) struct Series<'a> {
+    pub(crate) names: StrList<'a>,
+    pub(crate) values: StrList<'a>,
+    pub(crate) value: Value<'a>,
+    pub(crate) created: Option<f64>,
+}
+
+impl Series<'_> {
+    /// The bytes of this series as a `metric` field.
+    fn field_size(&self) -> usize {
+        len_field(self.size())
+    }
 }
 
 impl Msg for Series<'_> {
@@ -405,9 +412,9 @@ const fn metric_type(kind: Kind) -> u64 {
 
 /// A `MetricFamily` whose `metric` fields take `metrics` bytes (written between its head and
 /// its tail).
-struct Family<'f, 'a> {
-    f: &'f FamilyRef<'a>,
-    metrics: usize,
+pub(crate) struct Family<'f, 'a> {
+    pub(crate) f: &'f FamilyRef<'a>,
+    pub(crate) metrics: usize,
 }
 
 impl Family<'_, '_> {
@@ -425,7 +432,7 @@ impl Family<'_, '_> {
     }
 
     /// `unit`.
-    fn tail<O: Out>(&self, o: &mut O) -> Result<(), Error> {
+    pub(crate) fn tail<O: Out>(&self, o: &mut O) -> Result<(), Error> {
         match self.f.desc.unit_str() {
             Some(unit) => string(o, 5, &[unit]),
             None => Ok(()),
@@ -434,7 +441,7 @@ impl Family<'_, '_> {
 
     /// The delimiting length and the head: the caller writes `metrics` bytes of series, then
     /// the tail.
-    fn start<O: Out>(&self, o: &mut O) -> Result<(), Error> {
+    pub(crate) fn start<O: Out>(&self, o: &mut O) -> Result<(), Error> {
         let mut len = Len(self.metrics);
         let _ = self.head(&mut len);
         let _ = self.tail(&mut len);
@@ -443,14 +450,9 @@ impl Family<'_, '_> {
     }
 }
 
-/// One series as a `metric` field: its bytes, and the writing.
-fn series_field<O: Out>(o: &mut O, s: &Series<'_>) -> Result<(), Error> {
-    nested(o, 4, s)
-}
-
 /// True when the family is one message (see the module docs): every series' size is fixed by
 /// its labels.
-fn one_message(f: &FamilyRef<'_>, n: usize) -> bool {
+pub(crate) fn one_message(f: &FamilyRef<'_>, n: usize) -> bool {
     match f.kind {
         Kind::Gauge => true,
         Kind::Counter => (0..n).all(|j| f.metric.created(j).is_none()),
@@ -460,7 +462,7 @@ fn one_message(f: &FamilyRef<'_>, n: usize) -> bool {
 
 /// Collects series `j` of `f`, checks it against the family and hands it to `visit` as a
 /// `Metric`; `Ok(false)` when the collector had no such series.
-fn with_series(
+pub(crate) fn with_series(
     f: &FamilyRef<'_>,
     j: usize,
     created: Option<f64>,
@@ -481,6 +483,61 @@ fn with_series(
     Ok(seen)
 }
 
+/// The bytes of the first `n` series of a one-message family as `metric` fields.
+pub(crate) fn measure(f: &FamilyRef<'_>, n: usize) -> Result<usize, Error> {
+    let mut total = 0usize;
+    for j in 0..n {
+        with_series(f, j, None, |s| {
+            total += s.field_size();
+            Ok(())
+        })?;
+    }
+    Ok(total)
+}
+
+/// Writes series `s` of a one-message family as its `metric` field, `written` bytes of the
+/// `total` the family measured before it; returns the new `written`. A series that would
+/// not fit what was measured is [`Error::ChangedWhileEncoding`].
+pub(crate) fn write_member<O: Out>(
+    o: &mut O,
+    s: &Series<'_>,
+    written: usize,
+    total: usize,
+) -> Result<usize, Error> {
+    let written = written + s.field_size();
+    if written > total {
+        return Err(Error::ChangedWhileEncoding);
+    }
+    nested(o, 4, s)?;
+    Ok(written)
+}
+
+/// Writes series `s` as a whole `MetricFamily` message of its own.
+pub(crate) fn write_alone<O: Out>(
+    o: &mut O,
+    f: &FamilyRef<'_>,
+    s: &Series<'_>,
+) -> Result<(), Error> {
+    let family = Family {
+        f,
+        metrics: s.field_size(),
+    };
+    family.start(o)?;
+    nested(o, 4, s)?;
+    family.tail(o)
+}
+
+/// A collector that changed between measuring and writing a one-message family.
+pub(crate) fn changed(seen: Result<bool, Error>) -> Result<(), Error> {
+    match seen {
+        Ok(true) => Ok(()),
+        Ok(false) | Err(Error::KindMismatch | Error::LabelCount { .. }) => {
+            Err(Error::ChangedWhileEncoding)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Writes family `f` (nothing when it has no series).
 pub(crate) fn write_family<O: Out>(o: &mut O, f: &FamilyRef<'_>) -> Result<(), Error> {
     let n = f.metric.series_count();
@@ -489,43 +546,19 @@ pub(crate) fn write_family<O: Out>(o: &mut O, f: &FamilyRef<'_>) -> Result<(), E
     }
     if !one_message(f, n) {
         for j in 0..n {
-            with_series(f, j, f.metric.created(j), |s| {
-                let family = Family {
-                    f,
-                    metrics: len_field(s.size()),
-                };
-                family.start(o)?;
-                series_field(o, s)?;
-                family.tail(o)
-            })?;
+            with_series(f, j, f.metric.created(j), |s| write_alone(o, f, s))?;
         }
         return Ok(());
     }
-    let mut total = 0usize;
-    for j in 0..n {
-        with_series(f, j, None, |s| {
-            total += len_field(s.size());
-            Ok(())
-        })?;
-    }
+    let total = measure(f, n)?;
     let family = Family { f, metrics: total };
     family.start(o)?;
     let mut written = 0usize;
     for j in 0..n {
-        let seen = with_series(f, j, None, |s| {
-            written += len_field(s.size());
-            if written > total {
-                return Err(Error::ChangedWhileEncoding);
-            }
-            series_field(o, s)
-        });
-        match seen {
-            Ok(true) => {}
-            Ok(false) | Err(Error::KindMismatch | Error::LabelCount { .. }) => {
-                return Err(Error::ChangedWhileEncoding)
-            }
-            Err(e) => return Err(e),
-        }
+        changed(with_series(f, j, None, |s| {
+            written = write_member(o, s, written, total)?;
+            Ok(())
+        }))?;
     }
     if written != total {
         return Err(Error::ChangedWhileEncoding);

@@ -296,6 +296,15 @@ pub fn chunked<F: metrics_core::Families + ?Sized>(
     format: metrics_core::Format,
     size: usize,
 ) -> String {
+    String::from_utf8(chunked_bytes(r, format, size)).unwrap()
+}
+
+/// [`chunked`] for any format, the binary protobuf included.
+pub fn chunked_bytes<F: metrics_core::Families + ?Sized>(
+    r: &F,
+    format: metrics_core::Format,
+    size: usize,
+) -> Vec<u8> {
     let mut enc: metrics_core::ChunkedEncoder<'_, F, 64> =
         metrics_core::ChunkedEncoder::new(r, format);
     let mut buf = vec![0u8; size];
@@ -309,7 +318,7 @@ pub fn chunked<F: metrics_core::Families + ?Sized>(
         out.extend_from_slice(&buf[..n]);
     }
     assert!(enc.is_done());
-    String::from_utf8(out).unwrap()
+    out
 }
 
 /// The workspace's root directory.

@@ -52,9 +52,9 @@ pub fn device_answer(input: &[u8]) -> Vec<u8> {
 
 /// The exposition the core's streaming encoder writes now.
 pub fn expected(format: Format) -> Vec<u8> {
-    let mut s = String::new();
-    metrics_core::encode(&REGISTRY, format, &mut s).unwrap();
-    s.into_bytes()
+    let mut out = Vec::new();
+    metrics_core::encode_bytes(&REGISTRY, format, &mut out).unwrap();
+    out
 }
 
 /// Splits `wire` into the frames it is made of (offsets of each frame's first byte and length).
