@@ -74,6 +74,7 @@ docker-compose -f monitoring/docker-compose.yml config -q
 promtool check config monitoring/prometheus/prometheus.yml
 promtool check rules monitoring/prometheus/rules/*.yml
 (cd monitoring/prometheus/tests && promtool test rules ./*.yml)
+(cd monitoring/prometheus/tests-native && "$PROMTOOL3" test rules ./*.yml)
 # The example web config of builder_cli, with a throwaway certificate (no key is committed).
 webdir=$(mktemp -d)
 cp monitoring/web-config.yml "$webdir/" && mkdir "$webdir/web-config"

@@ -5,18 +5,27 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_core::{
-    Collect, Counter, Desc, DynHistogram, Error, Families, Family, FamilyMember, FamilyRef, Format,
-    Gauge, Kind, Registry, StrList, Value, Visitor, DEFAULT_CARDINALITY_LIMIT,
+    Collect, Counter, Desc, DynNativeHistogram, Error, Families, Family, FamilyMember, FamilyRef,
+    Format, Gauge, Kind, NativeConfig, NativeCounts, NativeHistogramValue, Registry, Sign, StrList,
+    Value, Visitor, DEFAULT_CARDINALITY_LIMIT,
 };
 
 use crate::manifest::Status;
-use crate::state::{Hist, Totals};
+use crate::state::{Hist, NativeHist, Totals};
 
 /// Bucket bounds of `pipeline_step_duration_seconds`, in seconds: from 50 ms to 1 h.
 pub const DURATION_BUCKETS: [f64; 16] = [
     0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1200.0, 1800.0,
     3600.0,
 ];
+
+/// The native buckets of `pipeline_step_duration_seconds` start at schema 3: 8 buckets per
+/// power of two, a bucket's bounds 9% apart, so `histogram_quantile` is within about 4.5% of
+/// the true quantile.
+pub const NATIVE_SCHEMA: i8 = 3;
+/// At most this many native buckets per series (client_golang's usual
+/// `NativeHistogramMaxBucketNumber`); past it the schema goes down, halving the resolution.
+pub const NATIVE_MAX_BUCKETS: usize = 160;
 
 /// `pipeline_run_info`: one series that follows the current run.
 #[derive(Debug, Default)]
@@ -103,7 +112,7 @@ fn started_family<M: FamilyMember>(
 pub struct PipelineMetrics {
     /// The registry holding them (what `metrics.prom`, the textfile and the push contain).
     pub registry: Arc<Registry>,
-    duration: Arc<Family<DynHistogram>>,
+    duration: Arc<Family<DynNativeHistogram>>,
     status: Arc<Family<Counter>>,
     last_duration: Arc<Family<Gauge>>,
     completed: Arc<Family<Gauge>>,
@@ -164,14 +173,16 @@ impl PipelineMetrics {
                 .filter(|l| !grouped || !GROUPING.contains(l))
                 .collect()
         };
-        let duration = started_family::<DynHistogram>(
+        // Classic buckets (what the seed's dashboard and a Prometheus without native
+        // histograms read) and native ones (what a Prometheus 3 asking for protobuf gets).
+        let duration = started_family::<DynNativeHistogram>(
             &mut r,
             Desc::try_new(
                 DURATION,
                 "Duration of each step attempt that ended (last attempt of a step), in seconds.",
             )?,
             &labels(DURATION),
-            metrics_core::validate_buckets(&DURATION_BUCKETS)?.into(),
+            NativeConfig::new(NATIVE_SCHEMA, NATIVE_MAX_BUCKETS)?.classic(&DURATION_BUCKETS)?,
             &created,
         )?;
         let status = started_family::<Counter>(
@@ -267,6 +278,7 @@ impl PipelineMetrics {
                     Hist {
                         buckets,
                         sum: h.sum(),
+                        native: h.native().map(saved_native),
                     },
                 );
             }
@@ -303,8 +315,29 @@ impl PipelineMetrics {
             let l = self.project(name, labels);
             if name == DURATION {
                 if let Ok(hist) = self.duration.try_labels(&l) {
-                    // The state file checked the bucket count against these bounds.
-                    let _ = hist.observe_counts(&h.buckets, h.sum);
+                    // Totals of a version 1 state file have no native buckets: rebuilt from
+                    // the classic ones, so that count and buckets agree.
+                    let rebuilt;
+                    let native = match &h.native {
+                        Some(n) => n,
+                        None => {
+                            rebuilt = NativeHist::from_classic(
+                                &h.buckets,
+                                &DURATION_BUCKETS,
+                                NATIVE_SCHEMA,
+                            );
+                            &rebuilt
+                        }
+                    };
+                    let counts = NativeCounts {
+                        schema: native.schema,
+                        zero_count: native.zero_count,
+                        positive: &native.positive,
+                        negative: &native.negative,
+                    };
+                    // The state file checked the bucket count against these bounds, and
+                    // the native buckets against the count.
+                    let _ = hist.observe_counts(&h.buckets, h.sum, &counts);
                 }
             }
         }
@@ -419,6 +452,17 @@ impl PipelineMetrics {
         // Encoding into a String cannot fail for a valid registry.
         let _ = metrics_core::encode(&*self.registry, format, &mut out);
         out
+    }
+}
+
+/// A snapshot's native buckets as the state file keeps them.
+fn saved_native(n: &dyn NativeHistogramValue) -> NativeHist {
+    let side = |s| (0..n.bucket_len(s)).map(|i| n.bucket(s, i)).collect();
+    NativeHist {
+        schema: n.schema(),
+        zero_count: n.zero_count(),
+        positive: side(Sign::Positive),
+        negative: side(Sign::Negative),
     }
 }
 

@@ -16,7 +16,11 @@
 //!    totals become the next run's base (`--repeat-every`).
 //!
 //! A process killed before step 2 leaves the file as it was: its run is not counted, and the
-//! totals never go back. The file is JSON with a format name and a schema version. A file
+//! totals never go back. The file is JSON with a format name and a schema version (2 since
+//! histograms keep their native buckets: schema, zero bucket and `[index, count]` pairs per
+//! side; a version 1 file, without them, is read and its native buckets rebuilt from the
+//! classic ones, each count in the native bucket of its classic bucket's upper bound, the
+//! `+Inf` count in that of the last finite bound, so that count and buckets agree). A file
 //! that cannot be read as a state file (torn by a disk error, edited by hand, something else
 //! under that name) is moved aside to `<name>.unreadable-<unix time>` and the totals start
 //! again at zero, with a new start time (`_created`): a warning says so on stderr and
@@ -35,20 +39,110 @@ use crate::output::write_atomic;
 
 /// The format name in every state file.
 pub const FORMAT: &str = "builder_cli-state";
-/// The schema version this builder_cli reads and writes.
-pub const VERSION: u32 = 1;
+/// The schema version this builder_cli writes.
+pub const VERSION: u32 = 2;
+/// The oldest schema version it reads (version 1 has no native buckets).
+const OLDEST: u32 = 1;
 
 /// A series' identity: family name and label values, in the family's label order.
 pub type Key = (String, Vec<String>);
 
-/// A histogram's saved state: observations per bucket (not cumulative, `+Inf` last) and their
-/// sum.
+/// A histogram's saved state: observations per bucket (not cumulative, `+Inf` last), their
+/// sum, and their native buckets (absent in version 1 files).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Hist {
     /// Observations per bucket, `+Inf` last.
     pub buckets: Vec<u64>,
     /// The sum of the observations.
     pub sum: f64,
+    /// The same observations' native buckets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub native: Option<NativeHist>,
+}
+
+/// Native (exponential) buckets of a saved histogram: `[index, count]` per populated bucket of
+/// each side at `schema`.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct NativeHist {
+    /// The schema of the indices (-4..=8).
+    pub schema: i8,
+    /// Observations in the zero bucket.
+    pub zero_count: u64,
+    /// Positive buckets, ascending index.
+    pub positive: Vec<(i32, u64)>,
+    /// Negative buckets, ascending index.
+    pub negative: Vec<(i32, u64)>,
+}
+
+impl NativeHist {
+    /// The same buckets at `schema` (coarser or the same): index `k` goes to
+    /// `((k - 1) >> (from - to)) + 1`, the bucket that holds it.
+    pub fn at(&self, schema: i8) -> NativeHist {
+        let shift = (self.schema - schema).max(0);
+        let side = |b: &[(i32, u64)]| {
+            let mut m: BTreeMap<i32, u64> = BTreeMap::new();
+            for &(k, c) in b {
+                *m.entry(((k - 1) >> shift) + 1).or_default() += c;
+            }
+            m.into_iter().collect()
+        };
+        NativeHist {
+            schema: self.schema.min(schema),
+            zero_count: self.zero_count,
+            positive: side(&self.positive),
+            negative: side(&self.negative),
+        }
+    }
+
+    /// Bucket-wise `self op other`, both at the coarser of their schemas.
+    fn zip(&self, other: &NativeHist, op: fn(u64, u64) -> u64) -> NativeHist {
+        let schema = self.schema.min(other.schema);
+        let (a, b) = (self.at(schema), other.at(schema));
+        let side = |x: &[(i32, u64)], y: &[(i32, u64)]| {
+            let mut m: BTreeMap<i32, u64> = x.iter().copied().collect();
+            for &(k, c) in y {
+                let e = m.entry(k).or_default();
+                *e = op(*e, c);
+            }
+            m.into_iter().filter(|(_, c)| *c > 0).collect()
+        };
+        NativeHist {
+            schema,
+            zero_count: op(a.zero_count, b.zero_count),
+            positive: side(&a.positive, &b.positive),
+            negative: side(&a.negative, &b.negative),
+        }
+    }
+
+    /// Native buckets rebuilt from classic ones (a version 1 file): each classic count in the
+    /// native bucket at `schema` of its upper bound, `+Inf`'s in that of the last bound.
+    pub fn from_classic(buckets: &[u64], bounds: &[f64], schema: i8) -> NativeHist {
+        let mut m: BTreeMap<i32, u64> = BTreeMap::new();
+        for (i, &c) in buckets.iter().enumerate() {
+            let Some(&bound) = bounds.get(i).or(bounds.last()) else {
+                continue;
+            };
+            if c > 0 {
+                *m.entry(metrics_core::native_bucket_index(bound, schema))
+                    .or_default() += c;
+            }
+        }
+        NativeHist {
+            schema,
+            zero_count: 0,
+            positive: m.into_iter().collect(),
+            negative: Vec::new(),
+        }
+    }
+}
+
+/// `now - base` of two saved histograms' native buckets (the whole of `now` when `base` has
+/// none).
+fn native_since(now: &Option<NativeHist>, base: &Option<NativeHist>) -> Option<NativeHist> {
+    match (now, base) {
+        (Some(n), Some(b)) => Some(n.zip(b, u64::saturating_sub)),
+        _ => now.clone(),
+    }
 }
 
 /// Counters, histograms and gauges by series.
@@ -81,6 +175,7 @@ impl Totals {
                         .map(|(a, b)| a.saturating_sub(*b))
                         .collect(),
                     sum: h.sum - b.sum,
+                    native: native_since(&h.native, &b.native),
                 },
                 _ => h.clone(),
             };
@@ -107,6 +202,10 @@ impl Totals {
                         *a = a.saturating_add(*b);
                     }
                     mine.sum += h.sum;
+                    mine.native = match (&mine.native, &h.native) {
+                        (Some(a), Some(b)) => Some(a.zip(b, u64::saturating_add)),
+                        (a, b) => a.clone().or_else(|| b.clone()),
+                    };
                 }
                 _ => {
                     self.histograms.insert(k.clone(), h.clone());
@@ -349,11 +448,11 @@ impl StateFile {
                 header.format
             )));
         }
-        if header.version != VERSION {
+        if !(OLDEST..=VERSION).contains(&header.version) {
             bail!(
-                "the state file {} has schema version {}; this builder_cli reads version \
-                 {VERSION}: run the builder_cli that wrote it, or point --state-dir elsewhere \
-                 (or --no-state) to start new totals",
+                "the state file {} has schema version {}; this builder_cli reads versions \
+                 {OLDEST} to {VERSION}: run the builder_cli that wrote it, or point --state-dir \
+                 elsewhere (or --no-state) to start new totals",
                 self.path.display(),
                 header.version
             );
@@ -362,7 +461,8 @@ impl StateFile {
             Ok(d) => d,
             Err(e) => {
                 return Ok(Err(format!(
-                    "not a valid version {VERSION} state file: {e}"
+                    "not a valid version {} state file: {e}",
+                    header.version
                 )))
             }
         };
@@ -408,6 +508,19 @@ impl StateFile {
                     s.value.buckets.len(),
                     self.bounds.len() + 1
                 )));
+            }
+            if let Some(n) = &s.value.native {
+                let total: u64 = s.value.buckets.iter().sum();
+                let native: u64 = n.positive.iter().chain(&n.negative).map(|b| b.1).sum();
+                if !(-4..=8).contains(&n.schema) || native + n.zero_count > total {
+                    return Ok(Err(format!(
+                        "a histogram of {} has native buckets of schema {} counting {} \
+                         observations of its {total}",
+                        s.family,
+                        n.schema,
+                        native + n.zero_count
+                    )));
+                }
             }
             totals.histograms.insert((s.family, s.labels), s.value);
         }
@@ -502,6 +615,12 @@ mod tests {
             Hist {
                 buckets: vec![1, 0, 2],
                 sum: 7.5,
+                native: Some(NativeHist {
+                    schema: 3,
+                    zero_count: 0,
+                    positive: vec![(0, 1), (8, 2)],
+                    negative: vec![],
+                }),
             },
         );
         t.gauges.insert(key("g", &["a"]), 2.0);
@@ -525,6 +644,83 @@ mod tests {
         let mut again = base.clone();
         again.add(&d);
         assert_eq!(again, later);
+    }
+
+    #[test]
+    fn native_buckets_subtract_and_add_across_schemas() {
+        let base = sample();
+        let mut later = base.clone();
+        let h = later.histograms.get_mut(&key("h", &["a"])).unwrap();
+        h.buckets[2] += 3;
+        // The histogram went down to schema 2 meanwhile: (0,1),(8,2) are (0,1),(4,2) there.
+        h.native = Some(NativeHist {
+            schema: 2,
+            zero_count: 1,
+            positive: vec![(0, 1), (4, 3), (9, 1)],
+            negative: vec![(1, 1)],
+        });
+        let d = later.since(&base);
+        let want = NativeHist {
+            schema: 2,
+            zero_count: 1,
+            positive: vec![(4, 1), (9, 1)],
+            negative: vec![(1, 1)],
+        };
+        assert_eq!(d.histograms[&key("h", &["a"])].native, Some(want));
+        let mut again = base.clone();
+        again.add(&d);
+        assert_eq!(again, later);
+        // Coarsening follows Prometheus' bucket nesting.
+        assert_eq!(
+            NativeHist {
+                schema: 1,
+                zero_count: 0,
+                positive: vec![(-1, 1), (0, 1), (3, 1)],
+                negative: vec![]
+            }
+            .at(-1)
+            .positive,
+            [(0, 2), (1, 1)]
+        );
+    }
+
+    #[test]
+    fn a_version_1_file_is_read_and_written_back_as_version_2() {
+        let dir = tempfile::tempdir().unwrap();
+        let f = StateFile::new(dir.path(), "j", "p", "h", &[1.0, 2.0]).unwrap();
+        let v1 = r#"{"format": "builder_cli-state", "version": 1, "job": "j", "profile": "p",
+            "instance": "h", "created": 5.0, "updated": 6.0, "runs": 4, "last_run_id": "r",
+            "duration_bounds": [1.0, 2.0], "counters": [],
+            "histograms": [{"family": "h", "labels": ["a"], "buckets": [1, 0, 2], "sum": 7.5}],
+            "gauges": []}"#;
+        fs::write(f.path(), v1).unwrap();
+        let l = f.load().unwrap();
+        assert_eq!((l.runs, l.created), (4, 5.0));
+        let h = &l.totals.histograms[&key("h", &["a"])];
+        assert_eq!(
+            (h.buckets.as_slice(), h.sum, &h.native),
+            (&[1, 0, 2][..], 7.5, &None)
+        );
+        // Rebuilt: le=1 in the bucket of 1.0, +Inf in that of the last bound, 2.0.
+        let rebuilt = NativeHist::from_classic(&h.buckets, &[1.0, 2.0], 3);
+        assert_eq!(rebuilt.positive, [(0, 1), (8, 2)]);
+        let after = f.commit(&sample(), "r2", 1.0).unwrap();
+        assert_eq!(
+            after.totals.histograms[&key("h", &["a"])].buckets,
+            [2, 0, 4]
+        );
+        let text = fs::read_to_string(f.path()).unwrap();
+        assert!(text.contains("\"version\": 2"), "{text}");
+        assert!(text.contains("\"native\""), "{text}");
+        assert_eq!(f.load().unwrap().totals, after.totals);
+        // Native buckets that count more than the histogram: not a readable file.
+        let bad = text.replace("\"zero_count\": 0", "\"zero_count\": 99");
+        fs::write(f.path(), bad).unwrap();
+        let said = f.load().unwrap().reset.unwrap();
+        assert!(
+            said.contains("native buckets of schema 3 counting 102"),
+            "{said}"
+        );
     }
 
     #[test]
@@ -570,10 +766,10 @@ mod tests {
     fn another_version_or_job_is_an_error_and_changes_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let f = StateFile::new(dir.path(), "j", "p", "h", &[1.0]).unwrap();
-        let newer = br#"{"format": "builder_cli-state", "version": 2}"#;
+        let newer = br#"{"format": "builder_cli-state", "version": 3}"#;
         fs::write(f.path(), newer).unwrap();
         let e = format!("{:#}", f.load().unwrap_err());
-        assert!(e.contains("schema version 2"), "{e}");
+        assert!(e.contains("schema version 3"), "{e}");
         assert_eq!(fs::read(f.path()).unwrap(), newer);
         f.commit(&Totals::default(), "r", 1.0).unwrap_err();
         assert_eq!(fs::read(f.path()).unwrap(), newer);

@@ -434,23 +434,7 @@ fn repeat_every_accumulates_and_run_info_follows_the_current_run() {
     let case = Case::new(
         "name: e2e\nsteps:\n  - name: tick\n    run: echo tick $BUILDER_RUN_ID\nprofiles:\n  main: {}\n",
     );
-    let port = free_port();
-    let p = port.to_string();
-    let child = case
-        .command(
-            "main",
-            &[
-                "--quiet",
-                "--repeat-every",
-                "300ms",
-                "--prometheus-port",
-                &p,
-                "--prometheus-address",
-                "127.0.0.1",
-            ],
-        )
-        .spawn()
-        .unwrap();
+    let (child, port) = case.repeating("main", "300ms");
     let ok = format!(
         "pipeline_step_status_total{{{},status=\"OK\"}}",
         step_labels("tick", "e2e", "main")

@@ -52,6 +52,23 @@ impl Case {
         c
     }
 
+    /// `builder_cli` repeating `profile` every `every` (`--repeat-every`, `--quiet`), its
+    /// exporter on a free loopback port: the child and the port.
+    pub fn repeating(&self, profile: &str, every: &str) -> (Child, u16) {
+        let port = free_port();
+        let p = port.to_string();
+        let args = [
+            "--quiet",
+            "--repeat-every",
+            every,
+            "--prometheus-port",
+            &p,
+            "--prometheus-address",
+            "127.0.0.1",
+        ];
+        (self.command(profile, &args).spawn().unwrap(), port)
+    }
+
     pub fn run(&self, profile: &str, extra: &[&str]) -> Output {
         self.command(profile, extra).output().unwrap()
     }
