@@ -278,6 +278,44 @@ fn http_scrape(c: &mut Criterion) {
     bench(c, "http_scrape_10k_gzip", "metrics", addr, &prometheus);
 }
 
+/// One observe per iteration on 1 thread (group `native_observe`) and on 2 threads on the same
+/// histogram (`native_observe_2threads`), for `name`.
+fn observe_both<H: Sync>(c: &mut Criterion, name: &str, h: &H, observe: impl Fn(&H, f64) + Sync) {
+    let values = observations();
+    let mut i = 0;
+    c.benchmark_group("native_observe")
+        .bench_function(name, |b| {
+            b.iter(|| {
+                i += 1;
+                observe(black_box(h), values[at(i)]);
+            })
+        });
+    c.benchmark_group("native_observe_2threads")
+        .bench_function(name, |b| {
+            b.iter_custom(|iters| {
+                per_op(two_threads(iters, |t, i| {
+                    observe(black_box(h), values[at(i + t as u64 * 7)])
+                }))
+            })
+        });
+}
+
+/// Native histograms (schema 3, at most 160 buckets): ours against `prometheus-client`'s, and
+/// our classic observe, on the inputs of `histogram_observe`.
+fn native_observe(c: &mut Criterion) {
+    use metrics_benchmarks::native;
+    observe_both(c, "ours", &native::ours(), |h, v| h.observe(v));
+    observe_both(
+        c,
+        "prometheus_client",
+        &native::prometheus_client(),
+        |h, v| h.observe(v),
+    );
+    observe_both(c, "ours_classic", &native::ours_classic(), |h, v| {
+        h.observe(v)
+    });
+}
+
 /// A Remote-Write request of the 10k-series registry of `encode_10k`: encode alone and encode
 /// plus Snappy, both protocol versions (no peer writes Remote-Write: the rows stand alone).
 fn remote_write(c: &mut Criterion) {
@@ -343,7 +381,8 @@ criterion_group!(
     all::<Measured>,
     measured_enum,
     http_scrape,
-    remote_write
+    remote_write,
+    native_observe
 );
 
 fn main() {

@@ -143,6 +143,7 @@ pub fn create_all<W: Workloads>(l: &W::Labelled) {
 pub mod limit;
 pub mod measured_crate;
 pub mod metrics_crate;
+pub mod native;
 pub mod ours;
 pub mod prometheus_client_crate;
 pub mod prometheus_crate;

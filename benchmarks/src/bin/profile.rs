@@ -5,7 +5,8 @@
 //! valgrind --tool=callgrind target/release/profile encode_10k ours 10
 //! ```
 //!
-//! Workloads: `counter_inc`, `labelled_inc`, `histogram_observe`, `encode_10k`, `encode_100k`;
+//! Workloads: `counter_inc`, `labelled_inc`, `histogram_observe`, `encode_10k`, `encode_100k`,
+//! `native_observe` (crates `ours`, `prometheus_client`, `ours_classic` only);
 //! crates: `limit`, `ours`, `prometheus`, `prometheus_client`, `metrics`, `measured`. The
 //! setup (building the registry) runs once; compare two iteration counts to take it out.
 
@@ -53,6 +54,32 @@ fn run<W: Workloads>(workload: &str, iterations: usize) {
     }
 }
 
+/// Native histogram observes (`benchmarks/src/native.rs`): crates `ours`,
+/// `prometheus_client`, `ours_classic`.
+fn native_observe(krate: &str, iterations: usize) {
+    use metrics_benchmarks::native;
+    let values = observations();
+    let v = |i: usize| values[i & (SEQUENCE - 1)];
+    match krate {
+        "ours" => {
+            let h = native::ours();
+            (0..iterations).for_each(|i| black_box(&h).observe(v(i)));
+        }
+        "prometheus_client" => {
+            let h = native::prometheus_client();
+            (0..iterations).for_each(|i| black_box(&h).observe(v(i)));
+        }
+        "ours_classic" => {
+            let h = native::ours_classic();
+            (0..iterations).for_each(|i| black_box(&h).observe(v(i)));
+        }
+        other => {
+            eprintln!("unknown crate {other:?} for native_observe");
+            std::process::exit(2);
+        }
+    }
+}
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [workload, krate, iterations] = args.as_slice() else {
@@ -60,6 +87,10 @@ fn main() {
         std::process::exit(2);
     };
     let n: usize = iterations.parse().expect("iterations: a number");
+    if workload == "native_observe" {
+        native_observe(krate, n);
+        return;
+    }
     match krate.as_str() {
         "limit" => run::<Limit>(workload, n),
         "ours" => run::<Ours>(workload, n),
