@@ -8,7 +8,7 @@ use std::vec::Vec;
 use metrics_core::Format;
 
 use crate::frame::{self, format_byte, FrameType, MAX_FRAME};
-use crate::{Decoder, DecoderStats, FrameError, Response, ResponseError, Step};
+use crate::{Decoder, DecoderStats, ErrorCode, Frame, FrameError, Response, ResponseError, Step};
 
 /// Why a scrape failed. The client is ready for the next scrape after any of them.
 #[derive(Debug)]
@@ -124,17 +124,88 @@ impl<S: Read + Write> Client<S> {
     }
 
     fn try_scrape(&mut self, format: Format) -> Result<Vec<u8>, ScrapeError> {
+        let id = self.send(FrameType::Scrape, &[format_byte(format)])?;
+        let mut response = Response::new(id);
+        let mut body = Vec::new();
+        let max_body = self.max_body;
+        self.receive(|event| match event {
+            // Before the response starts, noise and broken frames are leftovers of earlier
+            // traffic; inside it they mean a lost frame.
+            Err(e) if response.started() => Err(ScrapeError::Frame(e)),
+            Err(_) => Ok(false),
+            Ok(f) => match response.on_frame(f).map_err(ScrapeError::Response)? {
+                Step::Ignored => Ok(false),
+                Step::Data(d) if d.len() > max_body - body.len() => {
+                    Err(ScrapeError::TooLarge { limit: max_body })
+                }
+                Step::Data(d) => {
+                    body.extend_from_slice(d);
+                    Ok(false)
+                }
+                Step::End => Ok(true),
+            },
+        })?;
+        Ok(body)
+    }
+
+    /// Asks the device for its id (an IDENTIFY request, protocol 1.1 of `PROTOCOL.md`):
+    /// `Ok(Some(bytes))`, or `Ok(None)` when the device has none: it answered an empty
+    /// IDENTITY, or it speaks protocol 1.0 and refused the request as an unknown type.
+    pub fn identify(&mut self) -> Result<Option<Vec<u8>>, ScrapeError> {
+        let result = self.try_identify();
+        if result.is_err() {
+            self.decoder.reset();
+        }
+        result
+    }
+
+    fn try_identify(&mut self) -> Result<Option<Vec<u8>>, ScrapeError> {
+        let id = self.send(FrameType::Identify, &[])?;
+        let mut answer = None;
+        self.receive(|event| {
+            // The answer is one frame: anything damaged is noise until it comes (or the
+            // timeout does).
+            let Ok(f) = event else { return Ok(false) };
+            if f.kind.is_request() || f.id != id {
+                return Ok(false);
+            }
+            if f.version != frame::VERSION {
+                return Err(ScrapeError::Response(ResponseError::Version(f.version)));
+            }
+            let code = || ErrorCode::from_byte(f.payload.first().copied().unwrap_or(0));
+            match f.kind {
+                FrameType::Identity if f.payload.is_empty() => Ok(true),
+                FrameType::Identity => {
+                    answer = Some(f.payload.to_vec());
+                    Ok(true)
+                }
+                // A 1.0 device: it has no IDENTIFY, so no id.
+                FrameType::Error if code() == ErrorCode::UnknownType => Ok(true),
+                FrameType::Error => Err(ScrapeError::Response(ResponseError::Device(code()))),
+                _ => Err(ScrapeError::Response(ResponseError::Malformed)),
+            }
+        })?;
+        Ok(answer)
+    }
+
+    /// Sends a request of type `kind` with a new id, which it returns.
+    fn send(&mut self, kind: FrameType, payload: &[u8]) -> Result<u8, ScrapeError> {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1);
         let mut req = [0u8; MAX_FRAME];
-        let n = frame::encode(FrameType::Scrape, id, 0, &[format_byte(format)], &mut req)
-            .expect("a one-byte payload fits");
+        let n = frame::encode(kind, id, 0, payload, &mut req).expect("a request fits a frame");
         self.stream.write_all(&req[..n]).map_err(ScrapeError::Io)?;
         self.stream.flush().map_err(ScrapeError::Io)?;
+        Ok(id)
+    }
 
+    /// Reads and decodes until `on_event`, given each decoded frame or decoding error, says
+    /// the answer is complete (`Ok(true)`) or fails, or the timeout passes.
+    fn receive(
+        &mut self,
+        mut on_event: impl FnMut(Result<&Frame<'_>, FrameError>) -> Result<bool, ScrapeError>,
+    ) -> Result<(), ScrapeError> {
         let deadline = Instant::now() + self.timeout;
-        let mut response = Response::new(id);
-        let mut body = Vec::new();
         let mut buf = [0u8; 512];
         loop {
             if Instant::now() >= deadline {
@@ -159,21 +230,8 @@ impl<S: Read + Write> Client<S> {
                 let fed = self.decoder.feed(input);
                 input = &input[fed..];
                 while let Some(event) = self.decoder.poll() {
-                    match event {
-                        // Before the response starts, noise and broken frames are leftovers of
-                        // earlier traffic; inside it they mean a lost frame.
-                        Err(e) if response.started() => return Err(ScrapeError::Frame(e)),
-                        Err(_) => {}
-                        Ok(f) => match response.on_frame(&f).map_err(ScrapeError::Response)? {
-                            Step::Ignored => {}
-                            Step::Data(d) if d.len() > self.max_body - body.len() => {
-                                return Err(ScrapeError::TooLarge {
-                                    limit: self.max_body,
-                                })
-                            }
-                            Step::Data(d) => body.extend_from_slice(d),
-                            Step::End => return Ok(body),
-                        },
+                    if on_event(event.as_ref().map_err(|e| *e))? {
+                        return Ok(());
                     }
                 }
             }

@@ -36,12 +36,17 @@ pub(crate) const BODY_CRC: Crc<u32, NoTable> = Crc::<u32, NoTable>::new(&CRC_32_
 pub enum FrameType {
     /// Host → device: send the exposition (payload: the format byte, optional).
     Scrape,
+    /// Host → device, protocol 1.1: send your device id (no payload).
+    Identify,
     /// Device → host: the next bytes of the exposition.
     Data,
     /// Device → host: the exposition is complete (payload: total length and CRC-32).
     End,
     /// Device → host: the request failed (payload: code, then a UTF-8 message).
     Error,
+    /// Device → host, protocol 1.1: the device id (payload: 0 to [`MAX_DEVICE_ID`] bytes of
+    /// UTF-8; none: the device has no id).
+    Identity,
     /// A type this version does not know.
     Unknown(u8),
 }
@@ -52,9 +57,11 @@ impl FrameType {
     pub const fn to_byte(self) -> u8 {
         match self {
             FrameType::Scrape => 0x01,
+            FrameType::Identify => 0x02,
             FrameType::Data => 0x81,
             FrameType::End => 0x82,
             FrameType::Error => 0x83,
+            FrameType::Identity => 0x84,
             FrameType::Unknown(b) => b,
         }
     }
@@ -64,11 +71,25 @@ impl FrameType {
     pub const fn from_byte(b: u8) -> Self {
         match b {
             0x01 => FrameType::Scrape,
+            0x02 => FrameType::Identify,
             0x81 => FrameType::Data,
             0x82 => FrameType::End,
             0x83 => FrameType::Error,
+            0x84 => FrameType::Identity,
             b => FrameType::Unknown(b),
         }
+    }
+}
+
+/// The longest device id an IDENTITY frame carries, in bytes.
+pub const MAX_DEVICE_ID: usize = 64;
+
+impl FrameType {
+    /// True for the types a host sends (SCRAPE, IDENTIFY): a device answers them, a host
+    /// skips them (its own requests echoed).
+    #[must_use]
+    pub const fn is_request(self) -> bool {
+        matches!(self, FrameType::Scrape | FrameType::Identify)
     }
 }
 

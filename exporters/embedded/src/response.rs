@@ -107,7 +107,7 @@ impl Response {
 
     /// Takes the next decoded frame.
     pub fn on_frame<'a>(&mut self, frame: &Frame<'a>) -> Result<Step<'a>, ResponseError> {
-        if matches!(frame.kind, FrameType::Scrape) || frame.id != self.id {
+        if frame.kind.is_request() || frame.id != self.id {
             return Ok(Step::Ignored);
         }
         if frame.version != VERSION {

@@ -1,5 +1,6 @@
 //! Device side of the framed serial protocol: answers SCRAPE requests with DATA frames streamed
-//! through the core's chunked encoder, then an END frame.
+//! through the core's chunked encoder, then an END frame; and IDENTIFY requests (protocol 1.1)
+//! with an IDENTITY frame holding the device id.
 
 use embedded_io::{Read, Write};
 use metrics_core::{ChunkedEncoder, Families};
@@ -18,6 +19,7 @@ const RX: usize = 32;
 #[derive(Debug)]
 pub struct SerialServer<'r, F: Families + ?Sized, const CHUNK: usize = 64> {
     registry: &'r F,
+    device_id: &'r str,
     decoder: Decoder<RX>,
     answered: u32,
 }
@@ -28,9 +30,20 @@ impl<'r, F: Families + ?Sized, const CHUNK: usize> SerialServer<'r, F, CHUNK> {
         assert!(CHUNK > 0 && CHUNK <= frame::MAX_PAYLOAD);
         SerialServer {
             registry,
+            device_id: "",
             decoder: Decoder::new(),
             answered: 0,
         }
+    }
+
+    /// The device id IDENTIFY requests are answered with (protocol 1.1; see `PROTOCOL.md`):
+    /// a serial number, a MAC address, the chip's unique id in hex; at most
+    /// [`frame::MAX_DEVICE_ID`] bytes. Without it the answer says the device has none.
+    #[must_use]
+    pub const fn with_device_id(mut self, id: &'r str) -> Self {
+        assert!(id.len() <= frame::MAX_DEVICE_ID);
+        self.device_id = id;
+        self
     }
 
     /// Counts of the decoder (noise, CRC errors) and the number of requests answered.
@@ -66,7 +79,7 @@ impl<'r, F: Families + ?Sized, const CHUNK: usize> SerialServer<'r, F, CHUNK> {
                 // retry recover from them.
                 let (id, kind, version) = (f.id, f.kind, f.version);
                 let request = Request::of(kind, version, f.payload);
-                answer(self.registry, out, id, request, &mut chunk)?;
+                answer(self.registry, self.device_id, out, id, request, &mut chunk)?;
                 answered += 1;
             }
             if input.is_empty() {
@@ -81,6 +94,7 @@ impl<'r, F: Families + ?Sized, const CHUNK: usize> SerialServer<'r, F, CHUNK> {
 /// A request, judged.
 enum Request {
     Scrape(metrics_core::Format),
+    Identify,
     Refuse(ErrorCode, u8),
     /// Not a request (a response frame echoed back): no answer.
     None,
@@ -100,7 +114,11 @@ impl Request {
                 },
                 _ => Request::Refuse(ErrorCode::BadRequest, 0),
             },
-            FrameType::Data | FrameType::End | FrameType::Error => Request::None,
+            FrameType::Identify if payload.is_empty() => Request::Identify,
+            FrameType::Identify => Request::Refuse(ErrorCode::BadRequest, 0),
+            FrameType::Data | FrameType::End | FrameType::Error | FrameType::Identity => {
+                Request::None
+            }
             FrameType::Unknown(b) => Request::Refuse(ErrorCode::UnknownType, b),
         }
     }
@@ -108,6 +126,7 @@ impl Request {
 
 fn answer<F: Families + ?Sized, W: Write + ?Sized>(
     registry: &F,
+    device_id: &str,
     out: &mut W,
     id: u8,
     request: Request,
@@ -117,6 +136,10 @@ fn answer<F: Families + ?Sized, W: Write + ?Sized>(
         Request::None => return Ok(()),
         Request::Refuse(code, detail) => {
             return frame::write(out, FrameType::Error, id, 0, &[code.to_byte(), detail]);
+        }
+        Request::Identify => {
+            frame::write(out, FrameType::Identity, id, 0, device_id.as_bytes())?;
+            return out.flush();
         }
         Request::Scrape(format) => format,
     };

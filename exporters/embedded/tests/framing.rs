@@ -5,7 +5,9 @@ mod common;
 
 use common::{decode_all, device_answer, expected, frame_spans, request, OwnedFrame};
 use metrics_core::Format;
-use metrics_exporter_embedded::{frame, Client, Decoder, FrameError, FrameType, ScrapeError};
+use metrics_exporter_embedded::{
+    frame, Client, Decoder, FrameError, FrameType, ScrapeError, SerialServer,
+};
 use proptest::prelude::*;
 
 /// The frames of a real response (DATA frames of 32 bytes, then END) and their decoded form.
@@ -182,9 +184,11 @@ fn device_refuses_what_it_cannot_serve() {
     assert!(device_answer(&device_answer(&request(5, Format::Text))).is_empty());
 }
 
-/// A device on the other end of a `std::io` stream: a real `SerialServer` answering whatever
-/// the client writes, with one fault injected into its next answer.
+/// A device on the other end of a `std::io` stream: `answer` (a real `SerialServer`)
+/// answering whatever the client writes, with one fault injected into its next answer.
 struct Device {
+    /// What the device sends for the bytes it receives.
+    answer: fn(&[u8]) -> Vec<u8>,
     out: Vec<u8>,
     read_at: usize,
     fault: Option<Fault>,
@@ -195,7 +199,7 @@ type Fault = Box<dyn FnMut(&mut Vec<u8>)>;
 
 impl std::io::Write for Device {
     fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        let mut answer = device_answer(buf);
+        let mut answer = (self.answer)(buf);
         if let Some(mut f) = self.fault.take() {
             f(&mut answer);
         }
@@ -242,6 +246,7 @@ fn client_fails_a_damaged_scrape_and_the_retry_succeeds() {
     ];
     for (name, fault) in faults {
         let device = Device {
+            answer: device_answer,
             out: Vec::new(),
             read_at: 0,
             fault: Some(fault),
@@ -273,6 +278,7 @@ fn client_stops_reading_at_its_body_limit() {
     let _guard = common::lock();
     let len = expected(Format::Text).len();
     let device = || Device {
+        answer: device_answer,
         out: Vec::new(),
         read_at: 0,
         fault: None,
@@ -430,4 +436,70 @@ fn encoding_error_mid_response_ends_it_with_an_error_frame() {
         common::assemble(&wire, 77),
         Err(ResponseError::Device(ErrorCode::Encoding).to_string())
     );
+}
+
+/// Protocol 1.1's device id, with the wire bytes of `PROTOCOL.md` (computed with Python's
+/// bitwise CRCs): a 1.1 device with an id answers IDENTIFY with it, one without an id with an
+/// empty IDENTITY, and a 1.0 device (its answer as it was on the wire: ERROR unknown type)
+/// is read as having none; each is scraped as before.
+#[test]
+fn device_ids_from_new_firmware_and_none_from_old() {
+    let _guard = common::lock();
+    let hex = |s: &str| -> Vec<u8> {
+        s.split(' ')
+            .map(|b| u8::from_str_radix(b, 16).unwrap())
+            .collect()
+    };
+    let with_id = |input: &[u8]| {
+        let mut server: SerialServer<'_, _, 32> =
+            SerialServer::new(&common::REGISTRY).with_device_id("fw-0042");
+        let mut out = Vec::new();
+        server.handle(input, &mut out).unwrap();
+        out
+    };
+    // The documented bytes.
+    let identify = hex("A5 5A 01 02 09 00 00 00 4B 3C 93");
+    assert_eq!(
+        with_id(&identify),
+        hex("A5 5A 01 84 09 00 00 07 82 66 77 2D 30 30 34 32 77 39")
+    );
+    assert_eq!(
+        device_answer(&identify),
+        hex("A5 5A 01 84 09 00 00 00 97 0C C0")
+    );
+    // A 1.0 device: the IDENTIFY of the client's first request (id 1) refused as an
+    // unknown type, every other request served.
+    fn old(input: &[u8]) -> Vec<u8> {
+        if input.get(3) == Some(&0x02) {
+            assert_eq!(input[4], 1, "the client's first request");
+            return "A5 5A 01 83 01 00 00 02 00 02 02 8C D5"
+                .split(' ')
+                .map(|b| u8::from_str_radix(b, 16).unwrap())
+                .collect();
+        }
+        device_answer(input)
+    }
+    for (name, answer, id) in [
+        (
+            "1.1 with an id",
+            with_id as fn(&[u8]) -> Vec<u8>,
+            Some(&b"fw-0042"[..]),
+        ),
+        ("1.1 without", device_answer, None),
+        ("1.0", old, None),
+    ] {
+        let line = Device {
+            answer,
+            out: Vec::new(),
+            read_at: 0,
+            fault: None,
+        };
+        let mut client = Client::new(line).with_timeout(std::time::Duration::from_millis(300));
+        assert_eq!(client.identify().unwrap().as_deref(), id, "{name}");
+        assert_eq!(
+            client.scrape(Format::Text).unwrap(),
+            expected(Format::Text),
+            "{name}"
+        );
+    }
 }

@@ -132,6 +132,9 @@ pub struct Device {
     pub stale_after: Duration,
     /// Labels of its target on `/targets` (the config file's `labels:`), in name order.
     pub labels: Vec<(String, String)>,
+    /// The label its series get with the id the device reports (`--device-id-label`);
+    /// `None`: the device is not asked for one.
+    pub id_label: Option<String>,
 }
 
 /// Limits of which some are given (by flags, or in one place of the config file).
@@ -161,7 +164,7 @@ impl LimitOverrides {
 
 /// What the command line sets for every device: it wins over the config file's global
 /// settings and loses to a device's own.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Overrides {
     /// `--timeout`.
     pub timeout: Option<Duration>,
@@ -169,6 +172,8 @@ pub struct Overrides {
     pub retries: Option<u32>,
     /// `--stale-after`.
     pub stale_after: Option<Duration>,
+    /// `--device-id-label`.
+    pub device_id_label: Option<String>,
     /// `--max-response-bytes`, `--max-series`, `--max-label-bytes`, `--max-label-names`.
     pub limits: LimitOverrides,
 }
@@ -248,6 +253,18 @@ pub(crate) fn check_label_name(key: &str, name: &str) -> Result<(), String> {
     }
 }
 
+/// Checks the label name of `--device-id-label` (`device_id_label:`): a label name that is
+/// not the gateway's own `device`, nor `le` or `quantile`.
+pub fn check_id_label(name: &str) -> Result<String, String> {
+    check_label_name("the device id label", name)?;
+    if matches!(name, "device" | "le" | "quantile") {
+        return Err(format!(
+            "`{name}` is taken: the gateway writes `device`, histograms `le`; use e.g. device_id"
+        ));
+    }
+    Ok(name.to_owned())
+}
+
 /// Reads a `--device NAME=ADDRESS` flag.
 pub fn parse_device_flag(
     s: &str,
@@ -270,6 +287,7 @@ pub fn parse_device_flag(
         limits,
         stale_after,
         labels: Vec::new(),
+        id_label: None,
     })
 }
 
@@ -289,6 +307,9 @@ pub struct File {
     /// Default stale time (`30s`, `2m`, `0`).
     #[serde(default)]
     pub stale_after: Option<Spanned<String>>,
+    /// The label every device's series get with the id it reports.
+    #[serde(default)]
+    pub device_id_label: Option<Spanned<String>>,
     /// Default limits on what devices send.
     #[serde(default)]
     pub limits: FileLimits,
@@ -484,6 +505,14 @@ pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, Confi
     };
     let default_timeout = timeout.or(file_timeout).unwrap_or(DEFAULT_TIMEOUT);
     let default_retries = retries.or(file.retries).unwrap_or(DEFAULT_RETRIES);
+    let id_label = match (&flags.device_id_label, &file.device_id_label) {
+        (Some(l), _) => Some(l.clone()),
+        (None, Some(l)) => {
+            check_id_label(&l.value).map_err(|m| at(l, format!("device_id_label: {m}")))?;
+            Some(l.value.clone())
+        }
+        (None, None) => None,
+    };
     let stale = |s: &Spanned<String>| {
         parse_duration_or_zero(&s.value).map_err(|m| at(s, format!("stale_after: {m}")))
     };
@@ -530,6 +559,7 @@ pub fn parse(path: &Path, text: &str, flags: &Overrides) -> Result<Loaded, Confi
                 None => default_stale,
             },
             labels,
+            id_label: id_label.clone(),
         });
     }
     Ok(Loaded {

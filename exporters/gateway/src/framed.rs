@@ -17,6 +17,11 @@ pub struct FramedSession {
     client: Client<DeadlineLink>,
     /// Frames the decoder had rejected before the current scrape.
     rejected: u64,
+    /// Whether to ask the device for its id (IDENTIFY) before the first scrape on this link,
+    /// and the device's name for what is said about it.
+    identify: Option<String>,
+    /// Its answer, once asked: `Some(None)` when it has no id.
+    identity: Option<Option<String>>,
 }
 
 /// Frames the decoder rejected: a bad header, a bad CRC, or a length over its buffer. (Noise
@@ -33,16 +38,30 @@ impl FramedSession {
             .with_timeout(timeout)
             .with_max_body(max_body);
         let rejected = rejected(&client.stats());
-        FramedSession { client, rejected }
+        FramedSession {
+            client,
+            rejected,
+            identify: None,
+            identity: None,
+        }
+    }
+
+    /// Asks the device (named `name` in messages) for its id (protocol 1.1's IDENTIFY)
+    /// once, before the first scrape on this link, and reports it with every scrape.
+    #[must_use]
+    pub fn identifying(mut self, name: &str) -> Self {
+        self.identify = Some(name.to_owned());
+        self
     }
 
     /// The [`Connect`](crate::Connect) function for [`Poller::start`](crate::Poller::start).
     pub fn connect(device: &Device, link: DeadlineLink) -> Box<dyn Session> {
-        Box::new(FramedSession::new(
-            link,
-            device.timeout,
-            device.limits.max_response_bytes,
-        ))
+        let session = FramedSession::new(link, device.timeout, device.limits.max_response_bytes);
+        if device.id_label.is_some() {
+            Box::new(session.identifying(&device.name))
+        } else {
+            Box::new(session)
+        }
     }
 
     /// Frames rejected since the last call.
@@ -58,23 +77,67 @@ impl FramedSession {
 impl Session for FramedSession {
     fn scrape(&mut self, deadline: Instant) -> Result<Scraped, ScrapeError> {
         self.client.get_mut().set_deadline(deadline);
+        if let (Some(name), None) = (self.identify.clone(), &self.identity) {
+            let answer = self.client.identify();
+            let frame_errors = self.new_rejections();
+            let id = answer.map_err(|e| error(e, frame_errors))?;
+            self.identity = Some(id.and_then(|id| match checked_id(id) {
+                Ok(id) => Some(id),
+                Err(why) => {
+                    // Said once per connection; its series are served without the id.
+                    eprintln!("metrics-gateway: device `{name}`: {why}; served without it");
+                    None
+                }
+            }));
+        }
         let result = self.client.scrape(Format::Text);
         let frame_errors = self.new_rejections();
-        match result {
-            Ok(body) => Ok(Scraped { body, frame_errors }),
-            Err(CodecError::Timeout) => Err(ScrapeError::Timeout),
-            Err(CodecError::Closed) => Err(ScrapeError::Io(io::Error::new(
-                io::ErrorKind::UnexpectedEof,
-                "the device closed the link",
-            ))),
-            Err(CodecError::Io(e)) => Err(e.into()),
-            Err(CodecError::TooLarge { limit }) => Err(ScrapeError::TooLarge { limit }),
-            // A lost or damaged frame, or frames that do not make a response: at least one
-            // frame was bad.
-            Err(e) => Err(ScrapeError::Frame {
-                message: e.to_string(),
-                frame_errors: frame_errors.max(1),
-            }),
-        }
+        let device_id = self.identity.clone().flatten();
+        result
+            .map(|body| Scraped {
+                body,
+                frame_errors,
+                device_id,
+            })
+            .map_err(|e| error(e, frame_errors))
+    }
+}
+
+/// The device id as reported, if it is 1 to 64 bytes of UTF-8 without control characters
+/// (it becomes a label value); else what is wrong with it.
+fn checked_id(id: Vec<u8>) -> Result<String, String> {
+    let bad = |why: &str| {
+        format!(
+            "the device id it reports {why}: it must be 1 to {} bytes of UTF-8 without \
+             control characters (PROTOCOL.md, IDENTITY)",
+            metrics_exporter_embedded::frame::MAX_DEVICE_ID
+        )
+    };
+    let id = String::from_utf8(id).map_err(|_| bad("is not UTF-8"))?;
+    if id.len() > metrics_exporter_embedded::frame::MAX_DEVICE_ID {
+        return Err(bad("is too long"));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(bad("holds control characters"));
+    }
+    Ok(id)
+}
+
+/// A codec error as the poller's [`ScrapeError`].
+fn error(e: CodecError, frame_errors: u64) -> ScrapeError {
+    match e {
+        CodecError::Timeout => ScrapeError::Timeout,
+        CodecError::Closed => ScrapeError::Io(io::Error::new(
+            io::ErrorKind::UnexpectedEof,
+            "the device closed the link",
+        )),
+        CodecError::Io(e) => e.into(),
+        CodecError::TooLarge { limit } => ScrapeError::TooLarge { limit },
+        // A lost or damaged frame, or frames that do not make a response: at least one
+        // frame was bad.
+        e => ScrapeError::Frame {
+            message: e.to_string(),
+            frame_errors: frame_errors.max(1),
+        },
     }
 }

@@ -87,6 +87,7 @@ CONFIG FILE (YAML):
   timeout: 2s
   retries: 1
   stale_after: 60s
+  device_id_label: device_id     # label series with the id each device reports
   limits:
     max_response_bytes: 1MiB
     max_series: 10000
@@ -168,6 +169,13 @@ struct Cli {
     /// [default: the config file's, else 64].
     #[arg(long, value_name = "N", value_parser = config::parse_count)]
     max_label_names: Option<usize>,
+
+    /// Label every series of a device with the id the device reports (protocol 1.1's
+    /// IDENTIFY, asked once per connection), e.g. `--device-id-label device_id`; a device
+    /// without one (or older firmware) is served without it [default: the config file's
+    /// device_id_label, else off].
+    #[arg(long, value_name = "NAME", value_parser = config::check_id_label)]
+    device_id_label: Option<String>,
 
     /// Where `usb:` addresses are looked up: sysfs (its class/tty) [default: /sys].
     #[arg(long, value_name = "DIR")]
@@ -282,6 +290,7 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr, Vec<Target>)>
         timeout: cli.timeout,
         retries: cli.retries,
         stale_after: cli.stale_after,
+        device_id_label: cli.device_id_label.clone(),
         limits: config::LimitOverrides {
             max_response_bytes: cli.max_response_bytes,
             max_series: cli.max_series,
@@ -315,8 +324,9 @@ fn settings(cli: &Cli) -> anyhow::Result<(Vec<Device>, SocketAddr, Vec<Target>)>
     }
     for flag in &cli.devices {
         let stale = cli.stale_after.unwrap_or(config::DEFAULT_STALE_AFTER);
-        let d = config::parse_device_flag(flag, timeout, retries, limits, stale)
+        let mut d = config::parse_device_flag(flag, timeout, retries, limits, stale)
             .map_err(|m| usage(anyhow::anyhow!("--device {m}")))?;
+        d.id_label = cli.device_id_label.clone();
         if devices.iter().any(|x| x.name == d.name) {
             return Err(usage(anyhow::anyhow!(
                 "--device {flag}: a device named `{}` is already configured",

@@ -282,11 +282,16 @@ fn scrape(device: &Device, connect: &Connect, session: &mut Option<Box<dyn Sessi
             Ok(answer) => {
                 frame_errors += answer.frame_errors;
                 return match limits::admit(&answer.body, &device.limits) {
-                    Ok(admitted) => Outcome {
-                        result: Ok(admitted),
-                        frame_errors,
-                        rejected: None,
-                    },
+                    Ok(mut admitted) => {
+                        if let (Some(label), Some(id)) = (&device.id_label, &answer.device_id) {
+                            label_all(&mut admitted.families, label, id);
+                        }
+                        Outcome {
+                            result: Ok(admitted),
+                            frame_errors,
+                            rejected: None,
+                        }
+                    }
                     Err(r) => rejected(r, frame_errors),
                 };
             }
@@ -310,6 +315,20 @@ fn scrape(device: &Device, connect: &Connect, session: &mut Option<Box<dyn Sessi
         result: Err(error),
         frame_errors,
         rejected: None,
+    }
+}
+
+/// Adds `label="value"` to every series of `families`, but those of a family that has a
+/// label of that name already (the device's own wins).
+fn label_all(families: &mut [OwnedFamily], label: &str, value: &str) {
+    for f in families {
+        if f.label_names.iter().any(|n| &**n == label) {
+            continue;
+        }
+        f.label_names.push(label.into());
+        for s in &mut f.series {
+            s.labels.push(value.into());
+        }
     }
 }
 

@@ -16,6 +16,8 @@ pub struct Scraped {
     pub body: Vec<u8>,
     /// Frames rejected (bad check, wrong sequence, noise) on the way to this answer.
     pub frame_errors: u64,
+    /// The id the device reported (protocol 1.1's IDENTIFY), when asked for and it has one.
+    pub device_id: Option<String>,
 }
 
 /// Why a scrape failed.

@@ -162,6 +162,68 @@ fn a_dead_device_is_served_for_its_stale_time_then_left_out_and_refused() {
     );
 }
 
+/// Protocol 1.1: with --device-id-label, the series of a device that reports an id carry it;
+/// a device without one and a 1.0 firmware (IDENTIFY refused as unknown) are served without
+/// it, as before; without the flag nobody is asked.
+#[test]
+fn series_carry_the_id_a_device_reports_and_old_firmware_is_served_without() {
+    let mut with_id = device_registry("new");
+    with_id.id = Some("fw-0042");
+    let new = TcpDevice::start_with(with_id.clone(), Behaviour::Clean);
+    let no_id = TcpDevice::start("none", Behaviour::Clean);
+    let old = TcpDevice::start_with(device_registry("old"), Behaviour::OldFirmware);
+    let devices = [
+        "--device".to_owned(),
+        format!("new={}", new.url()),
+        "--device".to_owned(),
+        format!("none={}", no_id.url()),
+        "--device".to_owned(),
+        format!("old={}", old.url()),
+    ];
+    let args: Vec<&str> = devices.iter().map(String::as_str).collect();
+    let labelled = Gateway::start(&[&args[..], &["--device-id-label", "device_id"]].concat());
+    let (_, text) = get(&labelled.url("/metrics"));
+    for d in ["new", "none", "old"] {
+        assert_eq!(up(&text, d), Some(1.0), "{d}: {text}");
+    }
+    assert_eq!(
+        value(
+            &text,
+            "board_info",
+            "device=\"new\",board=\"new\",device_id=\"fw-0042\""
+        ),
+        Some(1.0),
+        "{text}"
+    );
+    assert!(
+        text.contains("requests_total{device=\"new\",device_id=\"fw-0042\"}"),
+        "{text}"
+    );
+    // The others' series of a shared family are written with an empty (absent) id.
+    for d in ["none", "old"] {
+        let labels = format!("device=\"{d}\",board=\"{d}\",device_id=\"\"");
+        assert!(
+            value(&text, "board_info", &labels).is_some(),
+            "{d} without an id: {text}"
+        );
+    }
+    // Every series of `new` carries its id, no other series does (nor the gateway's own).
+    for line in text.lines().filter(|l| !l.starts_with('#')) {
+        let of_new = line.contains("device=\"new\"") && !line.starts_with("gateway_");
+        assert_eq!(line.contains("device_id=\"fw-0042\""), of_new, "{line}");
+    }
+
+    // Without the flag: nobody is asked, nothing is labelled.
+    let plain = Gateway::start(&args);
+    let (_, text) = get(&plain.url("/metrics"));
+    assert!(!text.contains("device_id"), "{text}");
+    assert_eq!(
+        value(&text, "board_info", "device=\"new\",board=\"new\""),
+        Some(1.0),
+        "{text}"
+    );
+}
+
 #[test]
 fn a_silent_device_costs_only_its_own_timeout() {
     let good = TcpDevice::start("good", Behaviour::Clean);

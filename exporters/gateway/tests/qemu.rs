@@ -6,7 +6,9 @@
 //! its `gateway_device_up` 0 at the next scrape while the Cortex-M3 keeps being served.
 //! Issue 18: each firmware's fixed-capacity labelled family (readings by sensor id, 4 series
 //! for 6 ids) reaches Prometheus: its labelled series and, past the capacity, its overflow
-//! series `sensor="__overflow__"`.
+//! series `sensor="__overflow__"`. Each firmware reports its device id (protocol 1.1: the
+//! nRF51's FICR id as QEMU models it, and the Cortex-M3's constant), which labels its series
+//! (`--device-id-label device_id`).
 //!
 //! Needs `qemu-system-arm`, the thumbv6m/thumbv7m targets and `prometheus`:
 //! `bash scripts/test.sh` installs them and runs this test.
@@ -35,8 +37,16 @@ fn qemu_firmware_through_the_gateway_to_prometheus() {
         "0",
         "--stale-after",
         STALE_AFTER,
+        "--device-id-label",
+        "device_id",
     ]);
-    labelled_family_through_prometheus(&g, &["lm3s6965evb", "microbit"]);
+    labelled_family_through_prometheus(
+        &g,
+        &[
+            ("lm3s6965evb", "lm3s6965evb-0001"),
+            ("microbit", "nrf51-1234567800000003"),
+        ],
+    );
     check_through_prometheus(
         &g,
         &["lm3s6965evb", "microbit"],
@@ -47,17 +57,17 @@ fn qemu_firmware_through_the_gateway_to_prometheus() {
 }
 
 /// A Prometheus scraping the gateway sees each device's labelled series and its overflow
-/// series, growing.
-fn labelled_family_through_prometheus(g: &Gateway, devices: &[&str]) {
+/// series, growing, each with the device id its firmware reports (`(device, id)`).
+fn labelled_family_through_prometheus(g: &Gateway, devices: &[(&str, &str)]) {
     let config = format!(
         "global:\n  scrape_interval: 1s\n  scrape_timeout: 1s\nscrape_configs:\n  - job_name: gateway\n    static_configs:\n      - targets: ['{}']\n",
         g.addr
     );
     let p = test_support::Prometheus::start(&config, |_| {});
     let patience = std::time::Duration::from_secs(30);
-    for d in devices {
+    for (d, id) in devices {
         let sel = |sensor: &str| {
-            format!("firmware_sensor_readings_total{{job=\"gateway\",device=\"{d}\",sensor=\"{sensor}\"}}")
+            format!("firmware_sensor_readings_total{{job=\"gateway\",device=\"{d}\",device_id=\"{id}\",sensor=\"{sensor}\"}}")
         };
         for sensor in ["28-a1", "28-d4"] {
             p.wait_for("a labelled series", patience, |p| {
@@ -75,6 +85,8 @@ fn labelled_family_through_prometheus(g: &Gateway, devices: &[&str]) {
             &format!("count(firmware_sensor_readings_total{{job=\"gateway\",device=\"{d}\"}})"),
             5.0,
         );
-        eprintln!("{d}: 4 sensor series and the overflow series (grew past {first})");
+        eprintln!(
+            "{d} (device_id {id}): 4 sensor series and the overflow series (grew past {first})"
+        );
     }
 }

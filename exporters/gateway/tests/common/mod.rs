@@ -37,6 +37,7 @@ pub fn device_registry(name: &str) -> Device {
     Device {
         registry: Arc::new(r),
         requests,
+        id: None,
     }
 }
 
@@ -45,6 +46,8 @@ pub fn device_registry(name: &str) -> Device {
 pub struct Device {
     pub registry: Arc<Registry>,
     pub requests: Arc<Counter>,
+    /// The id it answers IDENTIFY with (protocol 1.1).
+    pub id: Option<&'static str>,
 }
 
 /// How a fake device behaves on the line.
@@ -57,6 +60,8 @@ pub enum Behaviour {
     /// Flips one bit in the middle of its first answer (noise on the line), then answers
     /// cleanly.
     CorruptFirst,
+    /// Firmware of protocol 1.0: refuses IDENTIFY as an unknown request type, serves SCRAPE.
+    OldFirmware,
 }
 
 /// Answers framed requests on `stream` from `registry` until the stream ends or `alive`
@@ -73,11 +78,20 @@ fn serve_framed_with(
 ) {
     let mut corrupt = line == Behaviour::CorruptFirst;
     let mut server: SerialServer<'_, Registry> = SerialServer::new(&device.registry);
+    if let Some(id) = device.id {
+        server = server.with_device_id(id);
+    }
+    let mut old = (line == Behaviour::OldFirmware).then(Decoder::<32>::new);
     let mut out = Vec::new();
     each_read(stream, alive, |input, stream| {
         device.requests.inc();
         out.clear();
-        server.handle(input, &mut out).unwrap();
+        match &mut old {
+            Some(decoder) => answer_as_1_0(decoder, &mut server, input, &mut out),
+            None => {
+                server.handle(input, &mut out).unwrap();
+            }
+        }
         if corrupt && !out.is_empty() {
             let mid = out.len() / 2;
             out[mid] ^= 0x10;
@@ -85,6 +99,34 @@ fn serve_framed_with(
         }
         stream.write_all(&out)
     });
+}
+
+/// A protocol 1.0 device: IDENTIFY is an unknown request type to it (ERROR `0x02`, detail the
+/// type); other requests go to `server`.
+fn answer_as_1_0(
+    decoder: &mut Decoder<32>,
+    server: &mut SerialServer<'_, Registry>,
+    mut input: &[u8],
+    out: &mut Vec<u8>,
+) {
+    while !input.is_empty() {
+        let n = decoder.feed(input);
+        input = &input[n..];
+        while let Some(Ok(f)) = decoder.poll() {
+            let mut wire = [0u8; frame::MAX_FRAME];
+            let n = if f.kind == FrameType::Identify {
+                frame::encode(FrameType::Error, f.id, 0, &[0x02, 0x02], &mut wire)
+            } else {
+                frame::encode(f.kind, f.id, f.seq, f.payload, &mut wire)
+            }
+            .unwrap();
+            if f.kind == FrameType::Identify {
+                out.extend_from_slice(&wire[..n]);
+            } else {
+                server.handle(&wire[..n], out).unwrap();
+            }
+        }
+    }
 }
 
 /// Calls `answer` with the bytes of each read from `stream` (and flushes what it wrote),

@@ -160,9 +160,11 @@ pub fn on_tick(latency: u32, timer_hz: u32) {
 }
 
 /// The main loop of the footprint variant `--cfg fw_footprint="http"` (footprint.sh): answers
-/// HTTP/1.x scrapes on `uart` instead of the framed protocol.
+/// HTTP/1.x scrapes on `uart` instead of the framed protocol (which alone carries
+/// `device_id`).
 #[cfg(fw_footprint = "http")]
-pub fn serve<T: Read + Write>(uart: &mut T) -> ! {
+pub fn serve<T: Read + Write>(uart: &mut T, device_id: &str) -> ! {
+    let _ = device_id;
     let mut server: metrics_exporter_embedded::HttpServer<'_, _> =
         metrics_exporter_embedded::HttpServer::new(&REGISTRY);
     loop {
@@ -172,11 +174,12 @@ pub fn serve<T: Read + Write>(uart: &mut T) -> ! {
     }
 }
 
-/// The main loop: answers scrape requests on `uart`, forever.
+/// The main loop: answers scrape requests on `uart`, and IDENTIFY requests with `device_id`
+/// (protocol 1.1), forever.
 #[cfg(not(fw_footprint = "http"))]
-pub fn serve<T: Read + Write>(uart: &mut T) -> ! {
+pub fn serve<T: Read + Write>(uart: &mut T, device_id: &str) -> ! {
     let mut server: metrics_exporter_embedded::SerialServer<'_, _, 64> =
-        metrics_exporter_embedded::SerialServer::new(&REGISTRY);
+        metrics_exporter_embedded::SerialServer::new(&REGISTRY).with_device_id(device_id);
     let mut errors_seen = 0;
     loop {
         // The UART drivers here are infallible; a real one would count its errors.

@@ -17,6 +17,10 @@ mod uart;
 /// The core clock QEMU gives the board (SysTick counts it).
 const CPU_HZ: u32 = 12_000_000;
 
+/// The device id reported when asked (protocol 1.1): the LM3S6965 has no unique-id register,
+/// so a constant, as a product would write its serial number at manufacturing.
+const DEVICE_ID: &str = "lm3s6965evb-0001";
+
 #[entry]
 fn main() -> ! {
     let mut cp = cortex_m::Peripherals::take().expect("taken once, at reset");
@@ -26,7 +30,7 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
     let mut uart = uart::Uart0::init();
-    fw_common::serve(&mut uart)
+    fw_common::serve(&mut uart, DEVICE_ID)
 }
 
 #[exception]

@@ -2,7 +2,8 @@
 //! metrics run on portable-atomic with critical sections).
 //!
 //! SysTick interrupts update a counter, a gauge and a histogram; the main loop answers scrapes
-//! on UART0 with the framed protocol of `metrics-exporter-embedded`. Run:
+//! on UART0 with the framed protocol of `metrics-exporter-embedded`, and report the chip's
+//! FICR device id when asked (protocol 1.1). Run:
 //! `qemu-system-arm -machine microbit -display none -monitor none
 //!  -serial tcp:127.0.0.1:PORT,server=on,wait=on -kernel fw-microbit`.
 #![no_std]
@@ -13,6 +14,7 @@ use cortex_m::peripheral::{syst::SystClkSource, SYST};
 use cortex_m_rt::{entry, exception};
 use panic_halt as _;
 
+mod ficr;
 mod uart;
 
 /// The nRF51's fixed 16 MHz core clock (SysTick counts it).
@@ -27,7 +29,8 @@ fn main() -> ! {
     cp.SYST.enable_interrupt();
     cp.SYST.enable_counter();
     let mut uart = uart::Uart0::init();
-    fw_common::serve(&mut uart)
+    let mut id = ficr::BUF;
+    fw_common::serve(&mut uart, ficr::device_id(&mut id))
 }
 
 #[exception]
