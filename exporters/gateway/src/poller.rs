@@ -40,6 +40,9 @@ pub struct Status {
     pub dropped_series: Drops,
     /// Answers rejected since the gateway started, per reason.
     pub rejected: Rejections,
+    /// The id the device reported with its last good answer (asked with
+    /// `--device-id-label`).
+    pub device_id: Option<String>,
 }
 
 impl Status {
@@ -126,6 +129,15 @@ impl Poller {
     /// The devices, in configuration order.
     pub fn devices(&self) -> &[Device] {
         &self.devices
+    }
+
+    /// The id each device reported with its last good answer (in configuration order),
+    /// without scraping.
+    pub fn device_ids(&self) -> Vec<Option<String>> {
+        self.slots
+            .iter()
+            .map(|s| s.lock().status.device_id.clone())
+            .collect()
     }
 
     /// The device names, in configuration order.
@@ -224,6 +236,7 @@ fn run(slot: &Slot, device: &Device, connect: &Connect) {
                 status.up = true;
                 status.dropped_series.add_all(&admitted.dropped);
                 status.families = Arc::new(admitted.families);
+                status.device_id = outcome.device_id;
                 status.last_error = None;
                 status.last_success = SystemTime::now()
                     .duration_since(UNIX_EPOCH)
@@ -252,6 +265,8 @@ struct Outcome {
     frame_errors: u64,
     /// Set when an answer arrived whole but was rejected.
     rejected: Option<RejectReason>,
+    /// The id the device reported with its answer.
+    device_id: Option<String>,
 }
 
 /// One scrape with its retries. A link or frame error is retried; an answer that arrived
@@ -264,6 +279,7 @@ fn scrape(device: &Device, connect: &Connect, session: &mut Option<Box<dyn Sessi
         rejected: Some(r.reason()),
         result: Err(r.to_string()),
         frame_errors,
+        device_id: None,
     };
     for _ in 0..=device.retries {
         let s = match session {
@@ -290,6 +306,7 @@ fn scrape(device: &Device, connect: &Connect, session: &mut Option<Box<dyn Sessi
                             result: Ok(admitted),
                             frame_errors,
                             rejected: None,
+                            device_id: answer.device_id,
                         }
                     }
                     Err(r) => rejected(r, frame_errors),
@@ -315,6 +332,7 @@ fn scrape(device: &Device, connect: &Connect, session: &mut Option<Box<dyn Sessi
         result: Err(error),
         frame_errors,
         rejected: None,
+        device_id: None,
     }
 }
 

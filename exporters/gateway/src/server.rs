@@ -127,7 +127,7 @@ pub fn answer(routes: &Routes, target: &str, accept: Option<&str>) -> Answer {
         "/targets" => Answer {
             status: 200,
             content_type: crate::targets::CONTENT_TYPE,
-            body: crate::targets::http_sd(poller.devices()),
+            body: crate::targets::http_sd(poller.devices(), &poller.device_ids()),
         },
         "/-/healthy" => Answer::text(200, "OK\n"),
         _ if path == "/push" || path.starts_with(crate::push::path::PREFIX) => Answer::text(

@@ -213,6 +213,21 @@ fn series_carry_the_id_a_device_reports_and_old_firmware_is_served_without() {
         assert_eq!(line.contains("device_id=\"fw-0042\""), of_new, "{line}");
     }
 
+    // /targets gives the id, once known, as a meta label.
+    let (_, targets) = get(&labelled.url("/targets"));
+    let targets: serde_json::Value = serde_json::from_str(&targets).unwrap();
+    let id = |d: &str| {
+        targets
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["targets"][0] == d)
+            .unwrap()["labels"]["__meta_gateway_device_id"]
+            .clone()
+    };
+    assert_eq!(id("new"), "fw-0042", "{targets}");
+    assert!(id("old").is_null() && id("none").is_null(), "{targets}");
+
     // Without the flag: nobody is asked, nothing is labelled.
     let plain = Gateway::start(&args);
     let (_, text) = get(&plain.url("/metrics"));
