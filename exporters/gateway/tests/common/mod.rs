@@ -542,6 +542,25 @@ pub fn check_through_prometheus(
     histogram: &str,
     kill: impl FnOnce(),
 ) {
+    check_through(
+        test_support::Tool::PROMETHEUS,
+        gateway,
+        devices,
+        counter,
+        histogram,
+        kill,
+    );
+}
+
+/// [`check_through_prometheus`] with the Prometheus of `tool` (2.42 or 3.5.3).
+pub fn check_through(
+    tool: test_support::Tool,
+    gateway: &Gateway,
+    devices: &[&str],
+    counter: &str,
+    histogram: &str,
+    kill: impl FnOnce(),
+) {
     use test_support::Prometheus;
     let addr = gateway.addr;
     let config = [
@@ -556,7 +575,7 @@ pub fn check_through_prometheus(
     ]
     .join("\n")
         + "\n";
-    let p = Prometheus::start(&config, |_| {});
+    let p = Prometheus::start_tool(tool, &config, |_| {});
     let patience = Duration::from_secs(30);
     let listed = p.wait_for("every device in the targets API", patience, |p| {
         let t = p.api("targets?state=active").ok()?;
