@@ -18,7 +18,8 @@ fi
 
 out=target/criterion
 groups=(counter_inc counter_inc_2threads labelled_inc histogram_observe histogram_observe_2threads
-  encode_10k encode_100k http_scrape_10k http_scrape_10k_gzip remote_write_10k)
+  encode_10k encode_100k http_scrape_10k http_scrape_10k_gzip remote_write_10k native_observe
+  native_observe_2threads)
 # Results of an earlier run must not leak into this one's table.
 for g in "${groups[@]}"; do rm -rf "${out:?}/$g"; done
 
@@ -30,6 +31,9 @@ cargo run --release -q -p metrics-benchmarks --bin alloc_count >target/alloc_cou
 LOADAVG="before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)" \
   python3 scripts/benchmarks_md.py "$out" target/alloc_count.jsonl >BENCHMARKS.md.tmp
 python3 scripts/benchmarks_md.py --remote-write "$out" >>BENCHMARKS.md.tmp
+echo "[bench] instructions per native observe: scripts/native_callgrind.sh" >&2
+bash scripts/native_callgrind.sh >&2
+python3 scripts/benchmarks_md.py --native "$out" >>BENCHMARKS.md.tmp
 echo "[bench] push throughput: cargo bench -p metrics-gateway --bench push_throughput" >&2
 cargo bench -p metrics-gateway --bench push_throughput >target/push_throughput.md
 { echo; cat target/push_throughput.md; } >>BENCHMARKS.md.tmp

@@ -55,6 +55,7 @@ full=$(flash "$m0")
 no_hist=$(variant no_histogram)
 no_family=$(variant no_family)
 http=$(variant http)
+native=$(variant native)
 CARGO_TARGET_DIR=target/footprint-protobuf \
   cargo build --quiet --release -p fw-microbit --target thumbv6m-none-eabi --features protobuf
 protobuf=$(flash target/footprint-protobuf/thumbv6m-none-eabi/release/fw-microbit)
@@ -63,5 +64,6 @@ echo "Cortex-M0 example, flash by part (bytes):"
 printf '%7d  fw-microbit, all parts\n' "$full"
 printf '%7d  classic histogram (Histogram<6> observed in the ISR, encoded): full - no_histogram (%d)\n' $((full - no_hist)) "$no_hist"
 printf '%7d  labelled family (HeaplessFamily<Counter, 4, 1, 8> in the ISR, encoded): full - no_family (%d)\n' $((full - no_family)) "$no_family"
+printf '%7d  a native histogram too (NativeHistogram<16>, schema 3, observed in the ISR, encoded): native variant (%d) - full\n' $((native - full)) "$native"
 printf '%7d  HTTP instead of the framed protocol: http variant (%d) - full\n' $((http - full)) "$http"
 printf '%7d  the protobuf exposition too (`protobuf` feature): protobuf variant (%d) - full\n' $((protobuf - full)) "$protobuf"

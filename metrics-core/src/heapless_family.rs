@@ -275,6 +275,29 @@ impl<const N: usize, const CAP: usize, const LABELS: usize, const BYTES: usize>
     }
 }
 
+impl<const N: usize, const CAP: usize, const LABELS: usize, const BYTES: usize>
+    HeaplessFamily<crate::NativeHistogram<N>, CAP, LABELS, BYTES>
+{
+    const_fn! {
+        /// A family of native histograms (room for `N` buckets each, starting at `schema`,
+        /// zero bucket up to `zero_threshold`) with no series yet. Panics (a compile error in
+        /// a `static`) as [`NativeHistogram::new`](crate::NativeHistogram::new) does.
+        pub fn native_histograms(schema: i8, zero_threshold: f64) -> Self {
+            let mut family = HeaplessFamily {
+                slots: slots!(crate::NativeHistogram::new(0, 0.0)),
+                overflow: crate::NativeHistogram::new(schema, zero_threshold),
+                overflow_used: AtomicBool::new(false),
+            };
+            let mut i = 0;
+            while i < CAP {
+                family.slots[i].metric = crate::NativeHistogram::new(schema, zero_threshold);
+                i += 1;
+            }
+            family
+        }
+    }
+}
+
 impl<M, const CAP: usize, const LABELS: usize, const BYTES: usize>
     HeaplessFamily<M, CAP, LABELS, BYTES>
 {

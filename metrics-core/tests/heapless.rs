@@ -146,3 +146,53 @@ fn heapless_families_parse_back_with_overflow_series() {
         assert_eq!(series, 4, "3 series and the overflow series");
     }
 }
+
+/// Native histograms in a fixed-capacity family: each series its own slot table (no heap),
+/// the overflow series past the capacity; the buckets read back through `Collect`.
+#[test]
+fn native_histogram_family() {
+    use metrics_core::{native_bucket_index, Collect, NativeHistogram, Sign, Value};
+    static NATIVE: HeaplessFamily<NativeHistogram<8>, 1, 1, 8> =
+        HeaplessFamily::native_histograms(2, 0.0);
+    NATIVE.labels(&["a"]).observe(0.3);
+    NATIVE.labels(&["a"]).observe(3.0);
+    NATIVE.labels(&["b"]).observe(-7.0); // past the capacity of 1: the overflow series
+    assert!(NATIVE.overflowed());
+    let mut seen = Vec::new();
+    for i in 0..NATIVE.series_count() {
+        NATIVE
+            .collect(i, &mut |labels, v| {
+                let Value::Histogram(h) = v else {
+                    panic!("not a histogram")
+                };
+                let n = h.native().expect("native buckets");
+                assert_eq!(n.schema(), 2);
+                let side = |s| {
+                    (0..n.bucket_len(s))
+                        .map(|i| n.bucket(s, i))
+                        .collect::<Vec<_>>()
+                };
+                seen.push((
+                    labels.get(0).to_string(),
+                    h.count(),
+                    side(Sign::Positive),
+                    side(Sign::Negative),
+                ));
+                Ok(())
+            })
+            .unwrap();
+    }
+    let idx = |v: f64| native_bucket_index(v, 2);
+    assert_eq!(
+        seen,
+        [
+            (
+                "a".to_string(),
+                2,
+                vec![(idx(0.3), 1), (idx(3.0), 1)],
+                vec![]
+            ),
+            ("__overflow__".to_string(), 1, vec![], vec![(idx(7.0), 1)]),
+        ]
+    );
+}

@@ -68,6 +68,11 @@ pub static UPTIME: Gauge = Gauge::new();
 /// Delay from the timer's reload to the handler reading it (observed in the interrupt).
 pub static JITTER: Histogram<6> =
     Histogram::new(&[0.000_001, 0.000_005, 0.000_01, 0.000_05, 0.000_1, 0.001]);
+/// The footprint variant `--cfg fw_footprint="native"` (footprint.sh): the same delays in a
+/// native histogram too (schema 3, room for 16 buckets), to measure what one costs in flash.
+#[cfg(fw_footprint = "native")]
+pub static JITTER_NATIVE: metrics_core::NativeHistogram<16> =
+    metrics_core::NativeHistogram::new(3, metrics_core::DEFAULT_NATIVE_ZERO_THRESHOLD);
 /// Scrapes answered (incremented in the main loop).
 pub static SCRAPES: Counter = Counter::new();
 /// Frames the serial decoder rejected: header and frame CRC errors (main loop).
@@ -95,6 +100,15 @@ pub static REGISTRY: StaticRegistry = StaticRegistry::new(&[
         )
         .unit("seconds"),
         &JITTER,
+    ),
+    #[cfg(fw_footprint = "native")]
+    StaticEntry::metric(
+        Desc::new(
+            "firmware_tick_jitter_native_seconds",
+            "Delay between the timer reload and its interrupt handler (native buckets).",
+        )
+        .unit("seconds"),
+        &JITTER_NATIVE,
     ),
     StaticEntry::metric(
         Desc::new("firmware_scrapes", "Scrape requests answered on the UART."),
@@ -153,6 +167,8 @@ pub fn on_tick(latency: u32, timer_hz: u32) {
     UPTIME.set(TICKS.get() as f64 / f64::from(TICK_HZ));
     #[cfg(not(fw_footprint = "no_histogram"))]
     JITTER.observe(f64::from(latency) / f64::from(timer_hz));
+    #[cfg(fw_footprint = "native")]
+    JITTER_NATIVE.observe(f64::from(latency) / f64::from(timer_hz));
     let _ = (latency, timer_hz);
     #[cfg(feature = "stress")]
     SHARED.inc_by(1.0);
