@@ -227,7 +227,8 @@ enum Rule {
 }
 
 fn rule(f: &Owned, id: u8, data: u16, body: &[u8], done: bool) -> Rule {
-    if f.kind == FrameType::Scrape || f.id != id {
+    // Requests (SCRAPE, and protocol 1.1's IDENTIFY) echoed back are skipped.
+    if matches!(f.kind, FrameType::Scrape | FrameType::Identify) || f.id != id {
         return Rule::Ignored;
     }
     if f.version != VERSION {
