@@ -550,6 +550,75 @@ pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
     )
     .unwrap();
 
+    // The core's own native histograms: a family with classic buckets too, and a native-only
+    // one; their expected buckets computed here from the definition (bucket k of schema s
+    // holds (2^((k-1)/2^s), 2^(k/2^s)]), not from the core's index function.
+    let index = |v: f64, schema: i32| (v.abs().log2() * 2f64.powi(schema)).ceil() as i32;
+    let buckets_of = |obs: &[f64], schema: i32, negative: bool| {
+        let mut b: Vec<(i32, u64)> = Vec::new();
+        let mut idx: Vec<i32> = obs
+            .iter()
+            .filter(|v| if negative { **v < 0.0 } else { **v > 0.0 })
+            .map(|v| index(*v, schema))
+            .collect();
+        idx.sort();
+        for k in idx {
+            match b.last_mut() {
+                Some((last, n)) if *last == k => *n += 1,
+                _ => b.push((k, 1)),
+            }
+        }
+        b
+    };
+    let config = metrics_core::NativeConfig::new(3, 160)
+        .unwrap()
+        .classic(&[0.1, 1.0])
+        .unwrap();
+    let steps = r
+        .native_histogram_family("step_seconds", "Step durations.", &["step"], config)
+        .unwrap();
+    let obs = [0.003, 0.3, 0.3, 1.7, -0.5, 0.0];
+    for v in obs {
+        steps.labels(&["build"]).observe(v);
+    }
+    histogram_samples(
+        &mut samples,
+        "step_seconds",
+        &[("step", "build")],
+        &[0.1, 1.0],
+        &obs,
+    );
+    natives.push(NativeExpect {
+        name: "step_seconds".into(),
+        labels: vec![("step".into(), "build".into())],
+        schema: 3,
+        zero_threshold: metrics_core::DEFAULT_NATIVE_ZERO_THRESHOLD,
+        zero_count: 1,
+        positive: buckets_of(&obs, 3, false),
+        negative: buckets_of(&obs, 3, true),
+    });
+    let sizes = r
+        .native_histogram(
+            "frame_bytes",
+            "Frame sizes.",
+            &metrics_core::NativeConfig::new(0, 160).unwrap(),
+        )
+        .unwrap();
+    let obs = [3.0, 5.0, 1000.0, 1000.0];
+    for v in obs {
+        sizes.observe(v);
+    }
+    histogram_samples(&mut samples, "frame_bytes", &[], &[], &obs);
+    natives.push(NativeExpect {
+        name: "frame_bytes".into(),
+        labels: vec![],
+        schema: 0,
+        zero_threshold: metrics_core::DEFAULT_NATIVE_ZERO_THRESHOLD,
+        zero_count: 0,
+        positive: buckets_of(&obs, 0, false),
+        negative: vec![],
+    });
+
     // Counters with start times: one message per series; a gauge family after them.
     let runs = Arc::new(Family::<Counter>::new(1, 100, ()));
     runs.labels(&["ok"]).inc_by(3);
