@@ -19,7 +19,7 @@ fi
 out=target/criterion
 groups=(counter_inc counter_inc_2threads labelled_inc histogram_observe histogram_observe_2threads
   encode_10k encode_100k http_scrape_10k http_scrape_10k_gzip remote_write_10k native_observe
-  native_observe_2threads)
+  native_observe_2threads encode_protobuf_10k)
 # Results of an earlier run must not leak into this one's table.
 for g in "${groups[@]}"; do rm -rf "${out:?}/$g"; done
 
@@ -28,6 +28,8 @@ echo "[bench] criterion: cargo bench -p metrics-benchmarks --bench peers" >&2
 cargo bench -p metrics-benchmarks --bench peers -- "$@"
 echo "[bench] allocation counts" >&2
 cargo run --release -q -p metrics-benchmarks --bin alloc_count >target/alloc_count.jsonl
+echo "[bench] callgrind instruction counts of the protobuf encode" >&2
+bash scripts/callgrind_protobuf.sh >target/callgrind_protobuf.json
 LOADAVG="before: $load_before; after: $(cut -d' ' -f1-3 /proc/loadavg)" \
   python3 scripts/benchmarks_md.py "$out" target/alloc_count.jsonl >BENCHMARKS.md.tmp
 python3 scripts/benchmarks_md.py --remote-write "$out" >>BENCHMARKS.md.tmp

@@ -166,6 +166,52 @@ def native(root):
     print("\n".join(out))
 
 
+def protobuf(w, root, allocs, unmet):
+    """The protobuf exposition section: ours against prometheus-client's protobuf encoder."""
+    w("")
+    w("## The protobuf exposition of the 10k-series registry\n")
+    w("The registry of `encode_10k` as length-delimited `io.prometheus.client.MetricFamily` "
+      "messages (what Prometheus 3 asks for first with native histograms on; group "
+      "`encode_protobuf_10k`). Ours: `encode_to_vec(.., Format::Protobuf, ..)` into a reused "
+      "buffer, the messages written directly. `prometheus-client`: its `prometheus_protobuf` "
+      "feature, `prometheus_protobuf::encode_to_vec` (prost messages built, then serialized). "
+      "The other peers write no protobuf exposition. Allocations: one steady-state encode "
+      "(`alloc_count`). Instructions: callgrind's `Ir` of one steady-state encode "
+      "(`scripts/callgrind_protobuf.sh`: 3 encodes minus 1, halved).\n")
+    try:
+        with open(os.path.join(root, "..", "callgrind_protobuf.json")) as f:
+            ir = json.load(f)
+    except FileNotFoundError:
+        ir = {}
+    w("| crate | ns per series | whole encode | allocations per encode | instructions per series |")
+    w("|---|---|---|---|---|")
+    t = {}
+    for crate, name in [("ours", "metrics-core (ours)"), ("prometheus_client", "prometheus-client")]:
+        t[crate] = load(root, "encode_protobuf_10k", crate)
+        a = allocs.get(f"{crate}/protobuf", {}).get("allocations")
+        i = ir.get(crate)
+        whole = f"{t[crate] * 10_000 / 1e6:.2f} ms" if t[crate] is not None else "–"
+        w(f"| {name} | {fmt(t[crate])} | {whole} | {a if a is not None else '–'} | "
+          f"{fmt(i / 10_000) if i else '–'} |")
+    w("")
+    o, p = t["ours"], t["prometheus_client"]
+    met = o is not None and p is not None and o <= 0.5 * p
+    if o and p:
+        w(f"- ours takes {o / p:.2f}x the time of `prometheus-client`: goal (at most 0.5x) "
+          f"{'met' if met else '**not met**'}.")
+    if not met:
+        unmet.append("protobuf encode, 10k series")
+    if ir.get("ours") and ir.get("prometheus_client"):
+        w(f"- instructions: ours {ir['ours'] / ir['prometheus_client']:.2f}x "
+          "`prometheus-client`'s.")
+    a = allocs.get("ours/protobuf", {}).get("allocations")
+    met = a == 0
+    w(f"- allocations per steady-state encode: ours {a if a is not None else '–'}: goal (zero) "
+      f"{'met' if met else '**not met**'}.")
+    if not met:
+        unmet.append("protobuf encode allocations")
+
+
 def main():
     if sys.argv[1] == "--native":
         native(sys.argv[2])
@@ -181,7 +227,8 @@ def main():
             line = line.strip()
             if line:
                 o = json.loads(line)
-                allocs[o["crate"]] = o
+                key = o["crate"] + (f"/{o['format']}" if "format" in o else "")
+                allocs[key] = o
 
     out = []
     w = out.append
@@ -287,6 +334,8 @@ def main():
           f"{'met' if met else '**not met**'}.")
     if not met:
         unmet.append("HTTP scrape within 3x of the encode")
+
+    protobuf(w, root, allocs, unmet)
 
     w("\n## Goals\n")
     if unmet:

@@ -361,6 +361,25 @@ fn remote_write(c: &mut Criterion) {
     }
 }
 
+/// The protobuf exposition of the 10k-series registry of `encode_10k`, for the crates that
+/// write it: ours (`encode_to_vec(.., Format::Protobuf, ..)` into a reused buffer, written
+/// directly) and `prometheus-client` (`prometheus_protobuf::encode_to_vec`: prost messages
+/// built, then serialized), both length-delimited `io.prometheus.client.MetricFamily`.
+fn encode_protobuf<W: Workloads>(c: &mut Criterion) {
+    let n = 10_000;
+    let mut registry = W::registry(n);
+    let Some(len) = W::encode_protobuf(&mut registry) else {
+        return;
+    };
+    assert!(len > n * 10, "{} encodes every series", W::NAME);
+    let mut g = c.benchmark_group("encode_protobuf_10k");
+    g.throughput(Throughput::Elements(n as u64));
+    g.sample_size(30);
+    g.bench_function(W::NAME, |b| {
+        b.iter(|| W::encode_protobuf(black_box(&mut registry)))
+    });
+}
+
 /// Short warm-up and measurement: the medians settle well within them for these loops, and
 /// the whole run stays near five minutes.
 fn config() -> Criterion {
@@ -382,7 +401,9 @@ criterion_group!(
     measured_enum,
     http_scrape,
     remote_write,
-    native_observe
+    native_observe,
+    encode_protobuf::<Ours>,
+    encode_protobuf::<PrometheusClient>
 );
 
 fn main() {

@@ -129,6 +129,13 @@ pub trait Workloads {
     fn registry(n: usize) -> Self::Registry;
     /// Encodes it in the Prometheus text format; returns the bytes written.
     fn encode(r: &mut Self::Registry) -> usize;
+    /// Encodes it as the protobuf exposition (length-delimited
+    /// `io.prometheus.client.MetricFamily`); returns the bytes written, or `None` for a crate
+    /// that has no protobuf encoder here.
+    fn encode_protobuf(r: &mut Self::Registry) -> Option<usize> {
+        let _ = r;
+        None
+    }
 }
 
 /// Creates the 18 series of a labelled workload in the order of [`KINDS`] x [`ROUTES`].

@@ -58,4 +58,9 @@ impl Workloads for Ours {
         encode_to_vec(registry, Format::Text, out).expect("encodes");
         out.len()
     }
+    fn encode_protobuf((registry, out): &mut Self::Registry) -> Option<usize> {
+        out.clear();
+        encode_to_vec(registry, Format::Protobuf, out).expect("encodes");
+        Some(out.len())
+    }
 }

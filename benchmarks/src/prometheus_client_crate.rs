@@ -71,4 +71,11 @@ impl Workloads for PrometheusClient {
         prometheus_client::encoding::text::encode(out, registry).expect("encodes");
         out.len()
     }
+    /// Its `prometheus_protobuf` feature: prost messages built, then serialized into a new
+    /// `Vec` (its API returns one).
+    fn encode_protobuf((registry, _): &mut Self::Registry) -> Option<usize> {
+        let bytes = prometheus_client::encoding::prometheus_protobuf::encode_to_vec(registry)
+            .expect("encodes");
+        Some(bytes.len())
+    }
 }

@@ -66,6 +66,22 @@ fn allocations<R>(f: impl FnOnce() -> R) -> (usize, R) {
     (ALLOCATIONS.load(Ordering::Relaxed) - before, r)
 }
 
+/// The chunked encoder's whole output in 64-byte chunks, appended to `out`.
+fn chunked(
+    registry: &Registry,
+    format: Format,
+    out: &mut Vec<u8>,
+) -> Result<(), metrics_core::Error> {
+    let mut enc: ChunkedEncoder<'_, Registry> = ChunkedEncoder::new(registry, format);
+    let mut buf = [0u8; 64];
+    loop {
+        match enc.fill(&mut buf)? {
+            0 => return Ok(()),
+            n => out.extend_from_slice(&buf[..n]),
+        }
+    }
+}
+
 static REQUESTS: Counter = Counter::new();
 static LATENCY: Histogram<11> = Histogram::new(&DEFAULT_BUCKETS);
 
@@ -116,15 +132,27 @@ fn hot_path_and_repeated_scrapes_allocate_nothing() {
     metrics_core::encode_to_vec(&registry, Format::Text, &mut out).unwrap();
     let first = out.clone();
     assert!(first.len() > 500_000, "{} bytes", first.len());
-    for format in [Format::Text, Format::OpenMetrics, Format::Text] {
+    let mut proto = Vec::new();
+    metrics_core::encode_to_vec(&registry, Format::Protobuf, &mut proto).unwrap();
+    for format in [
+        Format::Text,
+        Format::OpenMetrics,
+        Format::Protobuf,
+        Format::Text,
+    ] {
+        let out = if format == Format::Protobuf {
+            &mut proto
+        } else {
+            &mut out
+        };
         let (n, r) = allocations(|| {
             out.clear();
-            metrics_core::encode_to_vec(&registry, format, &mut out)
+            metrics_core::encode_to_vec(&registry, format, out)
         });
         r.unwrap();
         assert_eq!(n, 0, "a {format:?} scrape into a warm buffer allocated");
         if format == Format::Text {
-            assert_eq!(out, first, "nothing changed between the scrapes");
+            assert_eq!(*out, first, "nothing changed between the scrapes");
         }
     }
 
@@ -141,20 +169,26 @@ fn hot_path_and_repeated_scrapes_allocate_nothing() {
 
     // The chunked encoder never allocates, not even the first time.
     let mut bytes = Vec::with_capacity(first.len());
-    let (n, r) = allocations(|| {
-        let mut enc: ChunkedEncoder<'_, Registry> = ChunkedEncoder::new(&registry, Format::Text);
-        let mut buf = [0u8; 64];
-        loop {
-            match enc.fill(&mut buf) {
-                Ok(0) => return Ok(()),
-                Ok(n) => bytes.extend_from_slice(&buf[..n]),
-                Err(e) => return Err(e),
-            }
-        }
-    });
+    let (n, r) = allocations(|| chunked(&registry, Format::Text, &mut bytes));
     r.unwrap();
     assert_eq!(n, 0, "the chunked encoder allocated");
     assert_eq!(bytes, first);
+
+    // The protobuf exposition: into a fixed buffer and chunk by chunk, never allocating.
+    let mut fixed = vec![0u8; proto.len()];
+    let (n, r) = allocations(|| {
+        let mut sink = metrics_core::encoding::FixedBytes::new(&mut fixed);
+        metrics_core::encode_bytes(&registry, Format::Protobuf, &mut sink)
+    });
+    r.unwrap();
+    assert_eq!(n, 0, "a protobuf encode into a fixed buffer allocated");
+    assert_eq!(fixed, proto);
+    bytes.clear();
+    bytes.reserve(proto.len());
+    let (n, r) = allocations(|| chunked(&registry, Format::Protobuf, &mut bytes));
+    r.unwrap();
+    assert_eq!(n, 0, "the chunked protobuf encoder allocated");
+    assert_eq!(bytes, proto);
 
     // Hot path again, now that scrapes happened (snapshots flipped every histogram).
     let (n, ()) = allocations(|| {

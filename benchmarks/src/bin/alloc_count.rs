@@ -48,23 +48,39 @@ static GLOBAL: Counting = Counting;
 
 const SERIES: usize = 10_000;
 
-/// Encodes twice (the first fills the reused buffers), then counts a third encode.
-fn count<W: Workloads>() {
-    let mut registry = W::registry(SERIES);
-    W::encode(&mut registry);
-    W::encode(&mut registry);
+/// Runs `encode` twice (the first fills the reused buffers), then counts a third run and
+/// prints its line (`format`: `None` for the text format).
+fn count_one<R>(
+    name: &str,
+    format: Option<&str>,
+    registry: &mut R,
+    encode: impl Fn(&mut R) -> usize,
+) {
+    encode(registry);
+    encode(registry);
     let (a, b) = (
         ALLOCATIONS.load(Ordering::Relaxed),
         BYTES.load(Ordering::Relaxed),
     );
-    let len = W::encode(&mut registry);
+    let len = encode(registry);
     let allocations = ALLOCATIONS.load(Ordering::Relaxed) - a;
     let bytes = BYTES.load(Ordering::Relaxed) - b;
-    assert!(len > SERIES * 10, "{} encoded every series", W::NAME);
+    assert!(len > SERIES * 10, "{name} encoded every series");
+    let format = format.map_or(String::new(), |f| format!("\"format\": \"{f}\", "));
     println!(
-        "{{\"crate\": \"{}\", \"series\": {SERIES}, \"allocations\": {allocations}, \"bytes\": {bytes}}}",
-        W::NAME
+        "{{\"crate\": \"{name}\", {format}\"series\": {SERIES}, \"allocations\": {allocations}, \"bytes\": {bytes}}}"
     );
+}
+
+/// The text encode, and the protobuf one for the crates that write it.
+fn count<W: Workloads>() {
+    let mut registry = W::registry(SERIES);
+    count_one(W::NAME, None, &mut registry, W::encode);
+    if W::encode_protobuf(&mut registry).is_some() {
+        count_one(W::NAME, Some("protobuf"), &mut registry, |r| {
+            W::encode_protobuf(r).unwrap_or(0)
+        });
+    }
 }
 
 fn main() {

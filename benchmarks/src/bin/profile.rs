@@ -6,7 +6,8 @@
 //! ```
 //!
 //! Workloads: `counter_inc`, `labelled_inc`, `histogram_observe`, `encode_10k`, `encode_100k`,
-//! `native_observe` (crates `ours`, `prometheus_client`, `ours_classic` only);
+//! `native_observe` (crates `ours`, `prometheus_client`, `ours_classic` only),
+//! `encode_protobuf_10k` (`ours` and `prometheus_client` only);
 //! crates: `limit`, `ours`, `prometheus`, `prometheus_client`, `metrics`, `measured`. The
 //! setup (building the registry) runs once; compare two iteration counts to take it out.
 
@@ -48,6 +49,12 @@ fn run<W: Workloads>(workload: &str, iterations: usize) {
             let mut r = W::registry(n);
             (0..iterations).for_each(|_| {
                 black_box(W::encode(&mut r));
+            });
+        }
+        "encode_protobuf_10k" => {
+            let mut r = W::registry(10_000);
+            (0..iterations).for_each(|_| {
+                black_box(W::encode_protobuf(&mut r).expect("a protobuf encoder"));
             });
         }
         other => panic!("unknown workload {other:?}"),

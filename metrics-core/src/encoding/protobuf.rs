@@ -127,8 +127,14 @@ fn string<O: Out>(o: &mut O, field: u8, parts: &[&str]) -> Result<(), Error> {
 /// A message field: key, length, the message.
 #[inline]
 fn nested<O: Out, M: Msg>(o: &mut O, field: u8, m: &M) -> Result<(), Error> {
+    sized(o, field, m, m.size())
+}
+
+/// [`nested`] for a message whose length (`size`) is known.
+#[inline]
+fn sized<O: Out, M: Msg>(o: &mut O, field: u8, m: &M, size: usize) -> Result<(), Error> {
     o.byte(key(field, LEN))?;
-    o.varint(m.size() as u64)?;
+    o.varint(size as u64)?;
     m.write(o)
 }
 
@@ -504,11 +510,12 @@ pub(crate) fn write_member<O: Out>(
     written: usize,
     total: usize,
 ) -> Result<usize, Error> {
-    let written = written + s.field_size();
+    let size = s.size();
+    let written = written + len_field(size);
     if written > total {
         return Err(Error::ChangedWhileEncoding);
     }
-    nested(o, 4, s)?;
+    sized(o, 4, s, size)?;
     Ok(written)
 }
 
@@ -518,12 +525,13 @@ pub(crate) fn write_alone<O: Out>(
     f: &FamilyRef<'_>,
     s: &Series<'_>,
 ) -> Result<(), Error> {
+    let size = s.size();
     let family = Family {
         f,
-        metrics: s.field_size(),
+        metrics: len_field(size),
     };
     family.start(o)?;
-    nested(o, 4, s)?;
+    sized(o, 4, s, size)?;
     family.tail(o)
 }
 
