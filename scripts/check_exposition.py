@@ -13,9 +13,11 @@ format would show (`_bucket{le}` per bucket and `+Inf`, `_sum`, `_count`, `_crea
 {"name", "labels", "schema", "zero_threshold", "zero_count", "positive": [[index, count]...],
 "negative": [...]}; the spans and deltas read must give exactly those buckets, and a
 histogram Prometheus would read as native must be listed. EXPECTED_JSON is a list of
-{"name": ..., "labels": {...}, "value": number | "NaN" | "+Inf" | "-Inf"}.
+{"name": ..., "labels": {...}, "value": number | "NaN" | "+Inf" | "-Inf"} with an optional
+"exemplar": {"labels": {...}, "value": number, "timestamp": number | null} or null.
 Every parsed sample must be expected and every expected sample parsed, with equal values
-(`le` labels compared as floats). Exits 1 and lists the differences otherwise.
+(`le` labels compared as floats) and, where the entry has an "exemplar" member, an equal
+exemplar (null: the sample must have none). Exits 1 and lists the differences otherwise.
 """
 import json
 import math
@@ -187,6 +189,28 @@ def parse_protobuf(data):
         yield Family(samples)
 
 
+def timestamp(t):
+    """A parsed timestamp (float, or prometheus_client's Timestamp) as float seconds."""
+    if t is None:
+        return None
+    if hasattr(t, "sec"):
+        return t.sec + t.nsec / 1e9
+    return float(t)
+
+
+def parsed_exemplar(e):
+    if e is None:
+        return None
+    return (dict(e.labels), float(e.value), timestamp(e.timestamp))
+
+
+def expected_exemplar(e):
+    if e is None:
+        return None
+    t = e.get("timestamp")
+    return (dict(e["labels"]), as_float(e["value"]), None if t is None else float(t))
+
+
 def main():
     fmt, path, expected_path = sys.argv[1:4]
     if fmt == "protobuf":
@@ -198,6 +222,7 @@ def main():
         parse = parse_openmetrics if fmt == "openmetrics" else parse_text
         families_iter = parse(text)
     parsed = {}
+    exemplars = {}
     families = 0
     for family in families_iter:
         families += 1
@@ -207,14 +232,25 @@ def main():
                 print(f"duplicate sample {k}")
                 return 1
             parsed[k] = float(s.value)
+            exemplars[k] = parsed_exemplar(getattr(s, "exemplar", None))
     with open(expected_path, encoding="utf-8") as f:
-        expected = {key(e["name"], e["labels"]): as_float(e["value"]) for e in json.load(f)}
+        entries = json.load(f)
+    expected = {key(e["name"], e["labels"]): as_float(e["value"]) for e in entries}
+    expected_exemplars = {
+        key(e["name"], e["labels"]): expected_exemplar(e["exemplar"])
+        for e in entries
+        if "exemplar" in e
+    }
     problems = []
     for k, v in expected.items():
         if k not in parsed:
             problems.append(f"missing: {k} (expected {v})")
         elif not same(parsed[k], v):
             problems.append(f"value: {k}: parsed {parsed[k]!r}, expected {v!r}")
+        elif k in expected_exemplars and exemplars[k] != expected_exemplars[k]:
+            problems.append(
+                f"exemplar: {k}: parsed {exemplars[k]!r}, expected {expected_exemplars[k]!r}"
+            )
     for k in parsed.keys() - expected.keys():
         problems.append(f"unexpected: {k} = {parsed[k]}")
     natives = ""
@@ -238,7 +274,11 @@ def main():
         print(p)
     if problems:
         return 1
-    print(f"{fmt}: {families} families, {len(parsed)} samples{natives}, all equal to what was set")
+    with_exemplar = sum(1 for e in exemplars.values() if e is not None)
+    print(
+        f"{fmt}: {families} families, {len(parsed)} samples ({with_exemplar} with an exemplar)"
+        f"{natives}, all equal to what was set"
+    )
     return 0
 
 

@@ -14,7 +14,7 @@ pub(crate) use loom::sync::atomic::AtomicU32;
 #[cfg(all(loom, feature = "alloc"))]
 pub(crate) use loom::sync::atomic::AtomicUsize;
 #[cfg(loom)]
-pub(crate) use loom::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use loom::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 #[cfg(all(
     not(loom),
@@ -25,7 +25,7 @@ pub(crate) use portable_atomic::AtomicU32;
 #[cfg(all(not(loom), feature = "portable-atomic", feature = "alloc"))]
 pub(crate) use portable_atomic::AtomicUsize;
 #[cfg(all(not(loom), feature = "portable-atomic"))]
-pub(crate) use portable_atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use portable_atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 #[cfg(all(
     not(loom),
@@ -36,7 +36,7 @@ pub(crate) use core::sync::atomic::AtomicU32;
 #[cfg(all(not(loom), not(feature = "portable-atomic"), feature = "alloc"))]
 pub(crate) use core::sync::atomic::AtomicUsize;
 #[cfg(all(not(loom), not(feature = "portable-atomic")))]
-pub(crate) use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+pub(crate) use core::sync::atomic::{fence, AtomicBool, AtomicU64, Ordering};
 
 /// Tells the CPU (or loom's scheduler) that we are spinning on a value another thread will
 /// change.

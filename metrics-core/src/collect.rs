@@ -201,6 +201,25 @@ pub trait Collect: Send + Sync {
         let _ = index;
         None
     }
+    /// True when the series may carry exemplars (the encoders then ask
+    /// [`exemplar`](Collect::exemplar) for each counter and bucket line in OpenMetrics). The
+    /// default is `false`: plain metrics cost the encoders nothing more. An implementation
+    /// that returns `true` must not pre-render its lines (keep the default `write_rendered`).
+    fn has_exemplars(&self) -> bool {
+        false
+    }
+    /// The exemplar of series `index` on line `bucket` (0 for a counter's `_total`; for a
+    /// histogram the bucket's index, `bounds().len()` for `+Inf`), copied into `buf`
+    /// ([`EXEMPLAR_BYTES`](crate::EXEMPLAR_BYTES) fits any), or `None`.
+    fn exemplar<'b>(
+        &self,
+        index: usize,
+        bucket: usize,
+        buf: &'b mut [u8],
+    ) -> Option<crate::ExemplarRef<'b>> {
+        let _ = (index, bucket, buf);
+        None
+    }
     /// The streaming encoder's fast path: an implementation that keeps each series' sample
     /// line pre-rendered up to its value (a run-time registry's counter and gauge families)
     /// writes its first series' lines straight into `w` and returns how many series it wrote;

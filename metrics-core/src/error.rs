@@ -84,6 +84,12 @@ pub enum Error {
         /// The bytes the family stores per label value.
         capacity: usize,
     },
+    /// An exemplar's label names and values add up to more than the 128 UTF-8 characters
+    /// OpenMetrics allows.
+    ExemplarTooLong {
+        /// The characters the label set has.
+        chars: usize,
+    },
     /// The output sink refused the bytes (full buffer, closed stream).
     Write,
     /// The protobuf exposition was asked of a text writer (`core::fmt::Write`): it is binary.
@@ -349,6 +355,18 @@ impl Error {
                     Text("`): raise the family's bytes per value or shorten the value"),
                 ]
             }
+            Error::ExemplarTooLong { chars } => {
+                return [
+                    Text("an exemplar's label names and values have "),
+                    Number(*chars),
+                    Text(
+                        " characters, more than the 128 OpenMetrics allows: keep only the ids \
+                          that link to the observation (e.g. `trace_id`)",
+                    ),
+                    Text(""),
+                    Text(""),
+                ]
+            }
             Error::Write => return only("the output sink refused the bytes"),
             Error::BinaryFormat => {
                 return only(
@@ -428,6 +446,7 @@ mod tests {
             (Error::TooManyBuckets { capacity: 0 }, "a histogram has more buckets than the chunked encoder's snapshot holds (0); raise the encoder's `BUCKETS` parameter"),
             (Error::TooManyLabels { limit: 48 }, "a series has more labels than a Remote-Write request holds (48, `__name__`, `le` and external labels included): use fewer labels"),
             (Error::LabelValueTooLong { capacity: 8 }, "a label value is longer than the family stores (8 bytes); it is counted in the overflow series (label values `__overflow__`): raise the family's bytes per value or shorten the value"),
+            (Error::ExemplarTooLong { chars: 129 }, "an exemplar's label names and values have 129 characters, more than the 128 OpenMetrics allows: keep only the ids that link to the observation (e.g. `trace_id`)"),
             (Error::Write, "the output sink refused the bytes"),
             (Error::BinaryFormat, "the protobuf format is binary and cannot go into a text writer: use `encode_bytes`, `encode_to_vec` or the `ChunkedEncoder`"),
             (Error::ChangedWhileEncoding, "a collector changed a series' labels or value kind between two reads of one scrape: a collector must give the same labels for an index while a scrape runs"),

@@ -394,6 +394,25 @@ impl<M: FamilyMember> Collect for Family<M> {
     fn label_count(&self) -> usize {
         self.label_count
     }
+
+    fn has_exemplars(&self) -> bool {
+        self.overflow.has_exemplars()
+    }
+
+    fn exemplar<'b>(
+        &self,
+        index: usize,
+        bucket: usize,
+        buf: &'b mut [u8],
+    ) -> Option<crate::ExemplarRef<'b>> {
+        if let Some(e) = self.series.get(index) {
+            return e.metric.exemplar(0, bucket, buf);
+        }
+        if index == self.series.len() && self.overflowed() {
+            return self.overflow.exemplar(0, bucket, buf);
+        }
+        None
+    }
 }
 
 impl<M: FamilyMember + Metric> Metric for Family<M> {

@@ -193,7 +193,7 @@ impl<C: AsRef<[AtomicU64]>, X: ShardExt> Core<C, X> {
 /// The bucket of `v`: the first bound `>= v` (Prometheus' `le`), `bounds.len()` for `+Inf`
 /// and NaN.
 #[inline]
-fn bucket_index(bounds: &[f64], v: f64) -> usize {
+pub(crate) fn bucket_index(bounds: &[f64], v: f64) -> usize {
     if v.is_nan() {
         bounds.len()
     } else if bounds.len() <= 16 {

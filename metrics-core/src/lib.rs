@@ -16,6 +16,7 @@ mod counter;
 mod desc;
 pub mod encoding;
 mod error;
+mod exemplar;
 mod exposed;
 mod gauge;
 mod histogram;
@@ -26,6 +27,7 @@ pub mod parse;
 pub mod remote_write;
 pub mod snappy;
 mod static_registry;
+mod with_exemplars;
 
 #[cfg(feature = "alloc")]
 mod append;
@@ -50,8 +52,9 @@ pub use collect::{
 pub use collector::{FnCounter, FnGauge};
 pub use counter::{Counter, FloatCounter};
 pub use desc::Desc;
-pub use encoding::{encode, encode_bytes, ChunkedEncoder};
+pub use encoding::{encode, encode_bytes, encode_with, ChunkedEncoder};
 pub use error::{Error, Truncated};
+pub use exemplar::{Exemplar, ExemplarRef, EXEMPLAR_BYTES, EXEMPLAR_MAX_CHARS};
 pub use gauge::Gauge;
 pub use histogram::Histogram;
 pub use name::{validate_label_name, validate_label_names, validate_metric_name};
@@ -60,6 +63,9 @@ pub use native::{
 };
 pub use negotiate::{negotiate, Format};
 pub use static_registry::{StaticEntry, StaticFamily, StaticRegistry, StaticSeries};
+#[cfg(feature = "alloc")]
+pub use with_exemplars::DynHistogramWithExemplars;
+pub use with_exemplars::{CounterWithExemplar, HistogramWithExemplars};
 
 #[cfg(feature = "alloc")]
 pub use encoding::encode_to_vec;

@@ -135,3 +135,26 @@ fn python_protobuf_reads_back_native_histograms_and_start_times() {
     let file = write_exposition(dir.path(), "native.om.txt", &r, Format::OpenMetrics);
     python_round_trip("openmetrics", &file, &expected, dir.path());
 }
+
+/// The strict OpenMetrics parser reads every exemplar (labels, value, timestamp) and every
+/// `_created` sample back to what was set; promtool accepts the text format of the same
+/// registry (no exemplars there).
+#[test]
+#[ignore = "needs python prometheus_client and promtool; run via scripts/test.sh"]
+fn python_reads_back_exemplars_and_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, expected) = common::exemplar_registry();
+    let file = write_exposition(dir.path(), "exemplars.om.txt", &r, Format::OpenMetrics);
+    python_round_trip("openmetrics", &file, &expected, dir.path());
+    let without_created: Vec<_> = expected
+        .iter()
+        .filter(|s| !s.name.ends_with("_created"))
+        .map(|s| common::Sample {
+            exemplar: None,
+            ..s.clone()
+        })
+        .collect();
+    let file = write_exposition(dir.path(), "exemplars.prom", &r, Format::Text);
+    python_round_trip("text", &file, &without_created, dir.path());
+    promtool_clean(&file);
+}

@@ -183,3 +183,9 @@ fn output_is_stable_across_scrapes() {
     let b = encoded(&r, Format::OpenMetrics);
     assert_eq!(a, b, "two scrapes with no change give the same bytes");
 }
+
+#[test]
+fn exemplar_registry_openmetrics() {
+    let (r, _) = common::exemplar_registry();
+    check_golden("exemplars.om.txt", &encoded(&r, Format::OpenMetrics));
+}

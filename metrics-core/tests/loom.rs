@@ -1,5 +1,6 @@
 //! Loom models of the histogram's hot/cold-shard scheme (`src/histogram.rs`), its native
-//! buckets (`src/native.rs`) and the fixed-capacity families.
+//! buckets (`src/native.rs`), the fixed-capacity families and the exemplar seqlock
+//! (`src/exemplar.rs`).
 //!
 //! Run with:
 //!
@@ -345,5 +346,66 @@ fn heapless_family_reader_sees_nothing_or_the_whole_series() {
         }
         t.join().unwrap();
         assert_eq!(f.get(&["ab"]).map(Counter::get), Some(1));
+    });
+}
+
+/// The label sets, values and timestamps the exemplar writers store: set `i` is recognisable
+/// from any one of its parts, and the long one spans three data words, so a torn read (words of
+/// two sets, or a value of another set) cannot look like a whole one.
+const EXEMPLARS: [(&str, f64, Option<f64>); 3] = [
+    ("a", 1.0, Some(10.0)),
+    ("bbbbbbbbbbbbbbbbbbbb", 2.0, None),
+    ("cc", 3.0, Some(30.0)),
+];
+
+/// Which of [`EXEMPLARS`] a read exemplar is; panics on anything else (a torn exemplar).
+fn whole_exemplar(x: &metrics_core::ExemplarRef<'_>) -> usize {
+    let labels: Vec<(&str, &str)> = x.labels().collect();
+    let i = EXEMPLARS
+        .iter()
+        .position(|(id, v, t)| labels == [("id", *id)] && x.value() == *v && x.timestamp() == *t)
+        .unwrap_or_else(|| {
+            panic!(
+                "torn exemplar: {labels:?} {} {:?}",
+                x.value(),
+                x.timestamp()
+            )
+        });
+    i
+}
+
+/// (g) The exemplar seqlock: two writers (one sets twice) and a reader that reads twice. Every
+/// read is one whole exemplar that some writer stored, never parts of two; a writer that
+/// finds the slot busy gives up at once (`set` returns false), and after the join the slot
+/// holds one of the exemplars whose `set` returned true.
+#[test]
+fn exemplar_reads_are_never_torn() {
+    builder(PREEMPTIONS, true).check(|| {
+        let e = Arc::new(metrics_core::Exemplar::new());
+        let writer = |e: Arc<metrics_core::Exemplar>, which: &'static [usize]| {
+            thread::spawn(move || {
+                let mut stored = Vec::new();
+                for &i in which {
+                    let (id, v, t) = EXEMPLARS[i];
+                    if e.set(&[("id", id)], v, t).unwrap() {
+                        stored.push(i);
+                    }
+                }
+                stored
+            })
+        };
+        let a = writer(e.clone(), &[0, 2]);
+        let b = writer(e.clone(), &[1]);
+        let mut buf = [0u8; 64];
+        for _ in 0..2 {
+            if let Some(x) = e.read(&mut buf) {
+                whole_exemplar(&x);
+            }
+        }
+        let mut stored = a.join().unwrap();
+        stored.extend(b.join().unwrap());
+        assert!(!stored.is_empty(), "one writer always gets through");
+        let last = whole_exemplar(&e.read(&mut buf).expect("quiescent: readable"));
+        assert!(stored.contains(&last), "{last} was never stored");
     });
 }

@@ -426,3 +426,153 @@ fn native_scrapes_during_observations_are_consistent() {
     assert!(last <= total);
     h.snapshot(|s| assert_eq!(s.native().unwrap().schema(), -4));
 }
+
+/// One exemplar as the scraper parsed it: labels, value, timestamp.
+type ParsedExemplar = (BTreeMap<String, String>, f64, Option<f64>);
+
+/// The exemplar after ` # ` on an OpenMetrics sample line, if any.
+fn exemplar_of(line: &str) -> Option<ParsedExemplar> {
+    let (_, rest) = line.split_once(" # {")?;
+    let (labels, rest) = rest
+        .split_once("} ")
+        .unwrap_or_else(|| panic!("unterminated exemplar: {line}"));
+    let labels = labels
+        .split(',')
+        .map(|kv| {
+            let (k, v) = kv
+                .split_once('=')
+                .unwrap_or_else(|| panic!("bad label: {line}"));
+            (k.to_string(), v.trim_matches('"').to_string())
+        })
+        .collect();
+    let mut nums = rest.split(' ').map(|n| n.parse::<f64>().unwrap());
+    Some((labels, nums.next().unwrap(), nums.next()))
+}
+
+/// Writer `w`'s `n`th exemplar: every part of it says `n` and `w`, so a torn one (parts of
+/// two `set`s) cannot pass [`check_exemplar`].
+fn exemplar_labels(w: usize, n: u64) -> [(String, String); 3] {
+    [
+        ("writer".into(), w.to_string()),
+        ("n".into(), n.to_string()),
+        (
+            "check".into(),
+            format!("{w}-{n}-{}", n.wrapping_mul(2_654_435_761) % 1000),
+        ),
+    ]
+}
+
+/// Panics unless `x` is exactly one writer's exemplar number `n` on a line of `family`.
+fn check_exemplar(family: &str, x: &ParsedExemplar, line: &str) {
+    let (labels, value, ts) = x;
+    let w: usize = labels["writer"].parse().unwrap();
+    let n: u64 = labels["n"].parse().unwrap();
+    let want: BTreeMap<String, String> = exemplar_labels(w, n).into_iter().collect();
+    assert_eq!(labels, &want, "torn exemplar labels: {line}");
+    let want_value = if family == "hits" {
+        (n % 7 + 1) as f64
+    } else {
+        0.5 + (n % 3) as f64
+    };
+    assert_eq!(*value, want_value, "torn exemplar value: {line}");
+    assert_eq!(
+        *ts,
+        Some(n as f64 + w as f64 / 4.0),
+        "torn exemplar timestamp: {line}"
+    );
+    if family == "took" {
+        let le = ["le=\"1.0\"", "le=\"2.0\"", "le=\"+Inf\""][(n % 3) as usize];
+        assert!(line.contains(le), "exemplar in the wrong bucket: {line}");
+    }
+}
+
+/// Two threads set exemplars on a counter and a histogram as fast as they can while a third
+/// scrapes (both encoders): every exemplar it reads is one whole `set` of one writer (labels,
+/// value and timestamp of the same observation), never a mix.
+#[test]
+fn exemplars_are_never_torn_while_two_threads_write() {
+    use metrics_core::{CounterWithExemplar, DynHistogramWithExemplars};
+    let mut r = Registry::new();
+    let hits = r
+        .register(Desc::new("hits", "Hits."), CounterWithExemplar::new())
+        .unwrap();
+    let took = r
+        .register(
+            Desc::new("took", "Took."),
+            DynHistogramWithExemplars::new(&[1.0, 2.0]).unwrap(),
+        )
+        .unwrap();
+    let r = Arc::new(r);
+    let stop = Arc::new(AtomicBool::new(false));
+    let start = Arc::new(Barrier::new(3));
+    let writers: Vec<_> = (0..2)
+        .map(|w| {
+            let (hits, took, stop, start) =
+                (hits.clone(), took.clone(), stop.clone(), start.clone());
+            std::thread::spawn(move || {
+                start.wait();
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) && n < MAX_OBSERVATIONS as u64 {
+                    let owned = exemplar_labels(w, n);
+                    let labels: Vec<(&str, &str)> = owned
+                        .iter()
+                        .map(|(k, v)| (k.as_str(), v.as_str()))
+                        .collect();
+                    let ts = Some(n as f64 + w as f64 / 4.0);
+                    hits.inc_by_with_exemplar(n % 7 + 1, &labels, ts).unwrap();
+                    took.observe_with_exemplar(0.5 + (n % 3) as f64, &labels, ts)
+                        .unwrap();
+                    n += 1;
+                }
+                n
+            })
+        })
+        .collect();
+    start.wait();
+    let (mut seen, mut scrapes) = (0usize, 0usize);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let mut buf = [0u8; 64];
+        while scrapes < 2_000 {
+            let text = if scrapes % 4 == 3 {
+                let mut enc: ChunkedEncoder<'_, Registry> =
+                    ChunkedEncoder::new(&*r, Format::OpenMetrics);
+                let mut out = Vec::new();
+                loop {
+                    let n = enc.fill(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    out.extend_from_slice(&buf[..n]);
+                }
+                String::from_utf8(out).unwrap()
+            } else {
+                let mut s = String::new();
+                metrics_core::encode(&*r, Format::OpenMetrics, &mut s).unwrap();
+                s
+            };
+            for line in text.lines() {
+                if let Some(x) = exemplar_of(line) {
+                    let family = if line.starts_with("hits") {
+                        "hits"
+                    } else {
+                        "took"
+                    };
+                    check_exemplar(family, &x, line);
+                    seen += 1;
+                }
+            }
+            scrapes += 1;
+        }
+    }));
+    stop.store(true, Ordering::Relaxed);
+    let sets: Vec<u64> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+    eprintln!("{scrapes} scrapes, {seen} exemplars checked, writers set {sets:?}");
+    assert!(
+        seen > scrapes,
+        "exemplars were seen ({seen} in {scrapes} scrapes)"
+    );
+    assert!(sets.iter().all(|n| *n > 0), "both writers ran: {sets:?}");
+}

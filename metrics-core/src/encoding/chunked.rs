@@ -6,7 +6,10 @@
 //! produced, and every line of the series (all buckets, `_sum` and `_count` of a histogram)
 //! is rendered from that capture: the consistency guarantees of the streaming encoder hold
 //! whatever the buffer size. The capture holds up to `B` finite buckets (default 32); a
-//! histogram with more is [`Error::TooManyBuckets`].
+//! histogram with more is [`Error::TooManyBuckets`]. Likewise a line's exemplar is copied
+//! once, when the line's first byte is produced, into a buffer of `X` bytes (default
+//! [`EXEMPLAR_BYTES`], which holds any): an exemplar larger than `X` is left out (`X = 0`
+//! leaves all out, for a device that sets none and wants the RAM).
 //!
 //! The protobuf exposition goes the same way, a *unit* at a time instead of a line: a family's
 //! length and head, each series' `Metric` (its value captured when its first byte is
@@ -21,9 +24,11 @@ use core::fmt::{self, Write};
 use super::line::{self, Meta, Num, Slot};
 #[cfg(feature = "chunked-protobuf")]
 use super::protobuf::{self as pb, Out};
+use super::Options;
 use crate::collect::{Families, FamilyRef, StrList, Value};
 #[cfg(feature = "chunked-protobuf")]
 use crate::collect::{HistogramValue, NativeHistogramValue, Sign};
+use crate::exemplar::{ExemplarRef, EXEMPLAR_BYTES};
 use crate::exposed::base;
 use crate::{Error, Format};
 
@@ -105,9 +110,15 @@ enum Captured {
 /// assert_eq!(out, b"# HELP hits_total Cache hits.\n# TYPE hits_total counter\nhits_total 0\n");
 /// ```
 #[derive(Debug)]
-pub struct ChunkedEncoder<'r, F: Families + ?Sized, const B: usize = 32> {
+pub struct ChunkedEncoder<
+    'r,
+    F: Families + ?Sized,
+    const B: usize = 32,
+    const X: usize = EXEMPLAR_BYTES,
+> {
     registry: &'r F,
     format: Format,
+    options: Options,
     family: usize,
     stage: Stage,
     /// Line of the current series.
@@ -124,14 +135,25 @@ pub struct ChunkedEncoder<'r, F: Families + ?Sized, const B: usize = 32> {
     #[cfg(feature = "chunked-protobuf")]
     native: Option<NativeCap>,
     cumulative: [u64; B],
+    /// The current line's exemplar: its labels' length in `exemplar_buf`, value, timestamp.
+    exemplar: Option<(usize, f64, Option<f64>)>,
+    exemplar_buf: [u8; X],
 }
 
-impl<'r, F: Families + ?Sized, const B: usize> ChunkedEncoder<'r, F, B> {
+impl<'r, F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'r, F, B, X> {
     /// An encoder at the start of `registry`'s exposition.
     pub fn new(registry: &'r F, format: Format) -> Self {
+        Self::with_options(registry, format, Options::new())
+    }
+
+    /// An encoder with [`Options`] (e.g. without `_created` samples).
+    pub fn with_options(registry: &'r F, format: Format, options: Options) -> Self {
         ChunkedEncoder {
             registry,
             format,
+            options,
+            exemplar: None,
+            exemplar_buf: [0; X],
             family: 0,
             stage: Stage::Meta(Meta::Help),
             line: 0,
@@ -158,6 +180,7 @@ impl<'r, F: Families + ?Sized, const B: usize> ChunkedEncoder<'r, F, B> {
         self.line = 0;
         self.offset = 0;
         self.captured = None;
+        self.exemplar = None;
         #[cfg(feature = "chunked-protobuf")]
         {
             self.pb = PB_START;
@@ -218,14 +241,18 @@ impl<'r, F: Families + ?Sized, const B: usize> ChunkedEncoder<'r, F, B> {
                     }
                     let mut finished = true;
                     // Captured with the values, when the series' first byte is produced.
+                    let om = format == Format::OpenMetrics;
                     if self.captured.is_none() {
-                        self.created = if format == Format::OpenMetrics {
+                        self.created = if om && self.options.shows_created() {
                             f.metric.created(index)
                         } else {
                             None
                         };
                     }
                     let mut state = SeriesState {
+                        exemplars: (om && f.metric.has_exemplars()).then_some(index),
+                        exemplar: &mut self.exemplar,
+                        exemplar_buf: &mut self.exemplar_buf,
                         created: self.created,
                         line: &mut self.line,
                         offset: &mut self.offset,
@@ -259,7 +286,7 @@ const PB_START: PbFamily = PbFamily {
 };
 
 #[cfg(feature = "chunked-protobuf")]
-impl<F: Families + ?Sized, const B: usize> ChunkedEncoder<'_, F, B> {
+impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F, B, X> {
     /// [`fill`](Self::fill) for the protobuf exposition.
     fn fill_protobuf(&mut self, win: &mut Window<'_>) -> Result<usize, Error> {
         loop {
@@ -575,7 +602,11 @@ impl Out for Window<'_> {
     }
 }
 
-struct SeriesState<'s, const B: usize> {
+struct SeriesState<'s, const B: usize, const X: usize> {
+    /// The series' index when its exemplars are written.
+    exemplars: Option<usize>,
+    exemplar: &'s mut Option<(usize, f64, Option<f64>)>,
+    exemplar_buf: &'s mut [u8; X],
     /// The series' `_created` time (OpenMetrics only).
     created: Option<f64>,
     line: &'s mut usize,
@@ -584,7 +615,7 @@ struct SeriesState<'s, const B: usize> {
     cumulative: &'s mut [u64; B],
 }
 
-impl<const B: usize> SeriesState<'_, B> {
+impl<const B: usize, const X: usize> SeriesState<'_, B, X> {
     /// Renders the series' remaining lines into `win`; `Ok(true)` when all are delivered.
     fn render(
         &mut self,
@@ -628,8 +659,22 @@ impl<const B: usize> SeriesState<'_, B> {
                 _ => return Err(Error::KindMismatch),
             };
             let le = line::le(slot, bounds);
+            if *self.offset == 0 {
+                // The line starts in this buffer: capture its exemplar now.
+                let bucket = line::exemplar_bucket(slot, f.kind, buckets);
+                *self.exemplar = match (self.exemplars, bucket) {
+                    (Some(index), Some(bucket)) => f
+                        .metric
+                        .exemplar(index, bucket, &mut self.exemplar_buf[..])
+                        .map(|x| (x.raw().len(), x.value(), x.timestamp())),
+                    _ => None,
+                };
+            }
+            let exemplar = self
+                .exemplar
+                .map(|(len, v, t)| ExemplarRef::from_parts(&self.exemplar_buf[..len], v, t));
             if !emit(win, self.offset, |w| {
-                line::write_sample(w, base, suffix, names, values, le, num)
+                line::write_sample(w, base, suffix, names, values, le, num, exemplar.as_ref())
             })? {
                 return Ok(false);
             }

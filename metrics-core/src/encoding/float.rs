@@ -127,6 +127,41 @@ pub fn write_canonical_f64<W: Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result 
     }
 }
 
+/// Writes finite `v` in positional notation, never with an exponent, with the shortest digits
+/// that read back as `v` (`1700000000.123`, `0.05`, `12`): what an exemplar's timestamp needs,
+/// since prometheus_client reads `1.7e+09` there as 1.7 seconds. NaN and ±Inf as
+/// [`write_f64`] writes them, and so are magnitudes outside `[1e-6, 1e15)` (no timestamp).
+pub(crate) fn write_positional_f64<W: Write + ?Sized>(w: &mut W, v: f64) -> fmt::Result {
+    let a = v.abs();
+    if !v.is_finite() || a >= 1e15 || (a < 1e-6 && a != 0.0) {
+        return write_f64(w, v);
+    }
+    let mut digits = [0u8; 17];
+    let (n, k) = shortest_digits(v, &mut digits);
+    let digits = digits.get(..n).unwrap_or(&[]);
+    let mut out = Buf::new();
+    if v.is_sign_negative() && v != 0.0 {
+        out.push(b'-');
+    }
+    if k < 0 {
+        out.extend(b"0.");
+        for _ in 0..(-k - 1) {
+            out.push(b'0');
+        }
+        out.extend(digits);
+    } else {
+        let int = k as usize + 1;
+        for i in 0..int {
+            out.push(digits.get(i).copied().unwrap_or(b'0'));
+        }
+        if n > int {
+            out.push(b'.');
+            out.extend(digits.get(int..).unwrap_or(&[]));
+        }
+    }
+    out.flush(w)
+}
+
 /// The fast path for the values expositions are full of (`0.25`, `0.005`, `12.75`, bucket
 /// bounds): magnitudes in `[1e-4, 1e6)`, where Go's 'g' writes plain decimals, with at most 9
 /// fraction digits. `k` is the fewest fraction digits with `round(|v| × 10^k) / 10^k == |v|`:
@@ -740,6 +775,36 @@ mod tests {
     extern crate std;
 
     use super::*;
+
+    #[test]
+    fn positional_has_no_exponent_and_round_trips() {
+        let p = |v: f64| {
+            let mut s = std::string::String::new();
+            write_positional_f64(&mut s, v).unwrap();
+            s
+        };
+        for (v, want) in [
+            (1_700_000_000.123, "1700000000.123"),
+            (1_700_000_002.25, "1700000002.25"),
+            (1_700_000_000.0, "1700000000"),
+            (0.05, "0.05"),
+            (0.000_001_5, "0.0000015"),
+            (0.0, "0"),
+            (-2.5, "-2.5"),
+            (123_456_789_012_345.6, "123456789012345.6"),
+            (1e15, "1000000000000000"),
+            (1.5e15, "1500000000000000"),
+            (1e300, "1e+300"),
+            (f64::NAN, "NaN"),
+        ] {
+            assert_eq!(p(v), want);
+        }
+        for v in [1.7e9 + 1.0 / 3.0, 1e-6, 99_999.000_001, 1e14 + 0.5] {
+            let s = p(v);
+            assert!(!s.contains('e'), "{s}");
+            assert_eq!(s.parse::<f64>().unwrap(), v, "{s}");
+        }
+    }
 
     /// The previous general path, kept as the reference: `core`'s shortest digits (`{:e}`),
     /// with exact ties moved to the even digit as Go does. Returns the digits and exponent.

@@ -8,8 +8,9 @@
 use core::fmt::Write;
 
 use super::escape;
-use super::float::{write_canonical_f64, write_f64, write_u64_then};
+use super::float::{write_canonical_f64, write_f64, write_positional_f64, write_u64_then};
 use crate::collect::{FamilyRef, Kind, StrList, Value};
+use crate::exemplar::{ExemplarRef, EXEMPLAR_BYTES};
 use crate::exposed::base;
 use crate::{Error, Format};
 
@@ -87,7 +88,7 @@ pub(crate) fn write_meta<W: Write + ?Sized>(
     Ok(true)
 }
 
-/// Writes one sample line: `base+suffix{labels[,le="…"]} value\n`.
+/// Writes one sample line: `base+suffix{labels[,le="…"]} value[ # {exemplar} v [t]]\n`.
 #[allow(clippy::too_many_arguments)]
 #[inline]
 pub(crate) fn write_sample<W: Write + ?Sized>(
@@ -98,9 +99,55 @@ pub(crate) fn write_sample<W: Write + ?Sized>(
     values: StrList<'_>,
     le: Option<f64>,
     value: Num,
+    exemplar: Option<&ExemplarRef<'_>>,
 ) -> core::fmt::Result {
     write_prefix(w, base, suffix, names, values, le)?;
-    write_num_line(w, value)
+    let Some(x) = exemplar else {
+        return write_num_line(w, value);
+    };
+    match value {
+        Num::U64(v) => write_u64_then(w, v, false)?,
+        Num::F64(v) => write_f64(w, v)?,
+    }
+    write_exemplar(w, x)?;
+    w.write_str("\n")
+}
+
+/// Writes an exemplar as OpenMetrics puts it after a sample's value:
+/// ` # {name="value",…} value[ timestamp]`.
+pub(crate) fn write_exemplar<W: Write + ?Sized>(
+    w: &mut W,
+    x: &ExemplarRef<'_>,
+) -> core::fmt::Result {
+    w.write_str(" # {")?;
+    for (i, (name, value)) in x.labels().enumerate() {
+        if i > 0 {
+            w.write_str(",")?;
+        }
+        w.write_str(name)?;
+        w.write_str("=\"")?;
+        escape::label_value(w, value)?;
+        w.write_str("\"")?;
+    }
+    w.write_str("} ")?;
+    write_f64(w, x.value())?;
+    if let Some(t) = x.timestamp() {
+        w.write_str(" ")?;
+        write_positional_f64(w, t)?;
+    }
+    Ok(())
+}
+
+/// The exemplar line `slot` can carry: a counter's `_total` (0) or a bucket (its index,
+/// `+Inf` = `buckets`).
+#[inline]
+pub(crate) fn exemplar_bucket(slot: Slot, kind: Kind, buckets: usize) -> Option<usize> {
+    match slot {
+        Slot::Scalar if kind == Kind::Counter => Some(0),
+        Slot::Bucket(i) => Some(i),
+        Slot::Inf => Some(buckets),
+        _ => None,
+    }
 }
 
 /// Writes the start of a sample line, up to and including the space before the value:
@@ -279,7 +326,10 @@ pub(crate) fn number(
 
 /// Writes every sample line of one series (the streaming path); `base` is the family's
 /// [`base`] name, computed once per family by the caller; `created` is the series' start time
-/// (written in OpenMetrics only, see [`Collect::created`](crate::Collect::created)).
+/// (written in OpenMetrics only, see [`Collect::created`](crate::Collect::created));
+/// `exemplars` is the series' index when its exemplars are to be written (OpenMetrics, a
+/// family whose [`has_exemplars`](crate::Collect::has_exemplars)).
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn write_series<W: Write + ?Sized>(
     w: &mut W,
     f: &FamilyRef<'_>,
@@ -288,31 +338,82 @@ pub(crate) fn write_series<W: Write + ?Sized>(
     values: StrList<'_>,
     value: Value<'_>,
     created: Option<f64>,
+    exemplars: Option<usize>,
 ) -> Result<(), Error> {
     check(f, values, &value)?;
-    let names = f.desc.label_names();
     let created = created.filter(|_| format == Format::OpenMetrics && f.kind != Kind::Gauge);
-    // Counters and gauges: one line (two with `_created`), no plan to walk.
-    if let Some((suffix, num)) = scalar(&value) {
-        write_sample(w, base, suffix, names, values, None, num)?;
-        if let Some(t) = created {
-            write_sample(w, base, "_created", names, values, None, Num::F64(t))?;
-        }
-        return Ok(());
-    }
-    let bounds: &[f64] = match value {
-        Value::Histogram(h) => h.bounds(),
-        _ => &[],
+    let mut line = Line {
+        f,
+        base,
+        values,
+        exemplars,
     };
-    let omit = omit_sum(format, bounds);
-    let mut cumulative = 0u64;
-    let mut k = 0;
-    while let Some((suffix, slot)) = plan(f.kind, bounds.len(), omit, created.is_some(), k) {
-        let num = number(slot, value, bounds.len(), &mut cumulative, created)?;
-        write_sample(w, base, suffix, names, values, le(slot, bounds), num)?;
-        k += 1;
+    match exemplars {
+        // The copy buffer only for series that can carry exemplars.
+        Some(_) => line.write_all(w, format, value, created, &mut [0u8; EXEMPLAR_BYTES]),
+        None => line.write_all(w, format, value, created, &mut []),
     }
-    Ok(())
+}
+
+/// One series' lines as the streaming encoder writes them.
+struct Line<'a, 'f> {
+    f: &'a FamilyRef<'f>,
+    base: &'a str,
+    values: StrList<'a>,
+    exemplars: Option<usize>,
+}
+
+impl Line<'_, '_> {
+    fn write_all<W: Write + ?Sized>(
+        &mut self,
+        w: &mut W,
+        format: Format,
+        value: Value<'_>,
+        created: Option<f64>,
+        buf: &mut [u8],
+    ) -> Result<(), Error> {
+        let (f, base, values) = (self.f, self.base, self.values);
+        let names = f.desc.label_names();
+        // Counters and gauges: one line (two with `_created`), no plan to walk.
+        if let Some((suffix, num)) = scalar(&value) {
+            let x = self.exemplar((f.kind == Kind::Counter).then_some(0), buf);
+            write_sample(w, base, suffix, names, values, None, num, x.as_ref())?;
+            if let Some(t) = created {
+                write_sample(w, base, "_created", names, values, None, Num::F64(t), None)?;
+            }
+            return Ok(());
+        }
+        let bounds: &[f64] = match value {
+            Value::Histogram(h) => h.bounds(),
+            _ => &[],
+        };
+        let omit = omit_sum(format, bounds);
+        let mut cumulative = 0u64;
+        let mut k = 0;
+        while let Some((suffix, slot)) = plan(f.kind, bounds.len(), omit, created.is_some(), k) {
+            let num = number(slot, value, bounds.len(), &mut cumulative, created)?;
+            let x = self.exemplar(exemplar_bucket(slot, f.kind, bounds.len()), &mut *buf);
+            write_sample(
+                w,
+                base,
+                suffix,
+                names,
+                values,
+                le(slot, bounds),
+                num,
+                x.as_ref(),
+            )?;
+            k += 1;
+        }
+        Ok(())
+    }
+
+    /// The exemplar of line `bucket` (see [`exemplar_bucket`]), when exemplars are written.
+    #[inline]
+    fn exemplar<'b>(&self, bucket: Option<usize>, buf: &'b mut [u8]) -> Option<ExemplarRef<'b>> {
+        let (index, bucket) = (self.exemplars?, bucket?);
+        self.f.metric.exemplar(index, bucket, buf)
+    }
 }
 
 #[cfg(test)]

@@ -38,12 +38,69 @@ use crate::{Error, Format};
 use line::Meta;
 use sink::SinkOf;
 
+/// What an exposition leaves out or shows, beyond its [`Format`]. [`Options::new`] (the
+/// default) shows everything the format has.
+///
+/// ```
+/// use metrics_core::encoding::Options;
+/// // As client_python's PROMETHEUS_DISABLE_CREATED_SERIES: no `_created` samples.
+/// let opts = Options::new().created(false);
+/// assert!(!opts.shows_created());
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Options {
+    created: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Options {
+    /// Everything on: `_created` samples in OpenMetrics.
+    #[must_use]
+    pub const fn new() -> Self {
+        Options { created: true }
+    }
+
+    /// Shows (`true`, the default) or leaves out (`false`) the OpenMetrics `_created` samples
+    /// of counters and histograms (see [`Collect::created`](crate::Collect::created)). The
+    /// text format 0.0.4 never has them.
+    #[must_use]
+    pub const fn created(mut self, on: bool) -> Self {
+        self.created = on;
+        self
+    }
+
+    /// True when `_created` samples are shown.
+    #[must_use]
+    pub const fn shows_created(&self) -> bool {
+        self.created
+    }
+}
+
 /// Encodes every family of `registry` in `format` into `w`.
 ///
 /// Allocates nothing; the only cost is the writer's. On a writer error the output is cut
 /// short and [`Error::Write`] returned. [`Format::Protobuf`] is binary: it is
 /// [`Error::BinaryFormat`] here (use [`encode_bytes`] or [`encode_to_vec`]).
 pub fn encode<F, W>(registry: &F, format: Format, w: &mut W) -> Result<(), Error>
+where
+    F: Families + ?Sized,
+    W: Write + ?Sized,
+{
+    encode_with(registry, format, Options::new(), w)
+}
+
+/// [`encode`] with [`Options`] (e.g. without `_created` samples).
+pub fn encode_with<F, W>(
+    registry: &F,
+    format: Format,
+    options: Options,
+    w: &mut W,
+) -> Result<(), Error>
 where
     F: Families + ?Sized,
     W: Write + ?Sized,
@@ -59,12 +116,12 @@ where
     let sink: &mut dyn Sink = &mut sink;
     #[cfg(not(target_arch = "wasm32"))]
     let sink = &mut sink;
-    encode_into(registry, format, sink)
+    encode_into(registry, format, options, sink)
 }
 
 /// [`encode`] into the sink it picked: `write_rendered` gets it as a `dyn Sink` without a
 /// second wrapper (one indirect call per write).
-fn encode_into<F, S>(registry: &F, format: Format, w: &mut S) -> Result<(), Error>
+fn encode_into<F, S>(registry: &F, format: Format, options: Options, w: &mut S) -> Result<(), Error>
 where
     F: Families + ?Sized,
     S: Sink + Write + ?Sized,
@@ -77,10 +134,16 @@ where
         let base = crate::exposed::base(f.desc.name(), f.kind);
         let rendered = f.metric.write_rendered(w.as_dyn())?;
         let om = format == Format::OpenMetrics;
+        let exemplars = om && f.metric.has_exemplars();
         for j in rendered..f.metric.series_count() {
-            let created = if om { f.metric.created(j) } else { None };
+            let created = if om && options.created {
+                f.metric.created(j)
+            } else {
+                None
+            };
+            let exemplars = exemplars.then_some(j);
             f.metric.collect(j, &mut |values, value| {
-                line::write_series(w, &f, base, format, values, value, created)
+                line::write_series(w, &f, base, format, values, value, created, exemplars)
             })?;
         }
     }

@@ -16,9 +16,15 @@ pub struct Sample {
     pub name: String,
     pub labels: Vec<(String, String)>,
     pub value: f64,
+    /// The exemplar the parser must read on this sample.
+    pub exemplar: Option<ExpectedExemplar>,
 }
 
-fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
+/// An exemplar's labels, value and timestamp.
+pub type ExpectedExemplar = (Vec<(String, String)>, f64, Option<f64>);
+
+/// A sample without an exemplar.
+pub fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
     Sample {
         name: name.into(),
         labels: labels
@@ -26,6 +32,7 @@ fn sample(name: &str, labels: &[(&str, &str)], value: f64) -> Sample {
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
         value,
+        exemplar: None,
     }
 }
 
@@ -284,7 +291,16 @@ pub fn to_json(samples: &[Sample]) -> String {
                 .iter()
                 .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
                 .collect();
-            serde_json::json!({ "name": s.name, "labels": labels, "value": value })
+            let mut entry = serde_json::json!({ "name": s.name, "labels": labels, "value": value, "exemplar": null });
+            if let Some((labels, value, timestamp)) = &s.exemplar {
+                let labels: serde_json::Map<String, serde_json::Value> = labels
+                    .iter()
+                    .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+                    .collect();
+                entry["exemplar"] =
+                    serde_json::json!({ "labels": labels, "value": value, "timestamp": timestamp });
+            }
+            entry
         })
         .collect();
     serde_json::to_string_pretty(&list).unwrap()
@@ -667,6 +683,17 @@ impl<C: metrics_core::Collect> metrics_core::Collect for Started<C> {
     fn created(&self, index: usize) -> Option<f64> {
         Some(self.t0 + index as f64)
     }
+    fn has_exemplars(&self) -> bool {
+        self.inner.has_exemplars()
+    }
+    fn exemplar<'b>(
+        &self,
+        index: usize,
+        bucket: usize,
+        buf: &'b mut [u8],
+    ) -> Option<metrics_core::ExemplarRef<'b>> {
+        self.inner.exemplar(index, bucket, buf)
+    }
 }
 
 /// The native buckets as JSON for `scripts/check_exposition.py --native`.
@@ -691,4 +718,142 @@ pub fn natives_json(natives: &[NativeExpect]) -> String {
         })
         .collect();
     serde_json::to_string_pretty(&list).unwrap()
+}
+
+/// When the exemplar registry's counters and histograms started (`_created`).
+pub const EXEMPLAR_CREATED: f64 = 1_700_000_000.5;
+
+fn with_exemplar(
+    mut s: Sample,
+    labels: &[(&str, &str)],
+    value: f64,
+    timestamp: Option<f64>,
+) -> Sample {
+    s.exemplar = Some((
+        labels
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        value,
+        timestamp,
+    ));
+    s
+}
+
+/// A registry with exemplars on a counter, a labelled counter family and a labelled
+/// histogram family (escaping in exemplar label values, with and without timestamps), a
+/// plain counter beside them, and `_created` on the families; and the samples (exemplars
+/// included) OpenMetrics exposes.
+pub fn exemplar_registry() -> (Registry, Vec<Sample>) {
+    use metrics_core::{CounterWithExemplar, DynHistogramWithExemplars};
+    let mut r = Registry::new();
+    let mut expected = Vec::new();
+    let trace = "4bf92f3577b34da6a3ce929d0e0e4736";
+
+    let jobs = r
+        .register(Desc::new("jobs", "Jobs run."), CounterWithExemplar::new())
+        .unwrap();
+    jobs.inc_by_with_exemplar(2, &[("trace_id", trace)], Some(1_700_000_000.123))
+        .unwrap();
+    jobs.inc();
+    expected.push(with_exemplar(
+        sample("jobs_total", &[], 3.0),
+        &[("trace_id", trace)],
+        2.0,
+        Some(1_700_000_000.123),
+    ));
+
+    let plain = r.counter("plain", "No exemplars.").unwrap();
+    plain.inc();
+    expected.push(sample("plain_total", &[], 1.0));
+
+    let steps = Arc::new(Family::<CounterWithExemplar>::new(1, 100, ()));
+    r.register_shared(
+        Desc::new("steps", "Steps by status.").labels(&["status"]),
+        Kind::Counter,
+        Arc::new(Started {
+            inner: steps.clone(),
+            t0: EXEMPLAR_CREATED,
+        }),
+    )
+    .unwrap();
+    let tricky = "a \"quoted\" \\ value\nwith ☃";
+    steps
+        .labels(&["OK"])
+        .inc_with_exemplar(&[("run_id", tricky), ("trace_id", trace)], None)
+        .unwrap();
+    steps.labels(&["FAIL"]).inc_by(4);
+    expected.push(with_exemplar(
+        sample("steps_total", &[("status", "OK")], 1.0),
+        &[("run_id", tricky), ("trace_id", trace)],
+        1.0,
+        None,
+    ));
+    expected.push(sample(
+        "steps_created",
+        &[("status", "OK")],
+        EXEMPLAR_CREATED,
+    ));
+    expected.push(sample("steps_total", &[("status", "FAIL")], 4.0));
+    expected.push(sample(
+        "steps_created",
+        &[("status", "FAIL")],
+        EXEMPLAR_CREATED + 1.0,
+    ));
+
+    let bounds = [0.1, 1.0];
+    let latency = Arc::new(Family::<DynHistogramWithExemplars>::new(
+        1,
+        100,
+        DynHistogramWithExemplars::new(&bounds)
+            .unwrap()
+            .histogram()
+            .bounds()
+            .into(),
+    ));
+    r.register_shared(
+        Desc::new("latency_seconds", "Latency.")
+            .unit("seconds")
+            .labels(&["method"]),
+        Kind::Histogram,
+        Arc::new(Started {
+            inner: latency.clone(),
+            t0: EXEMPLAR_CREATED,
+        }),
+    )
+    .unwrap();
+    let get = latency.labels(&["GET"]);
+    get.observe_with_exemplar(0.05, &[("run_id", "r1")], Some(1_700_000_001.0))
+        .unwrap();
+    get.observe(0.07);
+    get.observe_with_exemplar(0.5, &[("run_id", "r2")], None)
+        .unwrap();
+    get.observe_with_exemplar(7.25, &[("run_id", "r3")], Some(1_700_000_002.25))
+        .unwrap();
+    let obs = [0.05, 0.07, 0.5, 7.25];
+    let mut lines = Vec::new();
+    histogram_samples(
+        &mut lines,
+        "latency_seconds",
+        &[("method", "GET")],
+        &bounds,
+        &obs,
+    );
+    let exemplars = [
+        (&[("run_id", "r1")], 0.05, Some(1_700_000_001.0)),
+        (&[("run_id", "r2")], 0.5, None),
+        (&[("run_id", "r3")], 7.25, Some(1_700_000_002.25)),
+    ];
+    for (i, s) in lines.into_iter().enumerate() {
+        expected.push(match exemplars.get(i) {
+            Some((l, v, t)) => with_exemplar(s, *l, *v, *t),
+            None => s,
+        });
+    }
+    expected.push(sample(
+        "latency_seconds_created",
+        &[("method", "GET")],
+        EXEMPLAR_CREATED,
+    ));
+    (r, expected)
 }
