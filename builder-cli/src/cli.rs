@@ -223,6 +223,12 @@ pub struct ExporterArgs {
     /// Prometheus scrapes the final values of a short run. SIGINT/SIGTERM end it early.
     #[arg(long, value_name = "DURATION", env = "BUILDER_CLI_LINGER", value_parser = parse_duration)]
     pub linger: Option<Duration>,
+    /// Leave the `_created` samples (when each counter and histogram started counting) out of
+    /// the OpenMetrics the exporter serves: fewer series, for a Prometheus that does not use
+    /// them. The same environment variable as Python's prometheus_client (`true`, `1`, `yes`,
+    /// `on`). The text format never has them.
+    #[arg(long, env = "PROMETHEUS_DISABLE_CREATED_SERIES")]
+    pub disable_created_series: bool,
 }
 
 impl ExporterArgs {

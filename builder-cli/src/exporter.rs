@@ -43,7 +43,8 @@ impl Served {
             let tls = web.as_ref().is_some_and(|w| w.tls());
             let config =
                 metrics_exporter_http::Config::new(args.prometheus_address.to_string(), port)
-                    .web_config(web);
+                    .web_config(web)
+                    .created(!args.disable_created_series);
             let exporter = metrics_exporter_http::Exporter::start(config, families)?;
             Ok(Served {
                 inner: Some(exporter),

@@ -5,9 +5,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_core::{
-    Collect, Counter, Desc, DynNativeHistogram, Error, Families, Family, FamilyMember, FamilyRef,
-    Format, Gauge, Kind, NativeConfig, NativeCounts, NativeHistogramValue, Registry, Sign, StrList,
-    Value, Visitor, DEFAULT_CARDINALITY_LIMIT,
+    Collect, Counter, CounterWithExemplar, Desc, DynNativeHistogram, Error, ExemplarRef, Families,
+    Family, FamilyMember, FamilyRef, Format, Gauge, Kind, NativeConfig, NativeCounts,
+    NativeHistogramValue, Registry, Sign, StrList, Value, Visitor, WithExemplars,
+    DEFAULT_CARDINALITY_LIMIT,
 };
 
 use crate::manifest::Status;
@@ -79,6 +80,17 @@ impl<M: FamilyMember> Collect for Started<M> {
     fn created(&self, _index: usize) -> Option<f64> {
         Some(f64::from_bits(self.created.load(Ordering::Relaxed)))
     }
+    fn has_exemplars(&self) -> bool {
+        self.family.has_exemplars()
+    }
+    fn exemplar<'b>(
+        &self,
+        index: usize,
+        bucket: usize,
+        buf: &'b mut [u8],
+    ) -> Option<ExemplarRef<'b>> {
+        self.family.exemplar(index, bucket, buf)
+    }
 }
 
 /// Registers a family of `M` with `labels` whose series carry the start time `created`.
@@ -112,8 +124,8 @@ fn started_family<M: FamilyMember>(
 pub struct PipelineMetrics {
     /// The registry holding them (what `metrics.prom`, the textfile and the push contain).
     pub registry: Arc<Registry>,
-    duration: Arc<Family<DynNativeHistogram>>,
-    status: Arc<Family<Counter>>,
+    duration: Arc<Family<WithExemplars<DynNativeHistogram>>>,
+    status: Arc<Family<CounterWithExemplar>>,
     last_duration: Arc<Family<Gauge>>,
     completed: Arc<Family<Gauge>>,
     run_info: Arc<RunInfo>,
@@ -175,7 +187,7 @@ impl PipelineMetrics {
         };
         // Classic buckets (what the seed's dashboard and a Prometheus without native
         // histograms read) and native ones (what a Prometheus 3 asking for protobuf gets).
-        let duration = started_family::<DynNativeHistogram>(
+        let duration = started_family::<WithExemplars<DynNativeHistogram>>(
             &mut r,
             Desc::try_new(
                 DURATION,
@@ -185,7 +197,7 @@ impl PipelineMetrics {
             NativeConfig::new(NATIVE_SCHEMA, NATIVE_MAX_BUCKETS)?.classic(&DURATION_BUCKETS)?,
             &created,
         )?;
-        let status = started_family::<Counter>(
+        let status = started_family::<CounterWithExemplar>(
             &mut r,
             Desc::try_new(STATUS, "Steps that ended, by final status (OK or FAIL).")?,
             &labels(STATUS),
@@ -263,14 +275,16 @@ impl PipelineMetrics {
     /// past runs (not `pipeline_run_info` nor the thresholds, which each run sets anew).
     pub fn totals(&self) -> Totals {
         let mut t = Totals::default();
-        for (name, family) in [(STATUS, &self.status), (RESETS, &self.resets)] {
+        let counters: [(&str, &dyn Collect); 2] =
+            [(STATUS, &*self.status), (RESETS, &*self.resets)];
+        for (name, family) in counters {
             for_each(family, |labels, value| {
                 if let Value::Counter(v) = value {
                     t.counters.insert((name.into(), labels), v);
                 }
             });
         }
-        for_each(&self.duration, |labels, value| {
+        for_each(&*self.duration, |labels, value| {
             if let Value::Histogram(h) = value {
                 let buckets = (0..=h.bounds().len()).map(|i| h.bucket(i)).collect();
                 t.histograms.insert(
@@ -288,7 +302,7 @@ impl PipelineMetrics {
             (COMPLETED, &self.completed),
             (LAST_SUCCESS, &self.last_success),
         ] {
-            for_each(family, |labels, value| {
+            for_each(&**family, |labels, value| {
                 if let Value::Gauge(v) = value {
                     t.gauges.insert((name.into(), labels), v);
                 }
@@ -302,13 +316,18 @@ impl PipelineMetrics {
     pub fn add(&self, delta: &Totals) {
         for ((name, labels), v) in &delta.counters {
             let l = self.project(name, labels);
-            let family = match name.as_str() {
-                STATUS => &self.status,
-                RESETS => &self.resets,
+            match name.as_str() {
+                STATUS => {
+                    if let Ok(c) = self.status.try_labels(&l) {
+                        c.inc_by(*v);
+                    }
+                }
+                RESETS => {
+                    if let Ok(c) = self.resets.try_labels(&l) {
+                        c.inc_by(*v);
+                    }
+                }
                 _ => continue,
-            };
-            if let Ok(c) = family.try_labels(&l) {
-                c.inc_by(*v);
             }
         }
         for ((name, labels), h) in &delta.histograms {
@@ -337,7 +356,7 @@ impl PipelineMetrics {
                     };
                     // The state file checked the bucket count against these bounds, and
                     // the native buckets against the count.
-                    let _ = hist.observe_counts(&h.buckets, h.sum, &counts);
+                    let _ = hist.histogram().observe_counts(&h.buckets, h.sum, &counts);
                 }
             }
         }
@@ -375,7 +394,7 @@ impl PipelineMetrics {
     /// them beside [`totals`](Self::totals)).
     pub fn thresholds(&self) -> Vec<(Vec<String>, f64)> {
         let mut v = Vec::new();
-        for_each(&self.thresholds, |labels, value| {
+        for_each(&*self.thresholds, |labels, value| {
             if let Value::Gauge(g) = value {
                 v.push((labels, g));
             }
@@ -409,23 +428,32 @@ impl PipelineMetrics {
         }
     }
 
-    /// A step ended with `status` (OK or FAIL) after `seconds`, at `unix` seconds.
+    /// A step ended with `status` (OK or FAIL) after `seconds`, at `unix` seconds, in the run
+    /// `exemplar` names (`run_id`, and `trace_id` when the run has one): the exemplar of the
+    /// duration observation and of the status increment, at `unix`, so a dashboard links a
+    /// slow step to its run. A label set over the 128 characters OpenMetrics allows keeps
+    /// `run_id` alone (the counts are kept whatever happens to the exemplar).
     pub fn step_ended(
         &self,
         step: &str,
         job: &str,
         profile: &str,
         status: Status,
-        seconds: f64,
-        unix: f64,
+        (seconds, unix): (f64, f64),
+        exemplar: &[(&str, &str)],
     ) {
         let l = [step, job, profile];
-        self.duration.labels(&l).observe(seconds);
+        let exemplar = exemplar_within_limit(exemplar);
+        let _ = self
+            .duration
+            .labels(&l)
+            .observe_with_exemplar(seconds, exemplar, Some(unix));
         self.last_duration.labels(&l).set(seconds);
         self.completed.labels(&l).set(unix);
-        self.status
+        let _ = self
+            .status
             .labels(&[step, job, profile, status.as_str()])
-            .inc();
+            .inc_with_exemplar(exemplar, Some(unix));
     }
 
     /// Makes sure both status series of a step exist (at 0), so `rate(...{status="FAIL"})`
@@ -466,8 +494,16 @@ fn saved_native(n: &dyn NativeHistogramValue) -> NativeHist {
     }
 }
 
+/// `labels`, or its first pair alone when the whole set is over OpenMetrics' 128 characters.
+fn exemplar_within_limit<'a>(labels: &'a [(&'a str, &'a str)]) -> &'a [(&'a str, &'a str)] {
+    match metrics_core::Exemplar::check(labels) {
+        Err(Error::ExemplarTooLong { .. }) => &labels[..labels.len().min(1)],
+        _ => labels,
+    }
+}
+
 /// Calls `f` with each series' label values and value.
-fn for_each<M: FamilyMember>(family: &Family<M>, mut f: impl FnMut(Vec<String>, Value<'_>)) {
+fn for_each(family: &dyn Collect, mut f: impl FnMut(Vec<String>, Value<'_>)) {
     for i in 0..family.series_count() {
         let _ = family.collect(i, &mut |labels, value| {
             f(labels.iter().map(String::from).collect(), value);
@@ -504,7 +540,7 @@ mod tests {
     fn five_families_and_more() {
         let m = PipelineMetrics::new().unwrap();
         m.run_started("r1", "j", "p", &[("a".into(), Duration::from_secs(2))]);
-        m.step_ended("a", "j", "p", Status::Ok, 0.5, 1.0e9);
+        m.step_ended("a", "j", "p", Status::Ok, (0.5, 1.0e9), &[("run_id", "r1")]);
         m.run_succeeded("j", "p", 1.0e9);
         m.run_started("r2", "j", "p", &[]);
         let t = m.render();

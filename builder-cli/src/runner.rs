@@ -219,8 +219,11 @@ pub fn run(
                     &job.name,
                     &profile.name,
                     r.status,
-                    r.duration_seconds.unwrap_or(0.0),
-                    unix_now(),
+                    (r.duration_seconds.unwrap_or(0.0), unix_now()),
+                    &[
+                        ("run_id", opts.run_id.as_str()),
+                        ("trace_id", opts.trace.trace_id.as_str()),
+                    ],
                 );
                 if r.status == Status::Fail
                     && !r.allow_failure

@@ -221,6 +221,29 @@ fn dashboard_structure() {
         .into_iter()
         .chain(recording_rule_names())
         .collect();
+    // The duration panel shows exemplars (run_id, trace_id) from the raw buckets: recording
+    // rules carry none.
+    let with_exemplars: Vec<&Value> = d["panels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["targets"].as_array().unwrap())
+        .filter(|t| t["exemplar"] == true)
+        .collect();
+    assert!(!with_exemplars.is_empty(), "no target shows exemplars");
+    for t in with_exemplars {
+        assert!(
+            t["expr"]
+                .as_str()
+                .unwrap()
+                .contains("pipeline_step_duration_seconds_bucket{"),
+            "exemplars come from the bucket series: {t}"
+        );
+    }
+    assert!(
+        provisioned.contains("exemplarTraceIdDestinations"),
+        "trace_id data link"
+    );
     for (title, expr) in panel_exprs(&d) {
         let names = metric_names(&expr);
         assert!(!names.is_empty(), "panel {title}: no metric in {expr}");

@@ -63,9 +63,9 @@ pub use native::{
 };
 pub use negotiate::{negotiate, Format};
 pub use static_registry::{StaticEntry, StaticFamily, StaticRegistry, StaticSeries};
-#[cfg(feature = "alloc")]
-pub use with_exemplars::DynHistogramWithExemplars;
 pub use with_exemplars::{CounterWithExemplar, HistogramWithExemplars};
+#[cfg(feature = "alloc")]
+pub use with_exemplars::{DynHistogramWithExemplars, RunTimeHistogram, WithExemplars};
 
 #[cfg(feature = "alloc")]
 pub use encoding::encode_to_vec;

@@ -235,23 +235,56 @@ impl<const N: usize> HistogramWithExemplars<N> {
 histogram_exemplar_api!([const N: usize] HistogramWithExemplars<N>, Histogram<N>);
 
 #[cfg(feature = "alloc")]
-pub use dynamic::DynHistogramWithExemplars;
+pub use dynamic::{DynHistogramWithExemplars, RunTimeHistogram, WithExemplars};
 
 #[cfg(feature = "alloc")]
 mod dynamic {
     use super::*;
     use crate::family::FamilyMember;
-    use crate::DynHistogram;
+    use crate::{DynHistogram, DynNativeHistogram};
     use alloc::boxed::Box;
-    use alloc::sync::Arc;
 
-    /// A [`DynHistogram`] (bounds chosen at run time) with an exemplar per bucket: the member
-    /// type of a labelled [`Family`](crate::Family) of histograms with exemplars.
+    /// A run-time histogram type [`WithExemplars`] can hold: [`DynHistogram`] and
+    /// [`DynNativeHistogram`].
+    pub trait RunTimeHistogram: FamilyMember {
+        /// Records one observation.
+        fn observe(&self, v: f64);
+        /// The classic bucket bounds (empty for a native-only histogram: its one exemplar slot
+        /// is `+Inf`'s, the one bucket OpenMetrics shows of it).
+        fn bounds(&self) -> &[f64];
+    }
+
+    impl RunTimeHistogram for DynHistogram {
+        #[inline]
+        fn observe(&self, v: f64) {
+            DynHistogram::observe(self, v);
+        }
+        fn bounds(&self) -> &[f64] {
+            DynHistogram::bounds(self)
+        }
+    }
+
+    impl RunTimeHistogram for DynNativeHistogram {
+        #[inline]
+        fn observe(&self, v: f64) {
+            DynNativeHistogram::observe(self, v);
+        }
+        fn bounds(&self) -> &[f64] {
+            DynNativeHistogram::bounds(self)
+        }
+    }
+
+    /// A run-time histogram (`H`: [`DynHistogram`], [`DynNativeHistogram`]) with an exemplar
+    /// per classic bucket (`+Inf` included): the member type of a labelled
+    /// [`Family`](crate::Family) of histograms with exemplars. Its configuration is `H`'s.
     #[derive(Debug)]
-    pub struct DynHistogramWithExemplars {
-        histogram: DynHistogram,
+    pub struct WithExemplars<H> {
+        histogram: H,
         exemplars: Box<[Exemplar]>,
     }
+
+    /// A [`DynHistogram`] with exemplars.
+    pub type DynHistogramWithExemplars = WithExemplars<DynHistogram>;
 
     impl DynHistogramWithExemplars {
         /// A histogram over `bounds` (as [`DynHistogram::new`]).
@@ -260,14 +293,17 @@ mod dynamic {
         ///
         /// [`Error::InvalidBuckets`] as [`DynHistogram::new`].
         pub fn new(bounds: &[f64]) -> Result<Self, Error> {
-            Ok(Self::from_histogram(DynHistogram::new(bounds)?))
+            Ok(Self::wrap(DynHistogram::new(bounds)?))
         }
+    }
 
-        fn from_histogram(histogram: DynHistogram) -> Self {
+    impl<H: RunTimeHistogram> WithExemplars<H> {
+        /// `histogram` with empty exemplar slots.
+        pub fn wrap(histogram: H) -> Self {
             let exemplars = (0..=histogram.bounds().len())
                 .map(|_| Exemplar::new())
                 .collect();
-            DynHistogramWithExemplars {
+            WithExemplars {
                 histogram,
                 exemplars,
             }
@@ -279,15 +315,15 @@ mod dynamic {
         }
     }
 
-    histogram_exemplar_api!([] DynHistogramWithExemplars, DynHistogram);
+    histogram_exemplar_api!([H: RunTimeHistogram] WithExemplars<H>, H);
 
-    impl FamilyMember for DynHistogramWithExemplars {
-        type Config = Arc<[f64]>;
-        fn from_config(bounds: &Arc<[f64]>) -> Self {
-            Self::from_histogram(DynHistogram::from_config(bounds))
+    impl<H: RunTimeHistogram> FamilyMember for WithExemplars<H> {
+        type Config = H::Config;
+        fn from_config(config: &H::Config) -> Self {
+            Self::wrap(H::from_config(config))
         }
-        fn kind(_: &Arc<[f64]>) -> Kind {
-            Kind::Histogram
+        fn kind(config: &H::Config) -> Kind {
+            H::kind(config)
         }
     }
 

@@ -95,6 +95,11 @@ pub struct Live {
 
 impl Live {
     pub fn start(case: &Case, profile: &str, extra: &[&str]) -> Live {
+        Live::start_env(case, profile, extra, &[])
+    }
+
+    /// As [`Live::start`], with environment variables set for the process.
+    pub fn start_env(case: &Case, profile: &str, extra: &[&str], env: &[(&str, &str)]) -> Live {
         let port = free_port();
         let p = port.to_string();
         let mut args = vec![
@@ -108,6 +113,7 @@ impl Live {
         args.extend_from_slice(extra);
         let child = case
             .command(profile, &args)
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()

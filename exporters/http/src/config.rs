@@ -35,6 +35,7 @@ pub struct Config {
     pub(crate) max_requests: usize,
     pub(crate) force_format: Option<Format>,
     pub(crate) gzip: bool,
+    pub(crate) encode: metrics_core::encoding::Options,
     pub(crate) self_metrics: bool,
     pub(crate) web: Option<WebConfig>,
 }
@@ -76,6 +77,7 @@ impl Config {
             max_requests: Self::DEFAULT_MAX_REQUESTS,
             force_format: None,
             gzip: true,
+            encode: metrics_core::encoding::Options::new(),
             self_metrics: false,
             web: None,
         }
@@ -162,6 +164,16 @@ impl Config {
     #[must_use]
     pub fn force_format(mut self, format: Option<Format>) -> Self {
         self.force_format = format;
+        self
+    }
+
+    /// Show (`true`, the default) or leave out (`false`) the OpenMetrics `_created` samples of
+    /// counters and histograms, as client_python's `PROMETHEUS_DISABLE_CREATED_SERIES` does
+    /// (fewer series for a Prometheus that does not use them; the text format never has
+    /// them).
+    #[must_use]
+    pub fn created(mut self, enabled: bool) -> Self {
+        self.encode = self.encode.created(enabled);
         self
     }
 

@@ -102,16 +102,19 @@ impl Exposition {
             .unwrap_or_else(|| metrics_core::negotiate(request.header("Accept")));
 
         let started = Instant::now();
+        let options = config.encode;
+        let body = &mut metrics_core::encoding::VecWriter::new(&mut r.body);
         let encoded = match &self.self_metrics {
-            Some(own) => metrics_core::encode_to_vec(
+            Some(own) => metrics_core::encode_with(
                 &Chain {
                     first: &*self.registry,
                     second: own.registry(),
                 },
                 format,
-                &mut r.body,
+                options,
+                body,
             ),
-            None => metrics_core::encode_to_vec(&*self.registry, format, &mut r.body),
+            None => metrics_core::encode_with(&*self.registry, format, options, body),
         };
         let took = started.elapsed();
 
