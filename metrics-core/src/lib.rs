@@ -52,7 +52,7 @@ pub use collect::{
 pub use collector::{FnCounter, FnGauge};
 pub use counter::{Counter, FloatCounter};
 pub use desc::Desc;
-pub use encoding::{encode, encode_bytes, encode_with, ChunkedEncoder};
+pub use encoding::{encode, encode_bytes, encode_bytes_with, encode_with, ChunkedEncoder};
 pub use error::{Error, Truncated};
 pub use exemplar::{Exemplar, ExemplarRef, EXEMPLAR_BYTES, EXEMPLAR_MAX_CHARS};
 pub use gauge::Gauge;

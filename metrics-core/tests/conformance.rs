@@ -157,4 +157,17 @@ fn python_reads_back_exemplars_and_created() {
     let file = write_exposition(dir.path(), "exemplars.prom", &r, Format::Text);
     python_round_trip("text", &file, &without_created, dir.path());
     promtool_clean(&file);
+    // Protobuf without `created_timestamp`s (Options::created(false)); it carries no exemplars
+    // yet.
+    let mut pb = Vec::new();
+    metrics_core::encode_bytes_with(
+        &r,
+        Format::Protobuf,
+        metrics_core::encoding::Options::new().created(false),
+        &mut pb,
+    )
+    .unwrap();
+    let file = dir.path().join("exemplars.pb");
+    std::fs::write(&file, pb).unwrap();
+    python_round_trip("protobuf", &file, &without_created, dir.path());
 }

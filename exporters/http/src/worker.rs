@@ -103,9 +103,9 @@ impl Exposition {
 
         let started = Instant::now();
         let options = config.encode;
-        let body = &mut metrics_core::encoding::VecWriter::new(&mut r.body);
+        let body = &mut r.body;
         let encoded = match &self.self_metrics {
-            Some(own) => metrics_core::encode_with(
+            Some(own) => metrics_core::encode_bytes_with(
                 &Chain {
                     first: &*self.registry,
                     second: own.registry(),
@@ -114,7 +114,7 @@ impl Exposition {
                 options,
                 body,
             ),
-            None => metrics_core::encode_with(&*self.registry, format, options, body),
+            None => metrics_core::encode_bytes_with(&*self.registry, format, options, body),
         };
         let took = started.elapsed();
 

@@ -307,7 +307,9 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
             let next = match unit {
                 Unit::Start => {
                     let n = f.metric.series_count();
-                    let one = n > 0 && pb::one_message(&f, n);
+                    let shows_created = self.options.shows_created();
+                    let created = |j| if shows_created { f.metric.created(j) } else { None };
+                    let one = n > 0 && pb::one_message(&f, n, created);
                     let total = if one { pb::measure(&f, n)? } else { 0 };
                     self.pb = PbFamily {
                         unit: if one { Unit::Head } else { Unit::Series(0) },
@@ -353,7 +355,11 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
                 }
                 Unit::Series(j) => {
                     if self.captured.is_none() {
-                        self.created = if one { None } else { f.metric.created(j) };
+                        self.created = if one || !self.options.shows_created() {
+                            None
+                        } else {
+                            f.metric.created(j)
+                        };
                     }
                     let mut done = false;
                     let mut now = written;

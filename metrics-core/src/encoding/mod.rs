@@ -163,9 +163,26 @@ where
     F: Families + ?Sized,
     B: Bytes + ?Sized,
 {
+    encode_bytes_with(registry, format, Options::new(), out)
+}
+
+/// [`encode_bytes`] with [`Options`] (e.g. without `_created` samples or, in protobuf,
+/// `created_timestamp` fields).
+pub fn encode_bytes_with<F, B>(
+    registry: &F,
+    format: Format,
+    options: Options,
+    out: &mut B,
+) -> Result<(), Error>
+where
+    F: Families + ?Sized,
+    B: Bytes + ?Sized,
+{
     match format {
-        Format::Protobuf => protobuf::encode(registry, out),
-        Format::Text | Format::OpenMetrics => encode(registry, format, &mut sink::TextBytes(out)),
+        Format::Protobuf => protobuf::encode(registry, options, out),
+        Format::Text | Format::OpenMetrics => {
+            encode_with(registry, format, options, &mut sink::TextBytes(out))
+        }
     }
 }
 
@@ -176,8 +193,5 @@ pub fn encode_to_vec<F: Families + ?Sized>(
     format: Format,
     out: &mut alloc::vec::Vec<u8>,
 ) -> Result<(), Error> {
-    match format {
-        Format::Protobuf => protobuf::encode(registry, out),
-        Format::Text | Format::OpenMetrics => encode(registry, format, &mut VecWriter::new(out)),
-    }
+    encode_bytes_with(registry, format, Options::new(), out)
 }

@@ -458,10 +458,14 @@ impl Family<'_, '_> {
 
 /// True when the family is one message (see the module docs): every series' size is fixed by
 /// its labels.
-pub(crate) fn one_message(f: &FamilyRef<'_>, n: usize) -> bool {
+pub(crate) fn one_message(
+    f: &FamilyRef<'_>,
+    n: usize,
+    created: impl Fn(usize) -> Option<f64>,
+) -> bool {
     match f.kind {
         Kind::Gauge => true,
-        Kind::Counter => (0..n).all(|j| f.metric.created(j).is_none()),
+        Kind::Counter => (0..n).all(|j| created(j).is_none()),
         Kind::Histogram => false,
     }
 }
@@ -547,14 +551,25 @@ pub(crate) fn changed(seen: Result<bool, Error>) -> Result<(), Error> {
 }
 
 /// Writes family `f` (nothing when it has no series).
-pub(crate) fn write_family<O: Out>(o: &mut O, f: &FamilyRef<'_>) -> Result<(), Error> {
+pub(crate) fn write_family<O: Out>(
+    o: &mut O,
+    f: &FamilyRef<'_>,
+    options: super::Options,
+) -> Result<(), Error> {
+    let created = |j: usize| {
+        if options.shows_created() {
+            f.metric.created(j)
+        } else {
+            None
+        }
+    };
     let n = f.metric.series_count();
     if n == 0 {
         return Ok(());
     }
-    if !one_message(f, n) {
+    if !one_message(f, n, created) {
         for j in 0..n {
-            with_series(f, j, f.metric.created(j), |s| write_alone(o, f, s))?;
+            with_series(f, j, created(j), |s| write_alone(o, f, s))?;
         }
         return Ok(());
     }
@@ -575,7 +590,7 @@ pub(crate) fn write_family<O: Out>(o: &mut O, f: &FamilyRef<'_>) -> Result<(), E
 }
 
 /// Encodes every family of `registry` into `out`.
-pub(crate) fn encode<F, B>(registry: &F, out: &mut B) -> Result<(), Error>
+pub(crate) fn encode<F, B>(registry: &F, options: super::Options, out: &mut B) -> Result<(), Error>
 where
     F: Families + ?Sized,
     B: Bytes + ?Sized,
@@ -583,7 +598,7 @@ where
     let mut w = Writer::new(out);
     for i in 0..registry.family_count() {
         let Some(f) = registry.family(i) else { break };
-        write_family(&mut w, &f)?;
+        write_family(&mut w, &f, options)?;
     }
     w.flush()
 }
