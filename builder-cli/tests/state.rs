@@ -135,7 +135,8 @@ fn one_shot_runs_add_up_and_openmetrics_shows_when_the_totals_started() {
     let mut child = c.spawn().unwrap();
     let om = common::wait_until(Duration::from_secs(20), || {
         let om = common::try_scrape(port, "application/openmetrics-text;version=1.0.0")?;
-        om.contains("status=\"FAIL\"} 4\n").then_some(om)
+        // The counter's line carries the last run's exemplar (` # {run_id=...}`).
+        om.contains("status=\"FAIL\"} 4 # {run_id=").then_some(om)
     });
     kill(Pid::from_raw(child.id() as i32), Signal::SIGTERM).unwrap();
     child.wait().unwrap();

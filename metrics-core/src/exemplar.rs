@@ -60,7 +60,7 @@ const SEP: u8 = 0xff;
 const HAS_TS: u64 = 1 << 63;
 
 /// One exemplar slot: the labels, value and timestamp of the latest observation that carried
-/// them. Lock-free and never torn (see the [module documentation](self)); about 550 bytes.
+/// them. Lock-free and never torn (the scheme is argued in `src/exemplar.rs`); about 550 bytes.
 #[derive(Debug)]
 pub struct Exemplar {
     seq: AtomicU64,
@@ -190,7 +190,7 @@ impl Exemplar {
 
     /// Copies the exemplar into `buf` and returns it; `None` when none was set yet, when it
     /// does not fit `buf` (give [`EXEMPLAR_BYTES`]), or when writers kept updating it through
-    /// every try (see the [module documentation](self)).
+    /// every try (a scrape never spins on writers; see `src/exemplar.rs`).
     pub fn read<'b>(&self, buf: &'b mut [u8]) -> Option<ExemplarRef<'b>> {
         for _ in 0..READ_TRIES {
             let s1 = self.seq.load(Ordering::Acquire);

@@ -69,6 +69,9 @@ pub struct Sample<'a> {
     pub raw_value: &'a str,
     /// The timestamp, as written, if any.
     pub timestamp: Option<&'a str>,
+    /// An OpenMetrics exemplar after the value (and timestamp), as written after ` # `
+    /// (`{trace_id="…"} 0.3 1700000000.123`), if any; its label list was checked.
+    pub exemplar: Option<&'a str>,
 }
 
 impl<'a> Sample<'a> {
@@ -257,7 +260,16 @@ fn parse_sample(line: &str) -> Result<Sample<'_>, (usize, &'static str)> {
     if b.get(pos) != Some(&b' ') {
         return Err((pos + 1, "expected a space before the value"));
     }
-    let mut fields = line[pos..].split_ascii_whitespace();
+    // An exemplar (` # {labels} value [timestamp]`) ends the line.
+    let (body, exemplar) = match line[pos..].find(" # ") {
+        Some(i) => {
+            let at = pos + i + 3;
+            check_exemplar(line, at)?;
+            (&line[..pos + i], Some(&line[at..]))
+        }
+        None => (line, None),
+    };
+    let mut fields = body[pos..].split_ascii_whitespace();
     let raw_value = fields.next().ok_or((pos + 1, "expected a value"))?;
     let value = parse_value(raw_value).ok_or((pos + 2, "the value is not a number"))?;
     let timestamp = fields.next();
@@ -275,7 +287,24 @@ fn parse_sample(line: &str) -> Result<Sample<'_>, (usize, &'static str)> {
         value,
         raw_value,
         timestamp,
+        exemplar,
     })
+}
+
+/// Checks an exemplar starting at byte `at`: `{labels} value [timestamp]`.
+fn check_exemplar(line: &str, at: usize) -> Result<(), (usize, &'static str)> {
+    if line.as_bytes().get(at) != Some(&b'{') {
+        return Err((at + 1, "expected `{` to start the exemplar's labels"));
+    }
+    let close = labels_end(line, at + 1)?;
+    let mut fields = line[close + 1..].split_ascii_whitespace();
+    let ok = fields.next().is_some_and(|v| parse_value(v).is_some())
+        && fields.next().is_none_or(|t| parse_value(t).is_some())
+        && fields.next().is_none();
+    if !ok {
+        return Err((close + 2, "the exemplar's value or timestamp is not a number"));
+    }
+    Ok(())
 }
 
 /// Checks the label list starting at byte `start` (after `{`) and returns the index of `}`.
@@ -421,6 +450,28 @@ mod tests {
         let Line::Sample(s) = lines[5] else { panic!() };
         assert!(s.value.is_nan());
         assert_eq!(lines[7], Line::Eof);
+    }
+
+    #[test]
+    fn reads_exemplars() {
+        let text = "a_total 3 # {trace_id=\"x # y\"} 2 1700000000.123\n\
+                    b_bucket{le=\"1.0\"} 2 1700000000 # {run_id=\"r\"} 0.5\nc 1\n";
+        let lines: Vec<_> = Parser::new(text).collect::<Result<_, _>>().unwrap();
+        let Line::Sample(a) = lines[0] else { panic!() };
+        assert_eq!(
+            (a.value, a.timestamp, a.exemplar),
+            (3.0, None, Some("{trace_id=\"x # y\"} 2 1700000000.123"))
+        );
+        let Line::Sample(b) = lines[1] else { panic!() };
+        assert_eq!(
+            (b.value, b.timestamp, b.exemplar),
+            (2.0, Some("1700000000"), Some("{run_id=\"r\"} 0.5"))
+        );
+        let Line::Sample(c) = lines[2] else { panic!() };
+        assert_eq!(c.exemplar, None);
+        for bad in ["a 1 # x", "a 1 # {a=\"b\"}", "a 1 # {a=\"b\"} x", "a 1 # {a=b} 1"] {
+            assert!(Parser::new(bad).next().unwrap().is_err(), "{bad}");
+        }
     }
 
     #[test]
