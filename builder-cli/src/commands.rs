@@ -426,7 +426,10 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
                 }
                 n += 1;
             }
-            _ => break code,
+            // A repeating worker stopped by a signal exits with the signal's code, also when
+            // the signal came after the run's own record but before the wait between runs.
+            Some(_) => break env.stop.signal().map_or(code, |s| 128 + s),
+            None => break code,
         }
     };
     finish(env, &args.exporter, args.quiet);
