@@ -302,7 +302,10 @@ fn check_exemplar(line: &str, at: usize) -> Result<(), (usize, &'static str)> {
         && fields.next().is_none_or(|t| parse_value(t).is_some())
         && fields.next().is_none();
     if !ok {
-        return Err((close + 2, "the exemplar's value or timestamp is not a number"));
+        return Err((
+            close + 2,
+            "the exemplar's value or timestamp is not a number",
+        ));
     }
     Ok(())
 }
@@ -469,7 +472,12 @@ mod tests {
         );
         let Line::Sample(c) = lines[2] else { panic!() };
         assert_eq!(c.exemplar, None);
-        for bad in ["a 1 # x", "a 1 # {a=\"b\"}", "a 1 # {a=\"b\"} x", "a 1 # {a=b} 1"] {
+        for bad in [
+            "a 1 # x",
+            "a 1 # {a=\"b\"}",
+            "a 1 # {a=\"b\"} x",
+            "a 1 # {a=b} 1",
+        ] {
             assert!(Parser::new(bad).next().unwrap().is_err(), "{bad}");
         }
     }

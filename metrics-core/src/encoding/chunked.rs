@@ -308,7 +308,13 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
                 Unit::Start => {
                     let n = f.metric.series_count();
                     let shows_created = self.options.shows_created();
-                    let created = |j| if shows_created { f.metric.created(j) } else { None };
+                    let created = |j| {
+                        if shows_created {
+                            f.metric.created(j)
+                        } else {
+                            None
+                        }
+                    };
                     let one = n > 0 && pb::one_message(&f, n, created);
                     let total = if one { pb::measure(&f, n)? } else { 0 };
                     self.pb = PbFamily {
