@@ -229,6 +229,17 @@ pub struct ExporterArgs {
     /// `on`). The text format never has them.
     #[arg(long, env = "PROMETHEUS_DISABLE_CREATED_SERIES")]
     pub disable_created_series: bool,
+    /// Also serve OpenTelemetry's CI/CD metrics, beside the pipeline_* families:
+    /// cicd.pipeline.run.duration (histogram, seconds; labels cicd.pipeline.name = the job,
+    /// cicd.pipeline.run.state = executing, cicd.pipeline.result = success, failure, error,
+    /// timeout, cancellation or skip, error.type when it failed, profile),
+    /// cicd.pipeline.run.active (runs in progress) and cicd.pipeline.run.errors (failed steps
+    /// by error.type: timeout, exit_code, _OTHER). The run id is their exemplar, never a label.
+    /// UTF-8 names: Prometheus 3 (escaping=allow-utf-8) stores them as they are, e.g.
+    /// {"cicd.pipeline.run.duration_bucket"}; a scraper that names no escaping (Prometheus 2)
+    /// gets cicd_pipeline_run_duration_bucket.
+    #[arg(long, env = "BUILDER_CLI_OTEL_NAMES")]
+    pub otel_names: bool,
 }
 
 impl ExporterArgs {

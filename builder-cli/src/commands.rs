@@ -22,6 +22,8 @@ pub const EXIT_USAGE: i32 = 2;
 /// The metrics, the exporter and the stop flag every subcommand sets up.
 struct Env {
     metrics: PipelineMetrics,
+    /// The OpenTelemetry CI/CD families (`--otel-names`).
+    otel: Option<crate::otel::OtelMetrics>,
     served: Served,
     stop: Stop,
 }
@@ -30,11 +32,19 @@ fn setup(args: &ExporterArgs) -> Result<Env> {
     let metrics = PipelineMetrics::new().context("cannot register the pipeline metrics")?;
     let process =
         crate::process_metrics::registry().context("cannot register the process metrics")?;
-    let families = Arc::new(Combined(vec![metrics.registry.clone(), process]));
+    let otel = args
+        .otel_names
+        .then(crate::otel::OtelMetrics::new)
+        .transpose()
+        .context("cannot register the OpenTelemetry CI/CD metrics")?;
+    let mut served = vec![metrics.registry.clone(), process];
+    served.extend(otel.as_ref().map(|o| o.registry.clone()));
+    let families = Arc::new(Combined(served));
     let served = Served::start(args, families)?;
     let stop = Stop::install().context("cannot install the SIGINT/SIGTERM handlers")?;
     Ok(Env {
         metrics,
+        otel,
         served,
         stop,
     })
@@ -348,6 +358,9 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             kill_grace: args.kill_grace,
             max_log_bytes: args.max_log_bytes,
         };
+        if let Some(o) = &env.otel {
+            o.run_started(&job.name, &profile.name);
+        }
         let manifest = runner::run(
             &job,
             &profile,
@@ -357,6 +370,9 @@ pub fn run_profile(args: &RunArgs) -> Result<i32> {
             &env.stop,
             &mut progress,
         );
+        if let Some(o) = &env.otel {
+            o.run_finished(&manifest);
+        }
         for s in &manifest.steps {
             if s.status == Status::Skipped {
                 let _ = std::fs::write(

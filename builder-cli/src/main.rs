@@ -12,6 +12,7 @@ mod exporter;
 mod job;
 mod manifest;
 mod metrics;
+mod otel;
 mod output;
 mod process_metrics;
 mod progress;

@@ -495,7 +495,9 @@ fn saved_native(n: &dyn NativeHistogramValue) -> NativeHist {
 }
 
 /// `labels`, or its first pair alone when the whole set is over OpenMetrics' 128 characters.
-fn exemplar_within_limit<'a>(labels: &'a [(&'a str, &'a str)]) -> &'a [(&'a str, &'a str)] {
+pub(crate) fn exemplar_within_limit<'a>(
+    labels: &'a [(&'a str, &'a str)],
+) -> &'a [(&'a str, &'a str)] {
     match metrics_core::Exemplar::check(labels) {
         Err(Error::ExemplarTooLong { .. }) => &labels[..labels.len().min(1)],
         _ => labels,

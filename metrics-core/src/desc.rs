@@ -75,6 +75,36 @@ impl<'a> Desc<'a> {
         })
     }
 
+    /// Like [`try_new`](Self::try_new), accepting any UTF-8 name (e.g. OpenTelemetry's
+    /// `cicd.pipeline.run.duration`) except an empty one or one starting with `__`. Only a
+    /// registry built with [`Registry::utf8`](crate::Registry::utf8) takes it; the encoders
+    /// escape it, or quote it, as the scrape negotiated (see [`Escaping`](crate::Escaping)).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidMetricName`] for an empty or `__` name.
+    pub fn try_new_utf8(name: &'a str, help: &'a str) -> Result<Self, Error> {
+        crate::name::check_metric_name(name, crate::name::Validation::Utf8)?;
+        Ok(Desc {
+            name,
+            help,
+            unit: None,
+            labels: StrList::Borrowed(&[]),
+        })
+    }
+
+    /// Like [`try_labels`](Self::try_labels), accepting any UTF-8 label names (not empty, not
+    /// `__*`, not `le` or `quantile`, none twice).
+    ///
+    /// # Errors
+    ///
+    /// As [`try_labels`](Self::try_labels).
+    pub fn try_labels_utf8(mut self, names: &'a [&'a str]) -> Result<Self, Error> {
+        crate::name::check_label_names(names, crate::name::Validation::Utf8)?;
+        self.labels = StrList::Borrowed(names);
+        Ok(self)
+    }
+
     /// The run-time checked [`Desc::labels`].
     pub fn try_labels(mut self, names: &'a [&'a str]) -> Result<Self, Error> {
         crate::name::validate_label_names(names)?;

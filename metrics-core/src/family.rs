@@ -162,6 +162,13 @@ impl<M: FamilyMember> Family<M> {
     /// heap string per series (the line's start, e.g. 30 bytes) against a scrape about four
     /// times faster.
     pub(crate) fn rendered_as(mut self, desc: &crate::Desc<'_>) -> Self {
+        // Names outside the legacy set are spelled by the escaping a scrape negotiates: no
+        // line can be rendered ahead for them.
+        if !crate::escaping::is_legacy(desc.name())
+            || !desc.label_names().iter().all(crate::escaping::is_legacy)
+        {
+            return self;
+        }
         let probe = M::from_config(&self.config);
         if let Some(v) = probe.scalar() {
             if let Some((suffix, _)) = crate::encoding::line::scalar(&v) {
@@ -350,6 +357,7 @@ impl Render {
             StrList::Owned(&self.labels),
             StrList::Borrowed(values),
             None,
+            crate::escaping::Names::PLAIN,
         );
         line.into_boxed_str()
     }

@@ -145,9 +145,82 @@ pub fn validate_label_names<S: AsRef<str>>(names: &[S]) -> Result<(), Error> {
     Ok(())
 }
 
+/// Which names a registry accepts: the legacy character set (the default), or any UTF-8
+/// (Prometheus 3; the encoders escape or quote them as the scrape negotiated).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub(crate) enum Validation {
+    #[default]
+    Legacy,
+    Utf8,
+}
+
+/// Checks a metric name under `validation`: with [`Validation::Utf8`] any non-empty name that
+/// does not start with `__` (reserved).
+pub(crate) fn check_metric_name(name: &str, validation: Validation) -> Result<(), Error> {
+    match validation {
+        Validation::Legacy => validate_metric_name(name),
+        Validation::Utf8 if name.is_empty() || name.starts_with("__") => {
+            Err(Error::InvalidMetricName {
+                name: crate::error::Truncated::new(name),
+            })
+        }
+        Validation::Utf8 => Ok(()),
+    }
+}
+
+/// Checks a family's label names under `validation` (UTF-8: non-empty, not `__*`, not `le`
+/// or `quantile`), none twice.
+pub(crate) fn check_label_names<S: AsRef<str>>(
+    names: &[S],
+    validation: Validation,
+) -> Result<(), Error> {
+    if validation == Validation::Legacy {
+        return validate_label_names(names);
+    }
+    for (i, n) in names.iter().enumerate() {
+        let n = n.as_ref();
+        let t = crate::error::Truncated::new(n);
+        if is_reserved_label(n) {
+            return Err(Error::ReservedLabelName { name: t });
+        }
+        if n.is_empty() || n.starts_with("__") {
+            return Err(Error::InvalidLabelName { name: t });
+        }
+        if names[..i].iter().any(|m| m.as_ref() == n) {
+            return Err(Error::DuplicateLabelName { name: t });
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf8_names() {
+        let u = Validation::Utf8;
+        for ok in ["cicd.pipeline.run.duration", "größe", "a b", "9lives", "a"] {
+            assert!(check_metric_name(ok, u).is_ok(), "{ok}");
+            assert!(check_label_names(&[ok], u).is_ok(), "{ok}");
+            assert_eq!(
+                check_metric_name(ok, Validation::Legacy).is_ok(),
+                validate_metric_name(ok).is_ok()
+            );
+        }
+        for bad in ["", "__x"] {
+            assert!(check_metric_name(bad, u).is_err(), "{bad}");
+            assert!(check_label_names(&[bad], u).is_err(), "{bad}");
+        }
+        assert!(matches!(
+            check_label_names(&["le"], u),
+            Err(Error::ReservedLabelName { .. })
+        ));
+        assert!(matches!(
+            check_label_names(&["a.b", "a.b"], u),
+            Err(Error::DuplicateLabelName { .. })
+        ));
+    }
 
     #[test]
     fn metric_names() {

@@ -7,15 +7,21 @@
 //! * A range *offers OpenMetrics* if it is `application/openmetrics-text` whose `version` is
 //!   absent, empty, `1.0.0` or `0.0.1` (older Prometheus asks for 0.0.1; the 1.0.0 output parses
 //!   the same for it).
-//! * A range *offers text* if it is `text/plain` whose `version` is absent, empty or `0.0.4`, or
+//! * A range *offers text* if it is `text/plain` whose `version` is absent, empty, `0.0.4` or
+//!   `1.0.0` (Prometheus 3's: 0.0.4 plus quoted UTF-8 names), or
 //!   one of the wildcards `text/*`, `*/*` and `*` (a legacy shorthand for `*/*`, still sent by
 //!   Java's `HttpURLConnection`). Wildcards count as text, never as OpenMetrics: OpenMetrics is
 //!   only served to clients that name it.
 //! * A range *offers protobuf* if it is `application/vnd.google.protobuf` with
 //!   `proto=io.prometheus.client.MetricFamily` and `encoding=delimited` (what Prometheus sends
 //!   first with native histograms on, or with `scrape_protocols: [PrometheusProto, ...]`).
-//! * Everything else (`text/plain;version=1.0.0`, `version=2.0.0`, `text/html`, …) is
-//!   ignored.
+//! * Everything else (`version=2.0.0`, `text/html`, …) is ignored.
+//!
+//! [`negotiate_accept`] also reads the winning range's `escaping=` parameter (`allow-utf-8`,
+//! `underscores`, `dots`, `values`; `underscores` when absent or unknown, as the
+//! escaping-schemes document says) and whether text 1.0.0 was asked for, and gives the exact
+//! Content-Type to answer with ([`Negotiated::content_type`]: it names the scheme served
+//! whenever the scraper named one).
 //!
 //! The winner is the offering range with the highest q-value; among equal q-values a concrete
 //! type beats `text/*`, which beats `*/*`; among equally specific ranges the first one in the
@@ -33,6 +39,8 @@
 //! that a tiny positive q never becomes 0. If a range repeats `q` or `version`, the last one
 //! counts. A range that names a format with `q=0` does not veto that format offered by another
 //! range: ranges are not merged by RFC 9110 specificity, since text is the safe fallback anyway.
+
+use crate::Escaping;
 
 /// An exposition format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -64,28 +72,105 @@ impl Format {
 /// Picks the format from an HTTP `Accept` header value (None or empty = no header).
 ///
 /// See the [module documentation](self) for the exact rules. Runs in time linear in the header
-/// length, does not allocate and never panics.
+/// length, does not allocate and never panics. [`negotiate_accept`] also tells the escaping
+/// scheme and the exact Content-Type.
 #[must_use]
 pub fn negotiate(accept: Option<&str>) -> Format {
-    let Some(accept) = accept else {
-        return Format::Text;
+    negotiate_accept(accept).format
+}
+
+/// What a scraper asked for: the format, the text format's version, and how names outside the
+/// legacy character set are to be written ([`Escaping`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Negotiated {
+    /// The format to write.
+    pub format: Format,
+    /// The escaping scheme: the winning range's `escaping=` (`allow-utf-8`, `underscores`,
+    /// `dots`, `values`), [`Escaping::Underscores`] when it names none or an unknown one, as
+    /// the escaping-schemes document and prometheus/common's `expfmt` say.
+    pub escaping: Escaping,
+    /// The text format 1.0.0 was asked for (`text/plain;version=1.0.0`, what Prometheus 3
+    /// asks with UTF-8 names); written like 0.0.4 plus quoted UTF-8 names.
+    pub text_1_0_0: bool,
+    /// The winning range named an escaping scheme: the Content-Type then says which one was
+    /// served.
+    pub escaping_asked: bool,
+}
+
+impl Negotiated {
+    /// What a scraper without an `Accept` header gets: text 0.0.4, underscores.
+    pub const DEFAULT: Negotiated = Negotiated {
+        format: Format::Text,
+        escaping: Escaping::Underscores,
+        text_1_0_0: false,
+        escaping_asked: false,
     };
-    // (q, specificity, format) of the best range so far. Replacing only on a strictly greater
+
+    /// The exact Content-Type: [`Format::content_type`] for a scraper that named no escaping
+    /// scheme (Prometheus 2, curl: unchanged), else with the version asked for and
+    /// `; escaping=<scheme>` appended, as prometheus/common's `expfmt` writes it (e.g.
+    /// `text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8`).
+    #[must_use]
+    pub const fn content_type(&self) -> &'static str {
+        macro_rules! with_escaping {
+            ($base:literal) => {
+                match self.escaping {
+                    Escaping::AllowUtf8 => concat!($base, "; escaping=allow-utf-8"),
+                    Escaping::Underscores => concat!($base, "; escaping=underscores"),
+                    Escaping::Dots => concat!($base, "; escaping=dots"),
+                    Escaping::Values => concat!($base, "; escaping=values"),
+                }
+            };
+        }
+        let text_1_0_0 = self.text_1_0_0 && matches!(self.format, Format::Text);
+        if !self.escaping_asked && !text_1_0_0 {
+            return self.format.content_type();
+        }
+        match self.format {
+            Format::Text if self.text_1_0_0 => {
+                with_escaping!("text/plain; version=1.0.0; charset=utf-8")
+            }
+            Format::Text => with_escaping!("text/plain; version=0.0.4; charset=utf-8"),
+            Format::OpenMetrics => {
+                with_escaping!("application/openmetrics-text; version=1.0.0; charset=utf-8")
+            }
+            Format::Protobuf => with_escaping!(
+                "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited"
+            ),
+        }
+    }
+
+    /// Encoder [`Options`](crate::encoding::Options) that write the negotiated escaping.
+    #[must_use]
+    pub const fn options(&self) -> crate::encoding::Options {
+        crate::encoding::Options::new().escaping(self.escaping)
+    }
+}
+
+/// Negotiates format, text version and escaping from an `Accept` header value (None or empty
+/// = no header: [`Negotiated::DEFAULT`]). The format is [`negotiate`]'s; the rest comes from
+/// the winning media range.
+#[must_use]
+pub fn negotiate_accept(accept: Option<&str>) -> Negotiated {
+    let Some(accept) = accept else {
+        return Negotiated::DEFAULT;
+    };
+    // (q, specificity, what) of the best range so far. Replacing only on a strictly greater
     // (q, specificity) keeps the earliest of equals; q = 0 means "not acceptable".
-    let mut best = (0u16, 0u8, Format::Text);
+    let mut best = (0u16, 0u8, Negotiated::DEFAULT);
     for range in Split::new(accept, b',') {
-        if let Some((format, specificity, q)) = parse_range(range) {
+        if let Some((offer, specificity, q)) = parse_range(range) {
             if q > 0 && (q, specificity) > (best.0, best.1) {
-                best = (q, specificity, format);
+                best = (q, specificity, offer);
             }
         }
     }
     best.2
 }
 
-/// Parses one media range into (format it offers, specificity, q in thousandths), or `None` if
-/// it offers neither format.
-fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
+/// Parses one media range into (what it offers, specificity, q in thousandths), or `None` if
+/// it offers no format.
+fn parse_range(range: &str) -> Option<(Negotiated, u8, u16)> {
     let mut parts = Split::new(range, b';');
     let media = parts.next()?.trim_ascii();
     let (ty, sub) = match split_once(media, b'/') {
@@ -96,6 +181,7 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
 
     let mut q = 1000;
     let mut version = "";
+    let mut escaping = None;
     let (mut proto, mut encoding) = ("", "");
     for param in parts {
         let Some((name, value)) = split_once(param, b'=') else {
@@ -111,6 +197,9 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
             proto = value;
         } else if name.eq_ignore_ascii_case("encoding") {
             encoding = value;
+        } else if name.eq_ignore_ascii_case("escaping") {
+            // An unknown scheme is ignored, as prometheus/common does.
+            escaping = Escaping::from_param(value).or(escaping);
         }
     }
 
@@ -119,7 +208,7 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
     } else if ty.eq_ignore_ascii_case("text") {
         match sub {
             "*" => (Format::Text, 1),
-            _ if sub.eq_ignore_ascii_case("plain") && matches!(version, "" | "0.0.4") => {
+            _ if sub.eq_ignore_ascii_case("plain") && matches!(version, "" | "0.0.4" | "1.0.0") => {
                 (Format::Text, 2)
             }
             _ => return None,
@@ -138,7 +227,13 @@ fn parse_range(range: &str) -> Option<(Format, u8, u16)> {
     } else {
         return None;
     };
-    Some((offer.0, offer.1, q))
+    let negotiated = Negotiated {
+        format: offer.0,
+        escaping: escaping.unwrap_or(Escaping::Underscores),
+        text_1_0_0: offer.0 == Format::Text && offer.1 == 2 && version == "1.0.0",
+        escaping_asked: escaping.is_some(),
+    };
+    Some((negotiated, offer.1, q))
 }
 
 /// Parses a q-value into thousandths (0..=1000). Accepts `d*[.d*]` with at least one digit
@@ -403,16 +498,72 @@ mod tests {
     }
 
     #[test]
+    fn escaping_and_content_type() {
+        let p3 = negotiate_accept(Some("application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2"));
+        assert_eq!((p3.format, p3.escaping), (OM, Escaping::AllowUtf8));
+        assert_eq!(
+            p3.content_type(),
+            "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+        );
+        let t = negotiate_accept(Some("text/plain;version=1.0.0;escaping=allow-utf-8"));
+        assert_eq!(
+            t.content_type(),
+            "text/plain; version=1.0.0; charset=utf-8; escaping=allow-utf-8"
+        );
+        let t = negotiate_accept(Some("text/plain;version=1.0.0"));
+        assert_eq!(t.escaping, Escaping::Underscores);
+        assert_eq!(
+            t.content_type(),
+            "text/plain; version=1.0.0; charset=utf-8; escaping=underscores"
+        );
+        for e in [Escaping::Underscores, Escaping::Dots, Escaping::Values] {
+            let n = negotiate_accept(Some(&std::format!(
+                "application/openmetrics-text;version=1.0.0;escaping={}",
+                e.as_str()
+            )));
+            assert_eq!(n.escaping, e);
+            assert!(n
+                .content_type()
+                .ends_with(&std::format!("; escaping={}", e.as_str())));
+        }
+        // Prometheus 2 and curl name no scheme: underscores, the Content-Types as before.
+        for (h, f) in [
+            (None, Text),
+            (
+                Some("application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"),
+                OM,
+            ),
+            (Some("*/*"), Text),
+        ] {
+            let n = negotiate_accept(h);
+            assert_eq!((n.format, n.escaping), (f, Escaping::Underscores));
+            assert_eq!(n.content_type(), f.content_type());
+        }
+        // An unknown scheme is ignored; the winner's own parameter counts.
+        let n = negotiate_accept(Some("text/plain;escaping=bogus"));
+        assert_eq!(
+            (n.escaping, n.escaping_asked),
+            (Escaping::Underscores, false)
+        );
+        let n = negotiate_accept(Some(
+            "text/plain;escaping=dots;q=0.1,application/openmetrics-text;escaping=values",
+        ));
+        assert_eq!((n.format, n.escaping), (OM, Escaping::Values));
+        assert_eq!(n.options().escaping_scheme(), Escaping::Values);
+    }
+
+    #[test]
     fn unsupported_versions() {
         assert_eq!(n("application/openmetrics-text; version=2.0.0"), Text);
         assert_eq!(n("application/openmetrics-text; version=1.0"), Text);
         assert_eq!(n("application/openmetrics-text; version=1.0.0x"), Text);
-        // Prometheus 3's UTF-8 text is not 0.0.4 and does not make OpenMetrics lose.
+        // Prometheus 3's text 1.0.0 (0.0.4 plus quoted UTF-8 names) is served.
         assert_eq!(n("text/plain;version=1.0.0"), Text);
         assert_eq!(
             n("text/plain;version=1.0.0;q=1,application/openmetrics-text;version=1.0.0;q=0.5"),
-            OM
+            Text
         );
+        assert_eq!(n("text/plain;version=1.1.0;q=1,text/*;q=0.5"), Text);
         assert_eq!(
             n("application/openmetrics-text;version=2.0.0,text/plain;version=0.0.4;q=0.1"),
             Text

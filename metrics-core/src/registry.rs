@@ -43,6 +43,7 @@ struct Entry {
 #[derive(Default)]
 pub struct Registry {
     entries: Vec<Entry>,
+    validation: crate::name::Validation,
 }
 
 impl core::fmt::Debug for Registry {
@@ -58,6 +59,33 @@ impl Registry {
     pub fn new() -> Self {
         Registry {
             entries: Vec::new(),
+            validation: crate::name::Validation::Legacy,
+        }
+    }
+
+    /// An empty registry that also takes metric and label names outside the legacy character
+    /// set (any UTF-8 but empty or `__*`; descriptions from [`Desc::try_new_utf8`] and
+    /// [`Desc::try_labels_utf8`]). The encoders write such names as the scrape negotiated:
+    /// escaped (`underscores`, the default, `dots`, `values`) or quoted (`allow-utf-8`); see
+    /// [`Escaping`](crate::Escaping).
+    ///
+    /// ```
+    /// use metrics_core::{encoding::Options, encode_with, Desc, Escaping, Format, Registry, Counter};
+    /// let mut r = Registry::utf8();
+    /// let runs = r.register(Desc::try_new_utf8("cicd.pipeline.runs", "Runs.")?, Counter::new())?;
+    /// runs.inc();
+    /// let mut out = String::new();
+    /// encode_with(&r, Format::Text, Options::new().escaping(Escaping::AllowUtf8), &mut out)?;
+    /// assert!(out.contains("{\"cicd.pipeline.runs_total\"} 1\n"));
+    /// out.clear();
+    /// encode_with(&r, Format::Text, Options::new(), &mut out)?;
+    /// assert!(out.contains("cicd_pipeline_runs_total 1\n"));
+    /// # Ok::<(), metrics_core::Error>(())
+    /// ```
+    pub fn utf8() -> Self {
+        Registry {
+            entries: Vec::new(),
+            validation: crate::name::Validation::Utf8,
         }
     }
 
@@ -81,10 +109,10 @@ impl Registry {
     ) -> Result<(), Error> {
         // `Desc` built with `new`/`try_new` is already valid; check again for descriptions
         // whose parts came from elsewhere.
-        crate::name::validate_metric_name(desc.name())?;
+        crate::name::check_metric_name(desc.name(), self.validation)?;
         let labels = desc.label_names();
         let names: Vec<&str> = labels.iter().collect();
-        crate::name::validate_label_names(&names)?;
+        crate::name::check_label_names(&names, self.validation)?;
         if metric.label_count() != labels.len() {
             return Err(Error::LabelCount {
                 expected: labels.len(),

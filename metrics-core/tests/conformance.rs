@@ -171,3 +171,32 @@ fn python_reads_back_exemplars_and_created() {
     std::fs::write(&file, pb).unwrap();
     python_round_trip("protobuf", &file, &without_created, dir.path());
 }
+
+/// prometheus_client's parsers (text and strict OpenMetrics) read the UTF-8 registry with
+/// quoted names (`allow-utf-8`) and escaped ones (`underscores`) back to what was set;
+/// promtool accepts the escaped text format.
+#[test]
+#[ignore = "needs python prometheus_client and promtool; run via scripts/test.sh"]
+fn python_reads_utf8_names_quoted_and_escaped() {
+    use metrics_core::{encode_with, encoding::Options, Escaping};
+    let dir = tempfile::tempdir().unwrap();
+    let (r, utf8, underscores) = common::utf8_registry();
+    for (escaping, expected) in [
+        (Escaping::AllowUtf8, &utf8),
+        (Escaping::Underscores, &underscores),
+    ] {
+        for (fmt, format, ext) in [
+            ("text", Format::Text, "prom"),
+            ("openmetrics", Format::OpenMetrics, "om.txt"),
+        ] {
+            let mut out = String::new();
+            encode_with(&r, format, Options::new().escaping(escaping), &mut out).unwrap();
+            let file = dir.path().join(format!("utf8.{}.{ext}", escaping.as_str()));
+            std::fs::write(&file, out).unwrap();
+            python_round_trip(fmt, &file, expected, dir.path());
+            if escaping == Escaping::Underscores && format == Format::Text {
+                promtool_clean(&file);
+            }
+        }
+    }
+}

@@ -189,3 +189,42 @@ fn exemplar_registry_openmetrics() {
     let (r, _) = common::exemplar_registry();
     check_golden("exemplars.om.txt", &encoded(&r, Format::OpenMetrics));
 }
+
+/// The same UTF-8 registry under every escaping scheme, both text formats; the chunked
+/// encoder writes the same bytes.
+#[test]
+fn utf8_registry_every_escaping_scheme() {
+    use metrics_core::{encode_with, encoding::Options, Escaping};
+    let (r, _, _) = common::utf8_registry();
+    for escaping in [
+        Escaping::AllowUtf8,
+        Escaping::Underscores,
+        Escaping::Dots,
+        Escaping::Values,
+    ] {
+        for (format, ext) in [(Format::Text, "prom"), (Format::OpenMetrics, "om.txt")] {
+            let options = Options::new().escaping(escaping);
+            let mut out = String::new();
+            encode_with(&r, format, options, &mut out).unwrap();
+            check_golden(&format!("utf8.{}.{ext}", escaping.as_str()), &out);
+            for size in [1, 7, 64] {
+                let mut enc: metrics_core::ChunkedEncoder<'_, _> =
+                    metrics_core::ChunkedEncoder::with_options(&r, format, options);
+                let mut buf = vec![0u8; size];
+                let mut chunked = Vec::new();
+                loop {
+                    let n = enc.fill(&mut buf).unwrap();
+                    if n == 0 {
+                        break;
+                    }
+                    chunked.extend_from_slice(&buf[..n]);
+                }
+                assert_eq!(
+                    String::from_utf8(chunked).unwrap(),
+                    out,
+                    "{escaping:?} {size}"
+                );
+            }
+        }
+    }
+}

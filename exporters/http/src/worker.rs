@@ -97,12 +97,16 @@ impl Handler for Exposition {
 impl Exposition {
     fn metrics(&self, buffers: &mut Buffers, request: &Request, r: &mut Response) {
         let config = &self.config;
-        let format = config
-            .force_format
-            .unwrap_or_else(|| metrics_core::negotiate(request.header("Accept")));
+        // Format, text version and the escaping of UTF-8 names, as the scraper asked; a
+        // forced format keeps the asked escaping (names stay what the scraper can read).
+        let mut negotiated = metrics_core::negotiate::negotiate_accept(request.header("Accept"));
+        if let Some(f) = config.force_format {
+            negotiated.format = f;
+        }
+        let format = negotiated.format;
 
         let started = Instant::now();
-        let options = config.encode;
+        let options = config.encode.escaping(negotiated.escaping);
         let body = &mut r.body;
         let encoded = match &self.self_metrics {
             Some(own) => metrics_core::encode_bytes_with(
@@ -132,7 +136,7 @@ impl Exposition {
             m.encoded(took);
             m.scrape(format, true);
         }
-        r.content_type(format.content_type());
+        r.content_type(negotiated.content_type());
         if config.gzip && accepts_gzip(request.header("Accept-Encoding")) {
             let gz = buffers.gzip.get_or_insert_with(Gzip::new);
             if gz.compress(&r.body, &mut buffers.compressed).is_ok() {

@@ -28,6 +28,7 @@ use super::Options;
 use crate::collect::{Families, FamilyRef, StrList, Value};
 #[cfg(feature = "chunked-protobuf")]
 use crate::collect::{HistogramValue, NativeHistogramValue, Sign};
+use crate::escaping::Names;
 use crate::exemplar::{ExemplarRef, EXEMPLAR_BYTES};
 use crate::exposed::base;
 use crate::{Error, Format};
@@ -222,8 +223,9 @@ impl<'r, F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'r
                     self.stage = Stage::Done;
                 }
                 (Stage::Meta(meta), Some(f)) => {
+                    let style = Names::of(&f, self.options.escaping_scheme());
                     if !emit(&mut win, &mut self.offset, |w| {
-                        line::write_meta(w, &f, format, meta).map(drop)
+                        line::write_meta(w, &f, format, meta, style).map(drop)
                     })? {
                         return Ok(win.pos);
                     }
@@ -250,6 +252,7 @@ impl<'r, F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'r
                         };
                     }
                     let mut state = SeriesState {
+                        style: Names::of(&f, self.options.escaping_scheme()),
                         exemplars: (om && f.metric.has_exemplars()).then_some(index),
                         exemplar: &mut self.exemplar,
                         exemplar_buf: &mut self.exemplar_buf,
@@ -615,6 +618,8 @@ impl Out for Window<'_> {
 }
 
 struct SeriesState<'s, const B: usize, const X: usize> {
+    /// How the family's names are written.
+    style: Names,
     /// The series' index when its exemplars are written.
     exemplars: Option<usize>,
     exemplar: &'s mut Option<(usize, f64, Option<f64>)>,
@@ -652,6 +657,7 @@ impl<const B: usize, const X: usize> SeriesState<'_, B, X> {
         };
         let names = f.desc.label_names();
         let base = base(f.desc.name(), f.kind);
+        let style = self.style;
         let buckets = match captured {
             Captured::Histogram { buckets, .. } => buckets,
             _ => 0,
@@ -686,7 +692,17 @@ impl<const B: usize, const X: usize> SeriesState<'_, B, X> {
                 .exemplar
                 .map(|(len, v, t)| ExemplarRef::from_parts(&self.exemplar_buf[..len], v, t));
             if !emit(win, self.offset, |w| {
-                line::write_sample(w, base, suffix, names, values, le, num, exemplar.as_ref())
+                line::write_sample(
+                    w,
+                    base,
+                    suffix,
+                    names,
+                    values,
+                    le,
+                    style,
+                    num,
+                    exemplar.as_ref(),
+                )
             })? {
                 return Ok(false);
             }

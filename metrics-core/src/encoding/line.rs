@@ -10,6 +10,7 @@ use core::fmt::Write;
 use super::escape;
 use super::float::{write_canonical_f64, write_f64, write_positional_f64, write_u64_then};
 use crate::collect::{FamilyRef, Kind, StrList, Value};
+use crate::escaping::Names;
 use crate::exemplar::{ExemplarRef, EXEMPLAR_BYTES};
 use crate::exposed::base;
 use crate::{Error, Format};
@@ -34,17 +35,30 @@ fn family_name<W: Write + ?Sized>(
     w: &mut W,
     f: &FamilyRef<'_>,
     format: Format,
+    style: Names,
 ) -> core::fmt::Result {
     let name = f.desc.name();
-    match (f.kind, format) {
-        (Kind::Counter, Format::OpenMetrics) => w.write_str(base(name, Kind::Counter)),
-        (Kind::Counter, Format::Text) => {
-            let b = base(name, Kind::Counter);
-            w.write_str(b)?;
-            w.write_str("_total")
-        }
-        _ => w.write_str(name),
+    let (name, suffix) = match (f.kind, format) {
+        (Kind::Counter, Format::OpenMetrics) => (base(name, Kind::Counter), ""),
+        (Kind::Counter, _) => (base(name, Kind::Counter), "_total"),
+        _ => (name, ""),
+    };
+    if style.plain {
+        w.write_str(name)?;
+        return w.write_str(suffix);
     }
+    let quoted = style.quoted(name);
+    if quoted {
+        w.write_str("\"")?;
+        escape::label_value(w, name)?;
+    } else {
+        style.write(w, name)?;
+    }
+    w.write_str(suffix)?;
+    if quoted {
+        w.write_str("\"")?;
+    }
+    Ok(())
 }
 
 /// Writes one metadata line; `Ok(false)` when the line is absent (no help, no unit, or UNIT in
@@ -54,6 +68,7 @@ pub(crate) fn write_meta<W: Write + ?Sized>(
     f: &FamilyRef<'_>,
     format: Format,
     meta: Meta,
+    style: Names,
 ) -> Result<bool, core::fmt::Error> {
     match meta {
         Meta::Help => {
@@ -61,13 +76,13 @@ pub(crate) fn write_meta<W: Write + ?Sized>(
                 return Ok(false);
             }
             w.write_str("# HELP ")?;
-            family_name(w, f, format)?;
+            family_name(w, f, format, style)?;
             w.write_str(" ")?;
             escape::help(w, f.desc.help(), format == Format::OpenMetrics)?;
         }
         Meta::Type => {
             w.write_str("# TYPE ")?;
-            family_name(w, f, format)?;
+            family_name(w, f, format, style)?;
             w.write_str(" ")?;
             w.write_str(f.kind.as_str())?;
         }
@@ -79,7 +94,7 @@ pub(crate) fn write_meta<W: Write + ?Sized>(
                 return Ok(false);
             }
             w.write_str("# UNIT ")?;
-            family_name(w, f, format)?;
+            family_name(w, f, format, style)?;
             w.write_str(" ")?;
             w.write_str(unit)?;
         }
@@ -98,10 +113,11 @@ pub(crate) fn write_sample<W: Write + ?Sized>(
     names: StrList<'_>,
     values: StrList<'_>,
     le: Option<f64>,
+    style: Names,
     value: Num,
     exemplar: Option<&ExemplarRef<'_>>,
 ) -> core::fmt::Result {
-    write_prefix(w, base, suffix, names, values, le)?;
+    write_prefix(w, base, suffix, names, values, le, style)?;
     let Some(x) = exemplar else {
         return write_num_line(w, value);
     };
@@ -164,7 +180,11 @@ pub(crate) fn write_prefix<W: Write + ?Sized>(
     names: StrList<'_>,
     values: StrList<'_>,
     le: Option<f64>,
+    style: Names,
 ) -> core::fmt::Result {
+    if !style.plain {
+        return write_prefix_utf8(w, base, suffix, names, values, le, style);
+    }
     w.write_str(base)?;
     w.write_str(suffix)?;
     let n = names.len();
@@ -182,6 +202,49 @@ pub(crate) fn write_prefix<W: Write + ?Sized>(
         write_canonical_f64(w, le)?;
     }
     w.write_str("\"} ")
+}
+
+/// [`write_prefix`] for a family with names outside the legacy set: each escaped, or (with
+/// `allow-utf-8`) quoted, the metric name then inside the braces.
+#[cold]
+fn write_prefix_utf8<W: Write + ?Sized>(
+    w: &mut W,
+    base: &str,
+    suffix: &str,
+    names: StrList<'_>,
+    values: StrList<'_>,
+    le: Option<f64>,
+    style: Names,
+) -> core::fmt::Result {
+    let quoted = style.quoted(base);
+    if quoted {
+        w.write_str("{\"")?;
+        escape::label_value(w, base)?;
+        w.write_str(suffix)?;
+        w.write_str("\"")?;
+    } else {
+        style.write(w, base)?;
+        w.write_str(suffix)?;
+    }
+    let n = names.len();
+    if n == 0 && le.is_none() {
+        return w.write_str(if quoted { "} " } else { " " });
+    }
+    let mut first = !quoted;
+    for i in 0..n {
+        w.write_str(if first { "{" } else { "," })?;
+        first = false;
+        style.write(w, names.get(i))?;
+        w.write_str("=\"")?;
+        escape::label_value(w, values.get(i))?;
+        w.write_str("\"")?;
+    }
+    if let Some(le) = le {
+        w.write_str(if first { "{le=\"" } else { ",le=\"" })?;
+        write_canonical_f64(w, le)?;
+        w.write_str("\"")?;
+    }
+    w.write_str("} ")
 }
 
 /// Writes a sample's number and the line's newline.
@@ -339,6 +402,7 @@ pub(crate) fn write_series<W: Write + ?Sized>(
     value: Value<'_>,
     created: Option<f64>,
     exemplars: Option<usize>,
+    style: Names,
 ) -> Result<(), Error> {
     check(f, values, &value)?;
     let created = created.filter(|_| format == Format::OpenMetrics && f.kind != Kind::Gauge);
@@ -347,6 +411,7 @@ pub(crate) fn write_series<W: Write + ?Sized>(
         base,
         values,
         exemplars,
+        style,
     };
     match exemplars {
         // The copy buffer only for series that can carry exemplars.
@@ -361,6 +426,7 @@ struct Line<'a, 'f> {
     base: &'a str,
     values: StrList<'a>,
     exemplars: Option<usize>,
+    style: Names,
 }
 
 impl Line<'_, '_> {
@@ -372,14 +438,15 @@ impl Line<'_, '_> {
         created: Option<f64>,
         buf: &mut [u8],
     ) -> Result<(), Error> {
-        let (f, base, values) = (self.f, self.base, self.values);
+        let (f, base, values, style) = (self.f, self.base, self.values, self.style);
         let names = f.desc.label_names();
         // Counters and gauges: one line (two with `_created`), no plan to walk.
         if let Some((suffix, num)) = scalar(&value) {
             let x = self.exemplar((f.kind == Kind::Counter).then_some(0), buf);
-            write_sample(w, base, suffix, names, values, None, num, x.as_ref())?;
+            write_sample(w, base, suffix, names, values, None, style, num, x.as_ref())?;
             if let Some(t) = created {
-                write_sample(w, base, "_created", names, values, None, Num::F64(t), None)?;
+                let t = Num::F64(t);
+                write_sample(w, base, "_created", names, values, None, style, t, None)?;
             }
             return Ok(());
         }
@@ -400,6 +467,7 @@ impl Line<'_, '_> {
                 names,
                 values,
                 le(slot, bounds),
+                style,
                 num,
                 x.as_ref(),
             )?;

@@ -21,6 +21,8 @@ pub(crate) mod line;
 mod protobuf;
 pub(crate) mod sink;
 
+pub(crate) use escape::label_value as escape_label_value;
+
 pub use chunked::ChunkedEncoder;
 pub use float::write_u64;
 #[cfg(feature = "std")]
@@ -34,6 +36,7 @@ pub use crate::remote_write::{Bytes, FixedBytes};
 use core::fmt::Write;
 
 use crate::collect::Families;
+use crate::escaping::Names;
 use crate::{Error, Format};
 use line::Meta;
 use sink::SinkOf;
@@ -50,6 +53,7 @@ use sink::SinkOf;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Options {
     created: bool,
+    escaping: crate::Escaping,
 }
 
 impl Default for Options {
@@ -62,7 +66,10 @@ impl Options {
     /// Everything on: `_created` samples in OpenMetrics.
     #[must_use]
     pub const fn new() -> Self {
-        Options { created: true }
+        Options {
+            created: true,
+            escaping: crate::Escaping::Underscores,
+        }
     }
 
     /// Shows (`true`, the default) or leaves out (`false`) the OpenMetrics `_created` samples
@@ -72,6 +79,22 @@ impl Options {
     pub const fn created(mut self, on: bool) -> Self {
         self.created = on;
         self
+    }
+
+    /// How names outside the legacy character set are written (default
+    /// [`Escaping::Underscores`](crate::Escaping::Underscores); a registry with legacy names
+    /// only is written the same under every scheme). Take it from
+    /// [`negotiate_accept`](crate::negotiate::negotiate_accept).
+    #[must_use]
+    pub const fn escaping(mut self, escaping: crate::Escaping) -> Self {
+        self.escaping = escaping;
+        self
+    }
+
+    /// The escaping scheme.
+    #[must_use]
+    pub const fn escaping_scheme(&self) -> crate::Escaping {
+        self.escaping
     }
 
     /// True when `_created` samples are shown.
@@ -128,8 +151,9 @@ where
 {
     for i in 0..registry.family_count() {
         let Some(f) = registry.family(i) else { break };
+        let style = Names::of(&f, options.escaping);
         for meta in [Meta::Help, Meta::Type, Meta::Unit] {
-            line::write_meta(w, &f, format, meta)?;
+            line::write_meta(w, &f, format, meta, style)?;
         }
         let base = crate::exposed::base(f.desc.name(), f.kind);
         let rendered = f.metric.write_rendered(w.as_dyn())?;
@@ -143,7 +167,9 @@ where
             };
             let exemplars = exemplars.then_some(j);
             f.metric.collect(j, &mut |values, value| {
-                line::write_series(w, &f, base, format, values, value, created, exemplars)
+                line::write_series(
+                    w, &f, base, format, values, value, created, exemplars, style,
+                )
             })?;
         }
     }

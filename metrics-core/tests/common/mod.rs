@@ -857,3 +857,88 @@ pub fn exemplar_registry() -> (Registry, Vec<Sample>) {
     ));
     (r, expected)
 }
+
+/// A registry built for UTF-8 names (OpenTelemetry's CI/CD names, a name that needs quoting
+/// escapes) beside a legacy family, and the samples it exposes with `allow-utf-8` (names as
+/// they are) and with `underscores` (the default escaping).
+pub fn utf8_registry() -> (Registry, Vec<Sample>, Vec<Sample>) {
+    use metrics_core::DynHistogram;
+    let mut r = Registry::utf8();
+    let (mut utf8, mut underscores) = (Vec::new(), Vec::new());
+    let errors = r
+        .family::<Counter>(
+            Desc::try_new_utf8("cicd.pipeline.run.errors", "Errors in runs.")
+                .unwrap()
+                .try_labels_utf8(&["cicd.pipeline.name", "error.type"])
+                .unwrap(),
+            (),
+            None,
+        )
+        .unwrap();
+    errors.labels(&["Build and Test", "timeout"]).inc_by(2);
+    utf8.push(sample(
+        "cicd.pipeline.run.errors_total",
+        &[
+            ("cicd.pipeline.name", "Build and Test"),
+            ("error.type", "timeout"),
+        ],
+        2.0,
+    ));
+    underscores.push(sample(
+        "cicd_pipeline_run_errors_total",
+        &[
+            ("cicd_pipeline_name", "Build and Test"),
+            ("error_type", "timeout"),
+        ],
+        2.0,
+    ));
+    let bounds = [1.0, 10.0];
+    let duration = r
+        .family::<DynHistogram>(
+            Desc::try_new_utf8("cicd.pipeline.run.duration", "Run durations.")
+                .unwrap()
+                .try_labels_utf8(&["cicd.pipeline.name"])
+                .unwrap(),
+            DynHistogram::new(&bounds).unwrap().bounds().into(),
+            None,
+        )
+        .unwrap();
+    for v in [0.5, 20.0] {
+        duration.labels(&["Lint"]).observe(v);
+    }
+    histogram_samples(
+        &mut utf8,
+        "cicd.pipeline.run.duration",
+        &[("cicd.pipeline.name", "Lint")],
+        &bounds,
+        &[0.5, 20.0],
+    );
+    histogram_samples(
+        &mut underscores,
+        "cicd_pipeline_run_duration",
+        &[("cicd_pipeline_name", "Lint")],
+        &bounds,
+        &[0.5, 20.0],
+    );
+    let odd = r
+        .register(
+            Desc::try_new_utf8("temperature \"in\" °C", "A name to quote.").unwrap(),
+            Gauge::new(),
+        )
+        .unwrap();
+    odd.set(21.5);
+    utf8.push(sample("temperature \"in\" °C", &[], 21.5));
+    underscores.push(sample("temperature__in___C", &[], 21.5));
+    let plain = r
+        .counter_family(
+            "http_requests",
+            "Legacy names: the same under every scheme.",
+            &["method"],
+        )
+        .unwrap();
+    plain.labels(&["GET"]).inc();
+    for v in [&mut utf8, &mut underscores] {
+        v.push(sample("http_requests_total", &[("method", "GET")], 1.0));
+    }
+    (r, utf8, underscores)
+}
