@@ -39,5 +39,8 @@ python3 scripts/benchmarks_md.py --native "$out" >>BENCHMARKS.md.tmp
 echo "[bench] push throughput: cargo bench -p metrics-gateway --bench push_throughput" >&2
 cargo bench -p metrics-gateway --bench push_throughput >target/push_throughput.md
 { echo; cat target/push_throughput.md; } >>BENCHMARKS.md.tmp
+# The exemplar baseline comparison (scripts/bench_baseline.sh, a run of its own against an
+# earlier commit): kept as measured.
+{ echo; cat benchmarks/baseline/RESULTS.md; } >>BENCHMARKS.md.tmp
 mv BENCHMARKS.md.tmp BENCHMARKS.md
 echo "[bench] wrote BENCHMARKS.md" >&2
