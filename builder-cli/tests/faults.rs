@@ -6,9 +6,10 @@ mod common;
 
 use std::path::Path;
 use std::process::Stdio;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use common::*;
+use test_support::Rng;
 
 fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
@@ -145,18 +146,6 @@ profiles:
     assert!(!case.path("job.yaml.ran").exists(), "a step ran");
 }
 
-/// A small xorshift generator: random kill points, the seed printed for a rerun.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 fn read_json(path: &Path) -> Option<serde_json::Value> {
     let bytes = std::fs::read(path).ok()?;
     Some(serde_json::from_slice(&bytes).unwrap_or_else(|e| {
@@ -219,15 +208,9 @@ fn sigkill_at_random_points_never_tears_run_json() {
     let seed = std::env::var("FAULTS_SEED")
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .unwrap()
-                .as_nanos() as u64
-                | 1
-        });
+        .unwrap_or_else(Rng::clock_seed);
     eprintln!("seed {seed} (FAULTS_SEED to repeat); a full run takes {full_run:?}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     let window = full_run.as_micros() as u64 + 50_000;
     let (mut replaced, mut kept) = (0, 0);
     let loop_start = Instant::now();

@@ -7,12 +7,11 @@
 
 mod common;
 
-use std::net::TcpStream;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
 
 use common::{free_port, BIN};
 use test_support::siege::{siege, Target};
+use test_support::spawn_listening;
 
 const JOB: &str = "name: siege\nsteps:\n  - name: only\n    run: 'true'\nprofiles:\n  main: {}\n";
 
@@ -21,23 +20,20 @@ fn scrapes_are_answered_and_resources_come_back_under_a_siege() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("job.yaml"), JOB).unwrap();
     let port = free_port();
-    let mut child = Command::new(BIN)
-        .arg("validate")
-        .arg("--job")
-        .arg(dir.path().join("job.yaml"))
-        .args(["--prometheus-address", "127.0.0.1", "--prometheus-port"])
-        .arg(port.to_string())
-        .args(["--linger", "300s"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    while TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "builder_cli never listened");
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut child = spawn_listening(
+        Command::new(BIN)
+            .arg("validate")
+            .arg("--job")
+            .arg(dir.path().join("job.yaml"))
+            .args(["--prometheus-address", "127.0.0.1", "--prometheus-port"])
+            .arg(port.to_string())
+            .args(["--linger", "300s"])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null()),
+        ("127.0.0.1", port),
+        "builder_cli",
+    );
     siege(&Target {
         pid: child.id(),
         addr: ([127, 0, 0, 1], port).into(),

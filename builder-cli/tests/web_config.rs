@@ -9,11 +9,12 @@ use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use base64::Engine as _;
 use common::{free_port, BIN};
-use test_support::{workspace_root, Prometheus, Tool};
+use test_support::tls::{Ca, Usage};
+use test_support::{spawn_listening, workspace_root, Prometheus, Tool};
 
 const JOB: &str = "name: web\nsteps:\n  - name: only\n    run: 'true'\nprofiles:\n  main: {}\n";
 
@@ -58,17 +59,13 @@ impl Setup {
     /// Starts an exporter that lingers, and waits until its port accepts connections.
     fn serve(&self) -> (Child, u16) {
         let port = free_port();
-        let child = self
-            .command(port, &["--linger", "120s"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(Instant::now() < deadline, "the exporter never listened");
-            std::thread::sleep(Duration::from_millis(50));
-        }
+        let child = spawn_listening(
+            self.command(port, &["--linger", "120s"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null()),
+            ("127.0.0.1", port),
+            "the exporter",
+        );
         (child, port)
     }
 }
@@ -169,47 +166,6 @@ fn client_certificates_without_client_cas_are_refused_at_start() {
     );
 }
 
-/// A certificate authority of the tests.
-struct Ca {
-    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let issuer =
-            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
-                .unwrap();
-        Ca { issuer }
-    }
-
-    fn pem(&self) -> String {
-        self.issuer.pem()
-    }
-
-    /// A certificate (EC P-256 key, PKCS#8) for `sans`, named `cn`: `(cert PEM, key PEM)`.
-    fn sign(&self, cn: &str, sans: &[&str], client: bool) -> (String, String) {
-        let mut params =
-            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, cn);
-        params.extended_key_usages = vec![if client {
-            rcgen::ExtendedKeyUsagePurpose::ClientAuth
-        } else {
-            rcgen::ExtendedKeyUsagePurpose::ServerAuth
-        }];
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
-
 /// The subject of the certificate a TLS server on `port` presents now (a new handshake), as
 /// `openssl s_client` sees it with the given client certificate.
 fn served_subject(port: u16, dir: &Path) -> String {
@@ -234,9 +190,9 @@ fn served_subject(port: u16, dir: &Path) -> String {
 fn prometheus_scrapes_with_a_client_certificate_and_others_are_refused() {
     let ca = Ca::new("test CA");
     let other_ca = Ca::new("another CA");
-    let (server_crt, server_key) = ca.sign("server-1", &["127.0.0.1", "localhost"], false);
-    let (good_crt, good_key) = ca.sign("prometheus", &["prometheus.test"], true);
-    let (bad_crt, bad_key) = other_ca.sign("prometheus", &["prometheus.test"], true);
+    let (server_crt, server_key) = ca.sign("server-1", &["127.0.0.1", "localhost"], Usage::Server);
+    let (good_crt, good_key) = ca.sign("prometheus", &["prometheus.test"], Usage::Client);
+    let (bad_crt, bad_key) = other_ca.sign("prometheus", &["prometheus.test"], Usage::Client);
     let setup = Setup::new(
         "tls_server_config:\n  cert_file: server.crt\n  key_file: server.key\n  \
          client_auth_type: RequireAndVerifyClientCert\n  client_ca_file: ca.crt\n  \
@@ -299,7 +255,8 @@ fn prometheus_scrapes_with_a_client_certificate_and_others_are_refused() {
         "{}",
         served_subject(port, setup.dir.path())
     );
-    let (renewed_crt, renewed_key) = ca.sign("server-2", &["127.0.0.1", "localhost"], false);
+    let (renewed_crt, renewed_key) =
+        ca.sign("server-2", &["127.0.0.1", "localhost"], Usage::Server);
     // The key first (the pair is checked together: a certificate without its key is not
     // taken, the old pair stays until both match).
     std::fs::write(setup.path("server.key.new"), &renewed_key).unwrap();

@@ -14,6 +14,9 @@
 //!
 //! [`qemu`] builds the firmware examples and runs them under `qemu-system-arm`.
 //!
+//! [`spawn_listening`] starts a server process of the workspace and waits until its port
+//! accepts connections; [`tls::Ca`] is a throwaway certificate authority of the tests.
+//!
 //! A missing binary is a panic (a test failure, never a skip) that names the Debian package to
 //! install and the environment variable that points at another binary.
 
@@ -33,6 +36,7 @@ use serde_json::Value;
 
 pub mod qemu;
 pub mod siege;
+pub mod tls;
 
 /// How long a [`Service`] may take to answer its readiness path.
 const READY_TIMEOUT: Duration = Duration::from_secs(40);
@@ -49,6 +53,64 @@ pub fn free_port() -> u16 {
         .and_then(|l| l.local_addr())
         .map(|a| a.port())
         .expect("a free loopback port")
+}
+
+/// How long [`spawn_listening`] waits for the child's port.
+const LISTEN_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Spawns `command` and polls (every 20 ms, for at most 20 s) until something accepts TCP
+/// connections on `addr`; returns the child. Panics, naming `what`, when the deadline passes
+/// or the child exits first (the child is then reaped, so no zombie is left behind).
+pub fn spawn_listening(
+    command: &mut Command,
+    addr: impl std::net::ToSocketAddrs + Copy,
+    what: &str,
+) -> Child {
+    let mut child = command
+        .spawn()
+        .unwrap_or_else(|e| panic!("could not start {what}: {e}"));
+    let deadline = Instant::now() + LISTEN_TIMEOUT;
+    while std::net::TcpStream::connect(addr).is_err() {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("{what} exited ({status}) before it listened");
+        }
+        if Instant::now() >= deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("{what} never listened");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child
+}
+
+/// A xorshift64 generator for random fault points (kill times and the like), reproducible
+/// from its seed: print the seed so a failing run can be repeated.
+#[derive(Clone, Debug)]
+pub struct Rng(u64);
+
+impl Rng {
+    /// A generator started from `seed` (0 is replaced by 1: xorshift would stay at 0).
+    pub fn new(seed: u64) -> Rng {
+        Rng(seed.max(1))
+    }
+
+    /// A seed from the clock (odd, so never 0).
+    pub fn clock_seed() -> u64 {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .expect("the clock is after 1970")
+            .as_nanos() as u64
+            | 1
+    }
+
+    /// The next number below `n` (`n` > 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0 % n
+    }
 }
 
 /// The workspace's root directory.

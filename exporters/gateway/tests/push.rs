@@ -14,6 +14,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use common::*;
+use test_support::Rng;
 
 const TEXT: &str = "text/plain; version=0.0.4; charset=utf-8";
 const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -621,18 +622,6 @@ fn a_retried_push_counts_once_and_survives_restart() {
     assert_eq!(sample(&page, "d_sum", &labels), Some(4.0), "{page}");
 }
 
-/// A xorshift generator: the kill points, reproducible from the printed seed.
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: u64) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0 % n
-    }
-}
-
 #[test]
 fn sigkill_at_random_points_loses_and_doubles_nothing() {
     let dir = tempfile::tempdir().unwrap();
@@ -644,13 +633,9 @@ fn sigkill_at_random_points_loses_and_doubles_nothing() {
     ];
     let listen = format!("127.0.0.1:{}", test_support::free_port());
     let url = format!("http://{listen}/push/job/ci/runner/kill");
-    let seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64
-        | 1;
+    let seed = Rng::clock_seed();
     eprintln!("kill points from seed {seed}");
-    let mut rng = Rng(seed);
+    let mut rng = Rng::new(seed);
     const PUSHES: u64 = 400;
     let acked = Arc::new(AtomicU64::new(0));
     let sent = Arc::new(AtomicU64::new(0));

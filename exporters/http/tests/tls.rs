@@ -15,37 +15,7 @@ use common::sample;
 use metrics_exporter_http::{Config, Exporter, WebConfig};
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
-
-struct Ca {
-    issuer: rcgen::CertifiedIssuer<'static, rcgen::KeyPair>,
-}
-
-impl Ca {
-    fn new(name: &str) -> Ca {
-        let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-        params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, name);
-        let issuer =
-            rcgen::CertifiedIssuer::self_signed(params, rcgen::KeyPair::generate().unwrap())
-                .unwrap();
-        Ca { issuer }
-    }
-
-    /// `(cert PEM, key PEM)` for `sans`, named `cn`.
-    fn sign(&self, cn: &str, sans: &[&str]) -> (String, String) {
-        let mut params =
-            rcgen::CertificateParams::new(sans.iter().map(|s| s.to_string()).collect::<Vec<_>>())
-                .unwrap();
-        params
-            .distinguished_name
-            .push(rcgen::DnType::CommonName, cn);
-        let key = rcgen::KeyPair::generate().unwrap();
-        let cert = params.signed_by(&key, &self.issuer).unwrap();
-        (cert.pem(), key.serialize_pem())
-    }
-}
+use test_support::tls::{Ca, Usage};
 
 /// One `GET /metrics` over TLS trusting `ca_pem`, with a client certificate or none: the
 /// answer's status line and the server certificate's DER, or the error.
@@ -96,10 +66,10 @@ fn get(
 /// An exporter with `tls_server_config` = `extra` plus a server certificate of `ca` for
 /// localhost, written into `dir`.
 fn serve(dir: &Path, ca: &Ca, extra: &str) -> Exporter {
-    let (crt, key) = ca.sign("server", &["localhost", "127.0.0.1"]);
+    let (crt, key) = ca.sign("server", &["localhost", "127.0.0.1"], Usage::Any);
     std::fs::write(dir.join("server.crt"), crt).unwrap();
     std::fs::write(dir.join("server.key"), key).unwrap();
-    std::fs::write(dir.join("ca.crt"), ca.issuer.pem()).unwrap();
+    std::fs::write(dir.join("ca.crt"), ca.pem()).unwrap();
     let f = dir.join("web.yml");
     std::fs::write(
         &f,
@@ -122,10 +92,10 @@ const OK: &str = "HTTP/1.1 200 OK";
 fn client_certificates_in_each_mode() {
     let ca = Ca::new("test CA");
     let other = Ca::new("other CA");
-    let ca_pem = ca.issuer.pem();
-    let good = ca.sign("prometheus", &["prometheus.test"]);
-    let wrong_san = ca.sign("someone", &["someone.test"]);
-    let foreign = other.sign("prometheus", &["prometheus.test"]);
+    let ca_pem = ca.pem();
+    let good = ca.sign("prometheus", &["prometheus.test"], Usage::Any);
+    let wrong_san = ca.sign("someone", &["someone.test"], Usage::Any);
+    let foreign = other.sign("prometheus", &["prometheus.test"], Usage::Any);
 
     let dir = tempfile::tempdir().unwrap();
     let e = serve(
@@ -176,13 +146,13 @@ fn client_certificates_in_each_mode() {
 #[test]
 fn a_certificate_replaced_on_disk_is_served_at_the_next_handshake() {
     let ca = Ca::new("test CA");
-    let ca_pem = ca.issuer.pem();
+    let ca_pem = ca.pem();
     let dir = tempfile::tempdir().unwrap();
     let e = serve(dir.path(), &ca, "");
     let a = e.local_addr();
     let (status, first) = get(a, &ca_pem, None).unwrap();
     assert_eq!(status, OK);
-    let (crt, key) = ca.sign("renewed", &["localhost", "127.0.0.1"]);
+    let (crt, key) = ca.sign("renewed", &["localhost", "127.0.0.1"], Usage::Any);
     std::fs::write(dir.path().join("new.key"), key).unwrap();
     std::fs::write(dir.path().join("new.crt"), &crt).unwrap();
     std::fs::rename(dir.path().join("new.key"), dir.path().join("server.key")).unwrap();
