@@ -344,16 +344,18 @@ static FRACTIONS: [f64; 256] = [
 ];
 
 /// `x = frac · 2^exp` with `frac` in `[0.5, 1)`, for finite `x > 0` (Go's `math.Frexp`).
+#[inline]
 fn frexp(x: f64) -> (f64, i32) {
+    let (x, scale) = if x.to_bits() >> 52 == 0 {
+        // Subnormal: scale into the normal range first.
+        (x * 18_446_744_073_709_551_616.0, 64)
+    } else {
+        (x, 0)
+    };
     let bits = x.to_bits();
     let e = ((bits >> 52) & 0x7ff) as i32;
-    if e == 0 {
-        // Subnormal: scale into the normal range first.
-        let (f, e2) = frexp(x * 18_446_744_073_709_551_616.0);
-        return (f, e2 - 64);
-    }
     let frac = f64::from_bits((bits & !(0x7ff << 52)) | (1022 << 52));
-    (frac, e - 1022)
+    (frac, e - 1022 - scale)
 }
 
 /// The index of the native bucket of `v` (by its absolute value) at `schema` (-4..=8), as
@@ -437,6 +439,7 @@ fn key_index(k: u64) -> i32 {
 
 /// The key of the bucket at `schema` that holds bucket `k` (unchanged when `k` is at `schema`
 /// or coarser): Prometheus' `((index - 1) >> (from - to)) + 1`.
+#[inline]
 fn coarsen(k: u64, schema: i8) -> u64 {
     let from = key_schema(k);
     if from <= schema {
@@ -534,7 +537,18 @@ impl<S: AsRef<[AtomicU64]>> NativeShard<S> {
 
     /// Adds `c <= COUNT_MAX` to bucket `k` (coarsened to the current schema), reducing the
     /// resolution while no slot is free.
-    fn insert(&self, mut k: u64, c: u64) {
+    #[inline]
+    fn insert(&self, k: u64, c: u64) {
+        // The hot path: the bucket has a slot, or a free one on its probe.
+        if !self.add(coarsen(k, self.schema()), c) {
+            self.insert_full(k, c);
+        }
+    }
+
+    /// [`insert`](Self::insert) when the table had no room: compact, reduce, retry.
+    #[cold]
+    #[inline(never)]
+    fn insert_full(&self, mut k: u64, c: u64) {
         loop {
             k = coarsen(k, self.schema());
             if self.add(k, c) {
@@ -564,6 +578,7 @@ impl<S: AsRef<[AtomicU64]>> NativeShard<S> {
 
     /// Adds `c` to the slot of `k` on `k`'s probe, claiming the first free slot if it has
     /// none. False when every slot holds another bucket (or a full count).
+    #[inline]
     fn add(&self, k: u64, c: u64) -> bool {
         let slots = self.slots.as_ref();
         let n = slots.len();
