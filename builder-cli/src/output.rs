@@ -9,7 +9,6 @@
 //! so, and keeps it as `<out>.interrupted-<run id>` (see [`recover`]).
 
 use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
@@ -167,10 +166,7 @@ fn exchange(_: &Path, _: &Path) -> bool {
 
 /// The directory holding `path`.
 fn parent_of(path: &Path) -> PathBuf {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    }
+    metrics_exporter_push::atomic_file::parent_dir(path).to_path_buf()
 }
 
 /// Makes a rename in `path`'s directory durable (best effort: not every file system can).
@@ -269,26 +265,15 @@ pub fn recover(target: &Path) -> Vec<String> {
     said
 }
 
-/// Writes `path` through a temporary file in the same directory and a rename.
+/// Writes `path` through a temporary file in the same directory, fsynced, and a rename
+/// ([`metrics_exporter_push::atomic_file::write`]); the directory's sync is best effort, as
+/// in [`sync_parent`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let parent = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    // A temporary file left by a killed writer is replaced here, never read.
-    let mut f =
-        fs::File::create(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
-    f.write_all(bytes)
-        .and_then(|_| f.sync_all())
-        .with_context(|| format!("cannot write {}", tmp.display()))?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename to {}", path.display()))?;
-    sync_parent(path);
-    Ok(())
+    use metrics_exporter_push::atomic_file::{self, Step};
+    match atomic_file::write(path, bytes) {
+        Err(e) if e.step != Step::SyncDir => Err(e.into()),
+        _ => Ok(()),
+    }
 }
 
 #[cfg(test)]

@@ -8,8 +8,8 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -240,24 +240,12 @@ pub fn load(file: &Path, limits: StoreLimits) -> Result<Store, StateFileError> {
     from_bytes(&bytes, limits).map_err(|m| err(format!("{m}; {WHAT_TO_DO}")))
 }
 
-/// Replaces `file` with `bytes` durably: written to `<file>.tmp`, synced, renamed over
-/// `file`, and the directory synced, so that after a crash at any point `file` is either
-/// the old content or the new one, whole.
+/// Replaces `file` with `bytes` durably ([`metrics_exporter_push::atomic_file::write`]):
+/// written to a temporary file beside it, synced, renamed over `file`, and the directory
+/// synced, so that after a crash at any point `file` is either the old content or the new
+/// one, whole.
 pub fn save(file: &Path, bytes: &[u8]) -> io::Result<()> {
-    let dir = match file.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d,
-        _ => Path::new("."),
-    };
-    let mut tmp_name = file.file_name().unwrap_or_default().to_os_string();
-    tmp_name.push(".tmp");
-    let tmp = dir.join(tmp_name);
-    {
-        let mut f = File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-    }
-    fs::rename(&tmp, file)?;
-    File::open(dir)?.sync_all()
+    metrics_exporter_push::atomic_file::write(file, bytes).map_err(|e| e.source)
 }
 
 #[cfg(test)]
