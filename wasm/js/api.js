@@ -382,6 +382,14 @@ class Registry extends Handle {
     ctx.waitUntil(done);
     return done;
   }
+  // The protobuf exposition (what Prometheus 3 asks for first with native histograms on), as
+  // bytes; in the larger module only (it shares Remote-Write's protobuf writer).
+  renderProtobuf() {
+    if (this.__inner.render_protobuf === undefined) {
+      throw new Error("renderProtobuf: this build of the module has no protobuf encoder (it keeps the default module under 48 KB): import Registry from \"metrics-wasm/remote-write\" (or \"metrics-wasm/remote-write/web\")");
+    }
+    return this.__inner.render_protobuf();
+  }
   // The whole registry, every time: a failed write loses nothing (the next one carries the
   // totals), so there is no state to keep.
   async remoteWrite(url, options = {}) {

@@ -286,6 +286,15 @@ export class Registry {
      * the default module rejects, saying so (the encoders cost about 17 KB of wasm).
      */
     remoteWrite(url: string | URL, options?: RemoteWriteOptions): Promise<void>;
+    /**
+     * Every family as the protobuf exposition (length-delimited
+     * `io.prometheus.client.MetricFamily`, Content-Type
+     * `application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited`),
+     * what Prometheus 3 asks for first with native histograms on.
+     * Only in the module of `metrics-wasm/remote-write` (and `metrics-wasm/remote-write/web`);
+     * the default module throws, saying so.
+     */
+    renderProtobuf(): Uint8Array;
 }
 
 /** Request headers, as `fetch` takes them. */
@@ -323,11 +332,11 @@ export interface RemoteWriteOptions {
 }
 
 /**
- * The exact `Content-Type` header value for a format (`"text"` or `"openmetrics"`).
+ * The exact `Content-Type` header value for a format (`"text"`, `"openmetrics"`, or `"protobuf"` for what `renderProtobuf` writes).
  *
  * Throws an `Error` for any other format name.
  */
-export function contentType(format: "text" | "openmetrics"): string;
+export function contentType(format: "text" | "openmetrics" | "protobuf"): string;
 
 /**
  * The format a scraper asks for in its `Accept` header: `"openmetrics"` when it names

@@ -151,6 +151,14 @@ impl RawRegistry {
         self.0.reset()
     }
 
+    /// `renderProtobuf()`: the registry as the protobuf exposition (length-delimited
+    /// `io.prometheus.client.MetricFamily`), a `Uint8Array` in JS. In the larger module only,
+    /// with Remote-Write, whose protobuf writer it shares.
+    #[cfg(feature = "remote-write")]
+    pub fn render_protobuf(&self) -> Result<Vec<u8>, JsError> {
+        self.0.render_protobuf()
+    }
+
     /// `remoteWrite`'s body: the registry as a snappy-compressed Remote-Write request, 2.0 if
     /// `v2` else 1.0, at `timestamp_ms`; `external` the external labels' names and values in
     /// turn, joined as label values are.

@@ -49,9 +49,13 @@ pub fn negotiate(accept: Option<String>) -> String {
     name(negotiate_text(accept.as_deref())).into()
 }
 
-/// The exact `Content-Type` header value for a format (`"text"` or `"openmetrics"`).
+/// The exact `Content-Type` header value for a format (`"text"`, `"openmetrics"`, or
+/// `"protobuf"` for what `renderProtobuf` writes).
 ///
 /// Throws an `Error` for any other format name.
 pub fn content_type(format: &str) -> Result<String, JsError> {
+    if format == "protobuf" {
+        return Ok(Format::Protobuf.content_type().into());
+    }
     Ok(parse(Some(format))?.content_type().into())
 }

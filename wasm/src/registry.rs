@@ -186,6 +186,15 @@ impl Registry {
         Ok(body)
     }
 
+    /// Every family as the protobuf exposition, into a new `Vec` (a `Uint8Array` in JS).
+    #[cfg(feature = "remote-write")]
+    pub(crate) fn render_protobuf(&self) -> Result<Vec<u8>, JsError> {
+        let mut out = Vec::new();
+        metrics_core::encode_to_vec(&*self.core.borrow(), metrics_core::Format::Protobuf, &mut out)
+            .map_err(|e| with_message("renderProtobuf: ".into(), &e))?;
+        Ok(out)
+    }
+
     fn encode(&self, format: metrics_core::Format) -> Result<String, JsError> {
         let mut out = String::new();
         metrics_core::encode(&*self.core.borrow(), format, &mut out)

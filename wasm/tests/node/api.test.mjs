@@ -11,6 +11,7 @@ import { fileURLToPath } from "node:url";
 
 // The package by its own name: package.json "exports" resolves it to pkg/node.
 import { Registry, negotiate, contentType } from "metrics-wasm";
+import { Registry as RwRegistry } from "metrics-wasm/remote-write";
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), "../../..");
 const python = process.env.METRICS_PYTHON ?? join(root, ".venv/bin/python");
@@ -21,8 +22,8 @@ const PROMETHEUS_ACCEPT =
   "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75," +
   "text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 
-function sample() {
-  const registry = new Registry();
+function sample(RegistryClass = Registry) {
+  const registry = new RegistryClass();
   const requests = registry.counter("http_requests", "Requests served.", ["method", "code"]);
   requests.inc(["GET", "200"]);
   requests.incBy(2, ["GET", "200"]);
@@ -229,6 +230,18 @@ test("Python prometheus_client parses both formats (strict OpenMetrics parser)",
   const { registry } = sample();
   pythonCheck("text", registry.render("text"), EXPECTED_SAMPLES());
   pythonCheck("openmetrics", registry.render("openmetrics"), EXPECTED_SAMPLES());
+});
+
+test("renderProtobuf: Python protobuf reads back every value; the default module refuses", () => {
+  const { registry } = sample(RwRegistry);
+  const bytes = registry.renderProtobuf();
+  assert.ok(bytes instanceof Uint8Array);
+  pythonCheck("protobuf", bytes, EXPECTED_SAMPLES());
+  assert.equal(
+    contentType("protobuf"),
+    "application/vnd.google.protobuf; proto=io.prometheus.client.MetricFamily; encoding=delimited",
+  );
+  throwsMessage(() => sample().registry.renderProtobuf(), /import Registry from "metrics-wasm\/remote-write"/);
 });
 
 test("counters and gauges updated in place survive memory growth, reset and free", () => {

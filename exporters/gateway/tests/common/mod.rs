@@ -563,10 +563,31 @@ pub fn check_through(
 ) {
     use test_support::Prometheus;
     let addr = gateway.addr;
+    // Prometheus 3 asks for the protobuf exposition only: `/metrics` and `/probe` re-encode
+    // the devices' text as protobuf (Prometheus 2 gets OpenMetrics).
+    let protocols = if tool == test_support::Tool::PROMETHEUS3 {
+        for path in ["/metrics".to_string(), format!("/probe?target={}", devices[0])] {
+            let r = test_support::agent(Duration::from_secs(10))
+                .get(&gateway.url(&path))
+                .header("Accept", metrics_core::Format::Protobuf.content_type())
+                .call()
+                .unwrap();
+            assert_eq!(
+                r.headers().get("content-type").unwrap(),
+                metrics_core::Format::Protobuf.content_type(),
+                "{path}"
+            );
+        }
+        "  scrape_protocols: [PrometheusProto]"
+    } else {
+        // 2.42 knows no `scrape_protocols`; it asks for OpenMetrics first.
+        ""
+    };
     let config = [
         "global:".to_owned(),
         "  scrape_interval: 1s".into(),
         "  scrape_timeout: 1s".into(),
+        protocols.into(),
         "scrape_configs:".into(),
         "  - job_name: gateway".into(),
         "    static_configs:".into(),
