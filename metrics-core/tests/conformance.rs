@@ -176,7 +176,7 @@ fn python_reads_back_exemplars_and_created() {
 /// quoted names (`allow-utf-8`) and escaped ones (`underscores`) back to what was set;
 /// promtool accepts the escaped text format.
 #[test]
-#[ignore = "needs python prometheus_client and promtool; run via scripts/test.sh"]
+#[ignore = "needs python prometheus_client, protobuf and promtool; run via scripts/test.sh"]
 fn python_reads_utf8_names_quoted_and_escaped() {
     use metrics_core::{encode_with, encoding::Options, Escaping};
     let dir = tempfile::tempdir().unwrap();
@@ -198,5 +198,16 @@ fn python_reads_utf8_names_quoted_and_escaped() {
                 promtool_clean(&file);
             }
         }
+        let mut out = Vec::new();
+        metrics_core::encode_bytes_with(
+            &r,
+            Format::Protobuf,
+            Options::new().escaping(escaping),
+            &mut out,
+        )
+        .unwrap();
+        let file = dir.path().join(format!("utf8.{}.pb", escaping.as_str()));
+        std::fs::write(&file, out).unwrap();
+        python_round_trip("protobuf", &file, expected, dir.path());
     }
 }

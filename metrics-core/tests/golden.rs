@@ -202,6 +202,21 @@ fn utf8_registry_every_escaping_scheme() {
         Escaping::Dots,
         Escaping::Values,
     ] {
+        // The protobuf exposition: names escaped the same way (raw with allow-utf-8).
+        let options = Options::new().escaping(escaping);
+        let mut pb = Vec::new();
+        metrics_core::encode_bytes_with(&r, Format::Protobuf, options, &mut pb).unwrap();
+        check_golden_bytes(&format!("utf8.{}.pb", escaping.as_str()), &pb);
+        for size in [1, 7, 64] {
+            let mut enc: metrics_core::ChunkedEncoder<'_, _> =
+                metrics_core::ChunkedEncoder::with_options(&r, Format::Protobuf, options);
+            let mut buf = vec![0u8; size];
+            let mut chunked = Vec::new();
+            while let n @ 1.. = enc.fill(&mut buf).unwrap() {
+                chunked.extend_from_slice(&buf[..n]);
+            }
+            assert!(chunked == pb, "protobuf {escaping:?} {size}");
+        }
         for (format, ext) in [(Format::Text, "prom"), (Format::OpenMetrics, "om.txt")] {
             let options = Options::new().escaping(escaping);
             let mut out = String::new();

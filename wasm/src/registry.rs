@@ -190,8 +190,12 @@ impl Registry {
     #[cfg(feature = "remote-write")]
     pub(crate) fn render_protobuf(&self) -> Result<Vec<u8>, JsError> {
         let mut out = Vec::new();
-        metrics_core::encode_to_vec(&*self.core.borrow(), metrics_core::Format::Protobuf, &mut out)
-            .map_err(|e| with_message("renderProtobuf: ".into(), &e))?;
+        metrics_core::encode_to_vec(
+            &*self.core.borrow(),
+            metrics_core::Format::Protobuf,
+            &mut out,
+        )
+        .map_err(|e| with_message("renderProtobuf: ".into(), &e))?;
         Ok(out)
     }
 

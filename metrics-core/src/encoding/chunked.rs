@@ -307,6 +307,7 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
                 total,
                 written,
             } = self.pb;
+            let style = Names::of(&f, self.options.escaping_scheme());
             let next = match unit {
                 Unit::Start => {
                     let n = f.metric.series_count();
@@ -319,7 +320,7 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
                         }
                     };
                     let one = n > 0 && pb::one_message(&f, n, created);
-                    let total = if one { pb::measure(&f, n)? } else { 0 };
+                    let total = if one { pb::measure(&f, n, style)? } else { 0 };
                     self.pb = PbFamily {
                         unit: if one { Unit::Head } else { Unit::Series(0) },
                         n,
@@ -333,6 +334,7 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
                     let family = pb::Family {
                         f: &f,
                         metrics: total,
+                        style,
                     };
                     let head = unit == Unit::Head;
                     if !emit_pb(win, &mut self.offset, |w| {
@@ -378,7 +380,7 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
                         cumulative: &mut self.cumulative,
                     };
                     let offset = &mut self.offset;
-                    let seen = pb::with_series(&f, j, self.created, |s| {
+                    let seen = pb::with_series(&f, j, self.created, style, |s| {
                         let value = state.capture(s.value)?;
                         let snap = state.snapshot(s.value);
                         let s = pb::Series {

@@ -37,6 +37,7 @@ use super::line;
 use crate::collect::{
     Families, FamilyRef, HistogramValue, Kind, NativeHistogramValue, Sign, StrList, Value,
 };
+use crate::escaping::{is_legacy, write_escaped, Escaping, Names};
 use crate::exposed::base;
 use crate::remote_write::pb::{key, len_field, varint_len, Writer, I64, LEN, VARINT};
 use crate::remote_write::Bytes;
@@ -122,6 +123,44 @@ fn string<O: Out>(o: &mut O, field: u8, parts: &[&str]) -> Result<(), Error> {
         o.bytes(p.as_bytes())?;
     }
     Ok(())
+}
+
+/// A `string` field holding a metric or label `name` written in `style` (escaped under the
+/// negotiated scheme when it is outside the legacy set; as it is with `allow-utf-8`: protobuf
+/// needs no quoting), then `suffix` as it is (as the text encoders write `_total`).
+fn name_field<O: Out>(
+    o: &mut O,
+    field: u8,
+    style: Names,
+    name: &str,
+    suffix: &str,
+) -> Result<(), Error> {
+    if style.plain || style.escaping == Escaping::AllowUtf8 || is_legacy(name) {
+        return string(o, field, &[name, suffix]);
+    }
+    let mut len = Len(0);
+    let _ = write_escaped(&mut FmtOut(&mut len, Ok(())), name, style.escaping);
+    o.byte(key(field, LEN))?;
+    o.varint((len.0 + suffix.len()) as u64)?;
+    let mut w = FmtOut(o, Ok(()));
+    let _ = write_escaped(&mut w, name, style.escaping);
+    w.1?;
+    o.bytes(suffix.as_bytes())
+}
+
+/// An [`Out`] as a `fmt::Write` (for the name escaper), keeping the first error.
+struct FmtOut<'o, O: Out>(&'o mut O, Result<(), Error>);
+
+impl<O: Out> core::fmt::Write for FmtOut<'_, O> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        if self.1.is_ok() {
+            self.1 = self.0.bytes(s.as_bytes());
+        }
+        match self.1 {
+            Ok(()) => Ok(()),
+            Err(_) => Err(core::fmt::Error),
+        }
+    }
 }
 
 /// A message field: key, length, the message.
@@ -345,13 +384,14 @@ impl Msg for Hist<'_> {
 
 /// A `LabelPair`.
 struct Label<'a> {
+    style: Names,
     name: &'a str,
     value: &'a str,
 }
 
 impl Msg for Label<'_> {
     fn write<O: Out>(&self, o: &mut O) -> Result<(), Error> {
-        string(o, 1, &[self.name])?;
+        name_field(o, 1, self.style, self.name, "")?;
         string(o, 2, &[self.value])
     }
 }
@@ -362,6 +402,8 @@ pub(crate) struct Series<'a> {
     pub(crate) values: StrList<'a>,
     pub(crate) value: Value<'a>,
     pub(crate) created: Option<f64>,
+    /// How the label names are written.
+    pub(crate) style: Names,
 }
 
 impl Series<'_> {
@@ -378,6 +420,7 @@ impl Msg for Series<'_> {
                 o,
                 1,
                 &Label {
+                    style: self.style,
                     name: self.names.get(i),
                     value: self.values.get(i),
                 },
@@ -421,6 +464,8 @@ const fn metric_type(kind: Kind) -> u64 {
 pub(crate) struct Family<'f, 'a> {
     pub(crate) f: &'f FamilyRef<'a>,
     pub(crate) metrics: usize,
+    /// How the metric name is written.
+    pub(crate) style: Names,
 }
 
 impl Family<'_, '_> {
@@ -429,9 +474,9 @@ impl Family<'_, '_> {
         let f = self.f;
         let name = f.desc.name();
         if f.kind == Kind::Counter {
-            string(o, 1, &[base(name, Kind::Counter), "_total"])?;
+            name_field(o, 1, self.style, base(name, Kind::Counter), "_total")?;
         } else {
-            string(o, 1, &[name])?;
+            name_field(o, 1, self.style, name, "")?;
         }
         string(o, 2, &[f.desc.help()])?;
         varint(o, 3, metric_type(f.kind))
@@ -476,6 +521,7 @@ pub(crate) fn with_series(
     f: &FamilyRef<'_>,
     j: usize,
     created: Option<f64>,
+    style: Names,
     mut visit: impl FnMut(&Series<'_>) -> Result<(), Error>,
 ) -> Result<bool, Error> {
     let names = f.desc.label_names();
@@ -488,16 +534,17 @@ pub(crate) fn with_series(
             values,
             value,
             created,
+            style,
         })
     })?;
     Ok(seen)
 }
 
 /// The bytes of the first `n` series of a one-message family as `metric` fields.
-pub(crate) fn measure(f: &FamilyRef<'_>, n: usize) -> Result<usize, Error> {
+pub(crate) fn measure(f: &FamilyRef<'_>, n: usize, style: Names) -> Result<usize, Error> {
     let mut total = 0usize;
     for j in 0..n {
-        with_series(f, j, None, |s| {
+        with_series(f, j, None, style, |s| {
             total += s.field_size();
             Ok(())
         })?;
@@ -533,6 +580,7 @@ pub(crate) fn write_alone<O: Out>(
     let family = Family {
         f,
         metrics: len_field(size),
+        style: s.style,
     };
     family.start(o)?;
     sized(o, 4, s, size)?;
@@ -567,18 +615,23 @@ pub(crate) fn write_family<O: Out>(
     if n == 0 {
         return Ok(());
     }
+    let style = Names::of(f, options.escaping_scheme());
     if !one_message(f, n, created) {
         for j in 0..n {
-            with_series(f, j, created(j), |s| write_alone(o, f, s))?;
+            with_series(f, j, created(j), style, |s| write_alone(o, f, s))?;
         }
         return Ok(());
     }
-    let total = measure(f, n)?;
-    let family = Family { f, metrics: total };
+    let total = measure(f, n, style)?;
+    let family = Family {
+        f,
+        metrics: total,
+        style,
+    };
     family.start(o)?;
     let mut written = 0usize;
     for j in 0..n {
-        changed(with_series(f, j, None, |s| {
+        changed(with_series(f, j, None, style, |s| {
             written = write_member(o, s, written, total)?;
             Ok(())
         }))?;

@@ -566,7 +566,10 @@ pub fn check_through(
     // Prometheus 3 asks for the protobuf exposition only: `/metrics` and `/probe` re-encode
     // the devices' text as protobuf (Prometheus 2 gets OpenMetrics).
     let protocols = if tool == test_support::Tool::PROMETHEUS3 {
-        for path in ["/metrics".to_string(), format!("/probe?target={}", devices[0])] {
+        for path in [
+            "/metrics".to_string(),
+            format!("/probe?target={}", devices[0]),
+        ] {
             let r = test_support::agent(Duration::from_secs(10))
                 .get(&gateway.url(&path))
                 .header("Accept", metrics_core::Format::Protobuf.content_type())
