@@ -77,8 +77,22 @@ def read_delimited(data):
 
 
 class Sample:
-    def __init__(self, name, labels, value):
+    def __init__(self, name, labels, value, exemplar=None):
         self.name, self.labels, self.value = name, labels, value
+        self.exemplar = exemplar
+
+
+class Exemplar:
+    """A protobuf `Exemplar` as prometheus_client's parsers give one."""
+
+    def __init__(self, pb):
+        self.labels = {lp.name: lp.value for lp in pb.label}
+        self.value = pb.value
+        self.timestamp = as_seconds(pb.timestamp) if pb.HasField("timestamp") else None
+
+
+def exemplar_of(msg):
+    return Exemplar(msg.exemplar) if msg.HasField("exemplar") else None
 
 
 class Family:
@@ -139,7 +153,7 @@ def parse_protobuf(data):
             if mf.type == pb.COUNTER:
                 if not m.HasField("counter"):
                     raise ValueError(f"counter family {mf.name} with a non-counter metric")
-                samples.append(Sample(mf.name, labels, m.counter.value))
+                samples.append(Sample(mf.name, labels, m.counter.value, exemplar_of(m.counter)))
                 if m.counter.HasField("created_timestamp"):
                     name = created_name(mf.name, mf.type, pb)
                     samples.append(Sample(name, labels, as_seconds(m.counter.created_timestamp)))
@@ -152,17 +166,26 @@ def parse_protobuf(data):
                 if not m.HasField("histogram"):
                     raise ValueError(f"histogram family {mf.name} with a non-histogram metric")
                 previous = 0
+                inf_exemplar = None
                 for b in h.bucket:
+                    if b.upper_bound == float("inf"):
+                        # Explicit only to carry its exemplar; its count is sample_count.
+                        if b.cumulative_count != h.sample_count:
+                            raise ValueError(f"{mf.name}: +Inf bucket is not sample_count")
+                        inf_exemplar = exemplar_of(b)
+                        continue
                     if b.cumulative_count < previous:
                         raise ValueError(f"{mf.name}: buckets not cumulative")
                     previous = b.cumulative_count
                     le = dict(labels, le=repr(b.upper_bound))
-                    samples.append(Sample(mf.name + "_bucket", le, b.cumulative_count))
+                    samples.append(
+                        Sample(mf.name + "_bucket", le, b.cumulative_count, exemplar_of(b))
+                    )
                 if previous > h.sample_count:
                     raise ValueError(f"{mf.name}: a bucket above sample_count")
                 # A native-only histogram shows only `+Inf` in text (no classic buckets).
                 samples.append(
-                    Sample(mf.name + "_bucket", dict(labels, le="+Inf"), h.sample_count)
+                    Sample(mf.name + "_bucket", dict(labels, le="+Inf"), h.sample_count, inf_exemplar)
                 )
                 samples.append(Sample(mf.name + "_sum", labels, h.sample_sum))
                 samples.append(Sample(mf.name + "_count", labels, h.sample_count))

@@ -380,7 +380,7 @@ impl<F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'_, F,
                         cumulative: &mut self.cumulative,
                     };
                     let offset = &mut self.offset;
-                    let seen = pb::with_series(&f, j, self.created, style, |s| {
+                    let seen = pb::with_series(&f, j, self.created, style, &[], |s| {
                         let value = state.capture(s.value)?;
                         let snap = state.snapshot(s.value);
                         let s = pb::Series {

@@ -17,6 +17,14 @@
 //! count and a zero threshold of 0 gets the no-op span `{offset: 0, length: 0}` client_golang
 //! writes, so that Prometheus still reads it as native. Families without series are left out.
 //!
+//! Exemplars ([`Collect::exemplar`](crate::Collect::exemplar)): a counter's in its `exemplar`,
+//! a classic bucket's in the bucket's (the `+Inf` bucket, otherwise implied, written explicitly
+//! to carry one, as client_golang does), and a native histogram's with a timestamp also in
+//! `exemplars`. Each series of a family with exemplars is a message of its own, its exemplars
+//! read once (up to [`MAX_EXEMPLARS`] buckets) so that measuring and writing see the same. The
+//! chunked encoder writes no exemplars. Names are escaped under the negotiated scheme as the
+//! text encoders escape them (as they are with `allow-utf-8`).
+//!
 //! # Sizes before bytes
 //!
 //! A message is prefixed by its length, so every size is computed before its bytes are
@@ -41,7 +49,11 @@ use crate::escaping::{is_legacy, write_escaped, Escaping, Names};
 use crate::exposed::base;
 use crate::remote_write::pb::{key, len_field, varint_len, Writer, I64, LEN, VARINT};
 use crate::remote_write::Bytes;
-use crate::Error;
+use crate::{Error, ExemplarRef, EXEMPLAR_BYTES};
+
+/// The most exemplars a series carries in the protobuf exposition (buckets 0 to 15 of a
+/// histogram: the `+Inf` bucket of one with more bounds carries none here).
+pub(crate) const MAX_EXEMPLARS: usize = 16;
 
 /// Where a message goes: a sink, or a counter of its bytes.
 pub(crate) trait Out {
@@ -220,14 +232,18 @@ fn libm_floor(v: f64) -> f64 {
 }
 
 /// `Counter` or `Gauge`: `value`, and a counter's `created_timestamp`.
-struct Scalar {
+struct Scalar<'e> {
     value: f64,
+    exemplar: Option<&'e ExemplarRef<'e>>,
     created: Option<f64>,
 }
 
-impl Msg for Scalar {
+impl Msg for Scalar<'_> {
     fn write<O: Out>(&self, o: &mut O) -> Result<(), Error> {
         double(o, 1, self.value)?;
+        if let Some(e) = self.exemplar {
+            nested(o, 2, &ExemplarMsg(e))?;
+        }
         if let Some(c) = self.created {
             nested(o, 3, &Timestamp(c))?;
         }
@@ -236,15 +252,44 @@ impl Msg for Scalar {
 }
 
 /// A classic `Bucket`.
-struct Bucket {
+struct Bucket<'e> {
     cumulative: u64,
     upper: f64,
+    exemplar: Option<&'e ExemplarRef<'e>>,
 }
 
-impl Msg for Bucket {
+impl Msg for Bucket<'_> {
     fn write<O: Out>(&self, o: &mut O) -> Result<(), Error> {
         varint(o, 1, self.cumulative)?;
-        double(o, 2, self.upper)
+        double(o, 2, self.upper)?;
+        match self.exemplar {
+            Some(e) => nested(o, 3, &ExemplarMsg(e)),
+            None => Ok(()),
+        }
+    }
+}
+
+/// An `Exemplar`: its labels, value and timestamp.
+struct ExemplarMsg<'e>(&'e ExemplarRef<'e>);
+
+impl Msg for ExemplarMsg<'_> {
+    fn write<O: Out>(&self, o: &mut O) -> Result<(), Error> {
+        for (name, value) in self.0.labels() {
+            nested(
+                o,
+                1,
+                &Label {
+                    style: Names::PLAIN,
+                    name,
+                    value,
+                },
+            )?;
+        }
+        double(o, 2, self.0.value())?;
+        match self.0.timestamp().filter(|t| t.is_finite()) {
+            Some(t) => nested(o, 3, &Timestamp(t)),
+            None => Ok(()),
+        }
     }
 }
 
@@ -319,6 +364,8 @@ impl Iterator for Spans<'_> {
 struct Hist<'h> {
     h: &'h dyn HistogramValue,
     created: Option<f64>,
+    /// Bucket `i`'s exemplar at `i` (`bounds().len()`: the `+Inf` bucket's).
+    exemplars: &'h [Option<ExemplarRef<'h>>],
 }
 
 impl Msg for Hist<'_> {
@@ -329,6 +376,7 @@ impl Msg for Hist<'_> {
         let count = (0..=bounds.len()).fold(0u64, |n, i| n.wrapping_add(h.bucket(i)));
         varint(o, 1, count)?;
         double(o, 2, h.sum())?;
+        let exemplar = |i: usize| self.exemplars.get(i).and_then(Option::as_ref);
         let mut acc = 0u64;
         for (i, &upper) in bounds.iter().enumerate() {
             acc = acc.wrapping_add(h.bucket(i));
@@ -338,6 +386,20 @@ impl Msg for Hist<'_> {
                 &Bucket {
                     cumulative: acc,
                     upper,
+                    exemplar: exemplar(i),
+                },
+            )?;
+        }
+        // The `+Inf` bucket is implied by `sample_count`; written (as client_golang does) only
+        // to carry its exemplar.
+        if let (false, Some(e)) = (bounds.is_empty(), exemplar(bounds.len())) {
+            nested(
+                o,
+                3,
+                &Bucket {
+                    cumulative: count,
+                    upper: f64::INFINITY,
+                    exemplar: Some(e),
                 },
             )?;
         }
@@ -378,6 +440,18 @@ impl Msg for Hist<'_> {
         if let Some(c) = self.created {
             nested(o, 15, &Timestamp(c))?;
         }
+        if h.native().is_some() {
+            // `exemplars` (field 16, a two-byte key): Prometheus takes a native histogram's
+            // exemplars from here, and only those with a timestamp.
+            for e in self.exemplars.iter().flatten() {
+                if e.timestamp().is_some_and(f64::is_finite) {
+                    o.varint((16 << 3) | u64::from(LEN))?;
+                    let m = ExemplarMsg(e);
+                    o.varint(m.size() as u64)?;
+                    m.write(o)?;
+                }
+            }
+        }
         Ok(())
     }
 }
@@ -404,6 +478,8 @@ pub(crate) struct Series<'a> {
     pub(crate) created: Option<f64>,
     /// How the label names are written.
     pub(crate) style: Names,
+    /// The series' exemplars by bucket (a counter's at 0); empty: none.
+    pub(crate) exemplars: &'a [Option<ExemplarRef<'a>>],
 }
 
 impl Series<'_> {
@@ -428,24 +504,41 @@ impl Msg for Series<'_> {
         }
         let created = self.created.filter(|c| c.is_finite());
         match self.value {
-            Value::Counter(v) => nested(
-                o,
-                3,
-                &Scalar {
-                    value: v as f64,
-                    created,
-                },
-            ),
-            Value::CounterF64(v) => nested(o, 3, &Scalar { value: v, created }),
+            Value::Counter(_) | Value::CounterF64(_) => {
+                let value = match self.value {
+                    Value::Counter(v) => v as f64,
+                    Value::CounterF64(v) => v,
+                    _ => 0.0,
+                };
+                let exemplar = self.exemplars.first().and_then(Option::as_ref);
+                nested(
+                    o,
+                    3,
+                    &Scalar {
+                        value,
+                        exemplar,
+                        created,
+                    },
+                )
+            }
             Value::Gauge(v) => nested(
                 o,
                 2,
                 &Scalar {
                     value: v,
+                    exemplar: None,
                     created: None,
                 },
             ),
-            Value::Histogram(h) => nested(o, 7, &Hist { h, created }),
+            Value::Histogram(h) => nested(
+                o,
+                7,
+                &Hist {
+                    h,
+                    created,
+                    exemplars: self.exemplars,
+                },
+            ),
         }
     }
 }
@@ -508,6 +601,10 @@ pub(crate) fn one_message(
     n: usize,
     created: impl Fn(usize) -> Option<f64>,
 ) -> bool {
+    if f.metric.has_exemplars() {
+        // An exemplar may change between measuring and writing: one message per series.
+        return false;
+    }
     match f.kind {
         Kind::Gauge => true,
         Kind::Counter => (0..n).all(|j| created(j).is_none()),
@@ -522,6 +619,7 @@ pub(crate) fn with_series(
     j: usize,
     created: Option<f64>,
     style: Names,
+    exemplars: &[Option<ExemplarRef<'_>>],
     mut visit: impl FnMut(&Series<'_>) -> Result<(), Error>,
 ) -> Result<bool, Error> {
     let names = f.desc.label_names();
@@ -535,6 +633,7 @@ pub(crate) fn with_series(
             value,
             created,
             style,
+            exemplars,
         })
     })?;
     Ok(seen)
@@ -544,7 +643,7 @@ pub(crate) fn with_series(
 pub(crate) fn measure(f: &FamilyRef<'_>, n: usize, style: Names) -> Result<usize, Error> {
     let mut total = 0usize;
     for j in 0..n {
-        with_series(f, j, None, style, |s| {
+        with_series(f, j, None, style, &[], |s| {
             total += s.field_size();
             Ok(())
         })?;
@@ -598,6 +697,36 @@ pub(crate) fn changed(seen: Result<bool, Error>) -> Result<(), Error> {
     }
 }
 
+/// Writes series `j` of `f` as a message of its own with its exemplars, each read once (so
+/// measuring and writing see the same ones) into a scratch buffer on the stack, out of line so
+/// that families without exemplars do not pay for the buffer's stack.
+#[inline(never)]
+fn write_with_exemplars<O: Out>(
+    o: &mut O,
+    f: &FamilyRef<'_>,
+    j: usize,
+    created: Option<f64>,
+    style: Names,
+) -> Result<(), Error> {
+    let mut scratch = [[0u8; EXEMPLAR_BYTES]; MAX_EXEMPLARS];
+    let buckets = if f.kind == Kind::Histogram {
+        MAX_EXEMPLARS
+    } else {
+        1
+    };
+    let mut refs: [Option<ExemplarRef<'_>>; MAX_EXEMPLARS] = [None; MAX_EXEMPLARS];
+    for (i, (slot, buf)) in refs
+        .iter_mut()
+        .zip(scratch.iter_mut())
+        .enumerate()
+        .take(buckets)
+    {
+        *slot = f.metric.exemplar(j, i, buf);
+    }
+    with_series(f, j, created, style, &refs, |s| write_alone(o, f, s))?;
+    Ok(())
+}
+
 /// Writes family `f` (nothing when it has no series).
 pub(crate) fn write_family<O: Out>(
     o: &mut O,
@@ -616,9 +745,15 @@ pub(crate) fn write_family<O: Out>(
         return Ok(());
     }
     let style = Names::of(f, options.escaping_scheme());
+    if f.metric.has_exemplars() {
+        for j in 0..n {
+            write_with_exemplars(o, f, j, created(j), style)?;
+        }
+        return Ok(());
+    }
     if !one_message(f, n, created) {
         for j in 0..n {
-            with_series(f, j, created(j), style, |s| write_alone(o, f, s))?;
+            with_series(f, j, created(j), style, &[], |s| write_alone(o, f, s))?;
         }
         return Ok(());
     }
@@ -631,7 +766,7 @@ pub(crate) fn write_family<O: Out>(
     family.start(o)?;
     let mut written = 0usize;
     for j in 0..n {
-        changed(with_series(f, j, None, style, |s| {
+        changed(with_series(f, j, None, style, &[], |s| {
             written = write_member(o, s, written, total)?;
             Ok(())
         }))?;
