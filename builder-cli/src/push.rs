@@ -7,6 +7,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use base64::engine::general_purpose::URL_SAFE;
 use base64::Engine;
+use metrics_exporter_push::retry::{self, Backoff, Policy};
 
 /// One part of the grouping key: `name/value`, or `name@base64/<value>` when the value is
 /// empty or holds anything but `[A-Za-z0-9_.~-]` (a `/` would split the path).
@@ -91,6 +92,13 @@ pub const BACKOFF: [Duration; 5] = [
     Duration::from_secs(9),
 ];
 
+/// The retry policy of every push: the [`BACKOFF`] table (five attempts); a `Retry-After` is
+/// not waited for (the table's last wait bounds how long a run's end can be held up).
+pub const RETRY: Policy = Policy {
+    backoff: Backoff::Table(&BACKOFF),
+    honour_retry_after: false,
+};
+
 /// POSTs a run's increments (`body`, text format 0.0.4) to the gateway, retrying with
 /// [`BACKOFF`] on a connection error, a 5xx or a 429, each attempt with the same
 /// `Idempotency-Key` so that the gateway counts the run once even when an answer was lost.
@@ -121,8 +129,8 @@ pub struct Receiver<'a> {
     pub hint: &'a str,
 }
 
-/// POSTs `body` with `headers`, retrying with [`BACKOFF`] on a connection error, a 5xx or a
-/// 429; another 4xx is final. `what` names the receiver in messages. `stop` ends the waits.
+/// POSTs `body` with `headers`, retrying as [`RETRY`] says on a connection error, a 5xx or a
+/// 429; any other answer that is not a 2xx is final ([`retry::classify`]). `what` names the receiver in messages. `stop` ends the waits.
 pub fn post_with_retries(
     u: &str,
     headers: &[(&str, &str)],
@@ -132,19 +140,21 @@ pub fn post_with_retries(
     mut progress: impl FnMut(&str),
 ) -> Result<()> {
     let agent = agent();
+    let attempts = RETRY.attempts().unwrap_or(usize::MAX);
     let mut last = String::new();
-    for (attempt, wait) in BACKOFF.iter().enumerate() {
-        if attempt > 0 {
+    let mut failures = 0;
+    while let Some(wait) = RETRY.wait(failures, None) {
+        if failures > 0 {
             progress(&format!(
-                "push to {u} failed ({last}); attempt {} of {} in {}",
-                attempt + 1,
-                BACKOFF.len(),
-                humantime::format_duration(*wait)
+                "push to {u} failed ({last}); attempt {} of {attempts} in {}",
+                failures + 1,
+                humantime::format_duration(wait)
             ));
-            if stop.sleep(*wait) {
+            if stop.sleep(wait) {
                 break;
             }
         }
+        failures += 1;
         let mut request = agent.post(u);
         for (name, value) in headers {
             request = request.header(*name, *value);
@@ -157,19 +167,19 @@ pub fn post_with_retries(
             }
         };
         let status = resp.status();
-        if status.is_success() {
+        let class = retry::classify(status.as_u16());
+        if class == retry::Status::Delivered {
             return Ok(());
         }
         let text = resp.body_mut().read_to_string().unwrap_or_default();
         last = format!("{status}: {}", text.trim());
-        if status.is_client_error() && status.as_u16() != 429 {
+        if class == retry::Status::Refused {
             anyhow::bail!("the {} at {u} refused the push with {last}", what.name);
         }
     }
     anyhow::bail!(
-        "cannot push to the {} at {u} after {} attempts (last: {last}); {}",
+        "cannot push to the {} at {u} after {attempts} attempts (last: {last}); {}",
         what.name,
-        BACKOFF.len(),
         what.hint
     )
 }

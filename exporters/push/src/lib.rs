@@ -3,3 +3,4 @@
 #![deny(missing_docs)]
 
 pub mod atomic_file;
+pub mod retry;

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
+use metrics_exporter_push::retry;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
 
 use super::target::{Auth, Target};
@@ -118,7 +119,7 @@ impl Client {
             }
         };
         let status = response.status();
-        if status.is_success() {
+        if retry::classify(status.as_u16()) == retry::Status::Delivered {
             // Read the (short) answer so the connection can be used again.
             let _ = response.body_mut().read_to_string();
             return Attempt::Sent;
@@ -127,8 +128,7 @@ impl Client {
             .headers()
             .get("Retry-After")
             .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
+            .and_then(retry::retry_after);
         let text = response
             .body_mut()
             .with_config()
@@ -148,7 +148,7 @@ impl Client {
         } else {
             format!("{status}: {line}")
         };
-        if status.is_server_error() || status.as_u16() == 429 {
+        if retry::classify(status.as_u16()) == retry::Status::Retry {
             Attempt::Retry { why, after }
         } else {
             Attempt::Refused { why }

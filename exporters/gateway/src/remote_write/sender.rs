@@ -8,6 +8,8 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
+use metrics_exporter_push::retry::{Backoff, Policy};
+
 use super::client::Attempt;
 use super::queue::Outcome;
 use super::Shared;
@@ -15,11 +17,13 @@ use super::Shared;
 /// Distinct refusals said on stderr per target, at most (then they are only counted).
 const MAX_REFUSALS_SAID: usize = 64;
 
-/// The wait after `failures` failed attempts in a row (from 1): `min`, doubled each time,
-/// at most `max`.
-pub fn backoff(failures: u32, min: Duration, max: Duration) -> Duration {
-    let factor = 1u32 << failures.saturating_sub(1).min(20);
-    min.saturating_mul(factor).min(max)
+/// The retry policy of a target: `min` doubled after each failure, at most `max`, and the
+/// receiver's `Retry-After` (at least `min`) when it gives one.
+pub fn policy(min: Duration, max: Duration) -> Policy {
+    Policy {
+        backoff: Backoff::Exponential { min, max },
+        honour_retry_after: true,
+    }
 }
 
 /// Runs the sender of `shared` (never returns).
@@ -68,10 +72,9 @@ pub fn run(shared: &Arc<Shared>) {
                 }
                 Attempt::Retry { why, after } => {
                     failures += 1;
-                    let wait = match after {
-                        Some(a) => a.max(t.min_backoff),
-                        None => backoff(failures, t.min_backoff, t.max_backoff),
-                    };
+                    let wait = policy(t.min_backoff, t.max_backoff)
+                        .wait(failures, after)
+                        .expect("an exponential backoff has no last attempt");
                     let queued = {
                         let mut q = shared.lock();
                         q.retried();
@@ -104,19 +107,23 @@ pub fn run(shared: &Arc<Shared>) {
 
 #[cfg(test)]
 mod tests {
-    use super::backoff;
+    use super::policy;
     use std::time::Duration;
 
     #[test]
-    fn backoff_doubles_up_to_the_most() {
+    fn backoff_doubles_up_to_the_most_and_retry_after_is_waited() {
         let (min, max) = (Duration::from_millis(500), Duration::from_secs(30));
+        let p = policy(min, max);
         let waits: Vec<u64> = (1..=9)
-            .map(|n| backoff(n, min, max).as_millis() as u64)
+            .map(|n| p.wait(n, None).unwrap().as_millis() as u64)
             .collect();
         assert_eq!(
             waits,
             [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]
         );
-        assert_eq!(backoff(u32::MAX, min, max), max);
+        assert_eq!(p.wait(u32::MAX, None), Some(max));
+        let minute = Duration::from_secs(60);
+        assert_eq!(p.wait(1, Some(minute)), Some(minute));
+        assert_eq!(p.wait(5, Some(Duration::ZERO)), Some(min));
     }
 }
