@@ -6,7 +6,6 @@
 mod common;
 
 use std::collections::BTreeMap;
-use std::process::Stdio;
 use std::time::Duration;
 
 use common::*;
@@ -66,28 +65,8 @@ fn exemplars(prom: &Prometheus, query: &str) -> Vec<(serde_json::Value, serde_js
 #[ignore = "needs prometheus 3.5.3 and prometheus 2.42; run via scripts/test.sh"]
 fn prometheus_stores_the_run_ids_of_step_durations_as_exemplars() {
     let case = Case::new(JOB);
-    let port = free_port();
-    let ps = port.to_string();
-    let mut runner = case
-        .command(
-            "main",
-            &[
-                "--quiet",
-                "--prometheus-port",
-                &ps,
-                "--prometheus-address",
-                "127.0.0.1",
-                "--repeat-every",
-                "1s",
-            ],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let config = format!(
-        "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: builder\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-    );
+    let (mut runner, port) = case.repeating_with("main", "1s", &[]);
+    let config = scrape_config(port);
     let prom3 = Prometheus::start_with_args(
         Tool::PROMETHEUS3,
         &config,
@@ -273,29 +252,8 @@ fn otel_names_are_served_quoted_or_escaped_as_negotiated() {
 #[ignore = "needs prometheus 3.5.3 and prometheus 2.42; run via scripts/test.sh"]
 fn prometheus_3_reads_the_otel_names_and_2_42_the_escaped_ones() {
     let case = Case::new(JOB);
-    let port = free_port();
-    let ps = port.to_string();
-    let mut runner = case
-        .command(
-            "main",
-            &[
-                "--quiet",
-                "--otel-names",
-                "--prometheus-port",
-                &ps,
-                "--prometheus-address",
-                "127.0.0.1",
-                "--repeat-every",
-                "1s",
-            ],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let config = format!(
-        "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: builder\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-    );
+    let (mut runner, port) = case.repeating_with("main", "1s", &["--otel-names"]);
+    let config = scrape_config(port);
     let prom3 = Prometheus::start_with_args(
         Tool::PROMETHEUS3,
         &config,

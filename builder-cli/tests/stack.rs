@@ -10,7 +10,7 @@ mod common;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -235,31 +235,8 @@ fn quantile(q: f64, buckets: &[(f64, f64)]) -> f64 {
 #[ignore = "needs prometheus (Debian package); run via scripts/test.sh"]
 fn prometheus_scrapes_repeat_every_and_answers_promql() {
     let case = Case::new(MIXED);
-    let port = free_port();
-    let ps = port.to_string();
-    let mut runner = case
-        .command(
-            "main",
-            &[
-                "--quiet",
-                "--prometheus-port",
-                &ps,
-                "--prometheus-address",
-                "127.0.0.1",
-                "--repeat-every",
-                "2s",
-            ],
-        )
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let prom = Prometheus::start(
-        &format!(
-            "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: builder\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
-        ),
-        |_| {},
-    );
+    let (mut runner, port) = case.repeating_with("main", "2s", &[]);
+    let prom = Prometheus::start(&scrape_config(port), |_| {});
     let fail_q = "sum(pipeline_step_status_total{status=\"FAIL\",step=\"bad\"})";
     let p95_q = "histogram_quantile(0.95, sum by (le) (pipeline_step_duration_seconds_bucket{step=\"good\"}))";
     let deadline = Instant::now() + Duration::from_secs(90);

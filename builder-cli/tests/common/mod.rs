@@ -55,9 +55,14 @@ impl Case {
     /// `builder_cli` repeating `profile` every `every` (`--repeat-every`, `--quiet`), its
     /// exporter on a free loopback port: the child and the port.
     pub fn repeating(&self, profile: &str, every: &str) -> (Child, u16) {
+        self.repeating_with(profile, every, &[])
+    }
+
+    /// [`Case::repeating`] with more arguments (`extra`), its standard output thrown away.
+    pub fn repeating_with(&self, profile: &str, every: &str, extra: &[&str]) -> (Child, u16) {
         let port = free_port();
         let p = port.to_string();
-        let args = [
+        let mut args = vec![
             "--quiet",
             "--repeat-every",
             every,
@@ -66,7 +71,13 @@ impl Case {
             "--prometheus-address",
             "127.0.0.1",
         ];
-        (self.command(profile, &args).spawn().unwrap(), port)
+        args.extend_from_slice(extra);
+        let child = self
+            .command(profile, &args)
+            .stdout(Stdio::null())
+            .spawn()
+            .unwrap();
+        (child, port)
     }
 
     pub fn run(&self, profile: &str, extra: &[&str]) -> Output {
@@ -85,6 +96,13 @@ impl Case {
     pub fn metrics_file(&self) -> Samples {
         parse(&std::fs::read_to_string(self.out.join("metrics.prom")).unwrap())
     }
+}
+
+/// A Prometheus configuration scraping `127.0.0.1:port` every 500 ms as job `builder`.
+pub fn scrape_config(port: u16) -> String {
+    format!(
+        "global:\n  scrape_interval: 500ms\n  scrape_timeout: 400ms\nscrape_configs:\n  - job_name: builder\n    static_configs:\n      - targets: ['127.0.0.1:{port}']\n"
+    )
 }
 
 /// A running `builder_cli` with an exporter on a free port that lingers.
