@@ -74,16 +74,6 @@ fn created_samples_can_be_left_out() {
     let kept: Vec<&str> = with.lines().filter(|l| !l.contains("_created")).collect();
     assert_eq!(without.lines().collect::<Vec<_>>(), kept);
     let (r, _) = common::exemplar_registry();
-    let mut enc: ChunkedEncoder<'_, _> =
-        ChunkedEncoder::with_options(&r, Format::OpenMetrics, Options::new().created(false));
-    let mut buf = [0u8; 7];
-    let mut out = Vec::new();
-    loop {
-        let n = enc.fill(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+    let out = common::chunked_bytes_with(&r, Format::OpenMetrics, Options::new().created(false), 7);
     assert_eq!(String::from_utf8(out).unwrap(), without);
 }

@@ -321,8 +321,18 @@ pub fn chunked_bytes<F: metrics_core::Families + ?Sized>(
     format: metrics_core::Format,
     size: usize,
 ) -> Vec<u8> {
+    chunked_bytes_with(r, format, metrics_core::encoding::Options::new(), size)
+}
+
+/// [`chunked_bytes`] with encoder options (e.g. `created(false)`).
+pub fn chunked_bytes_with<F: metrics_core::Families + ?Sized>(
+    r: &F,
+    format: metrics_core::Format,
+    options: metrics_core::encoding::Options,
+    size: usize,
+) -> Vec<u8> {
     let mut enc: metrics_core::ChunkedEncoder<'_, F, 64> =
-        metrics_core::ChunkedEncoder::new(r, format);
+        metrics_core::ChunkedEncoder::with_options(r, format, options);
     let mut buf = vec![0u8; size];
     let mut out = Vec::new();
     loop {
