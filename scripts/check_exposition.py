@@ -206,6 +206,7 @@ def parse_protobuf(data):
                         "zero_count": h.zero_count,
                         "positive": positive,
                         "negative": negative,
+                        "exemplars": [parsed_exemplar(Exemplar(e)) for e in h.exemplars],
                     }
             else:
                 raise ValueError(f"unexpected type {mf.type} of {mf.name}")
@@ -280,9 +281,10 @@ def main():
     if len(sys.argv) > 4:
         with open(sys.argv[4], encoding="utf-8") as f:
             want = {
-                key(n["name"], n["labels"]): {
-                    k: n[k] for k in ("schema", "zero_threshold", "zero_count", "positive", "negative")
-                }
+                key(n["name"], n["labels"]): dict(
+                    {k: n[k] for k in ("schema", "zero_threshold", "zero_count", "positive", "negative")},
+                    exemplars=[expected_exemplar(e) for e in n["exemplars"]],
+                )
                 for n in json.load(f)
             }
         for k, v in want.items():

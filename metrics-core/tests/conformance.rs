@@ -123,6 +123,17 @@ fn python_parsers_read_back_every_value() {
     }
 }
 
+/// A native histogram's exemplars (protobuf `exemplars`, field 16, timestamped ones only) and
+/// its classic buckets' (in their `Bucket`s), read back by Python's protobuf.
+#[test]
+#[ignore = "needs python protobuf; run via scripts/test.sh"]
+fn python_protobuf_reads_back_native_histogram_exemplars() {
+    let dir = tempfile::tempdir().unwrap();
+    let (r, expected, natives) = common::native_exemplar_registry();
+    let file = write_exposition(dir.path(), "native_exemplars.pb", &r, Format::Protobuf);
+    python_check("protobuf", &file, &expected, Some(&natives), dir.path());
+}
+
 #[test]
 #[ignore = "needs python protobuf; run via scripts/test.sh"]
 fn python_protobuf_reads_back_native_histograms_and_start_times() {

@@ -275,6 +275,17 @@ pub fn firmware_registry() -> (&'static StaticRegistry, Vec<Sample>) {
 
 /// The samples as JSON for `scripts/check_exposition.py`: floats that JSON cannot hold are
 /// the strings `NaN`, `+Inf`, `-Inf`.
+fn labels_json(labels: &[(String, String)]) -> serde_json::Map<String, serde_json::Value> {
+    labels
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
+        .collect()
+}
+
+fn exemplar_json((labels, value, timestamp): &ExpectedExemplar) -> serde_json::Value {
+    serde_json::json!({ "labels": labels_json(labels), "value": value, "timestamp": timestamp })
+}
+
 pub fn to_json(samples: &[Sample]) -> String {
     let list: Vec<serde_json::Value> = samples
         .iter()
@@ -286,19 +297,9 @@ pub fn to_json(samples: &[Sample]) -> String {
             } else {
                 serde_json::Value::from(s.value)
             };
-            let labels: serde_json::Map<String, serde_json::Value> = s
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
-                .collect();
-            let mut entry = serde_json::json!({ "name": s.name, "labels": labels, "value": value, "exemplar": null });
-            if let Some((labels, value, timestamp)) = &s.exemplar {
-                let labels: serde_json::Map<String, serde_json::Value> = labels
-                    .iter()
-                    .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
-                    .collect();
-                entry["exemplar"] =
-                    serde_json::json!({ "labels": labels, "value": value, "timestamp": timestamp });
+            let mut entry = serde_json::json!({ "name": s.name, "labels": labels_json(&s.labels), "value": value, "exemplar": null });
+            if let Some(e) = &s.exemplar {
+                entry["exemplar"] = exemplar_json(e);
             }
             entry
         })
@@ -373,6 +374,46 @@ pub struct NativeExpect {
     /// (bucket index, count) of populated buckets, ascending.
     pub positive: Vec<(i32, u64)>,
     pub negative: Vec<(i32, u64)>,
+    /// The exemplars of the histogram's `exemplars` field (those with a timestamp), in order.
+    pub exemplars: Vec<ExpectedExemplar>,
+}
+
+impl NativeExpect {
+    /// The native histogram `obs` make at `schema` with the default zero threshold, its
+    /// buckets computed from the definition (bucket k of schema s holds
+    /// (2^((k-1)/2^s), 2^(k/2^s)]), not from the core's index function; no exemplars.
+    pub fn of(name: &str, labels: &[(&str, &str)], schema: i8, obs: &[f64]) -> NativeExpect {
+        let zero_threshold = metrics_core::DEFAULT_NATIVE_ZERO_THRESHOLD;
+        let side = |negative: bool| {
+            let mut idx: Vec<i32> = obs
+                .iter()
+                .filter(|v| v.abs() > zero_threshold && (**v < 0.0) == negative)
+                .map(|v| (v.abs().log2() * 2f64.powi(schema.into())).ceil() as i32)
+                .collect();
+            idx.sort();
+            let mut b: Vec<(i32, u64)> = Vec::new();
+            for k in idx {
+                match b.last_mut() {
+                    Some((last, n)) if *last == k => *n += 1,
+                    _ => b.push((k, 1)),
+                }
+            }
+            b
+        };
+        NativeExpect {
+            name: name.into(),
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            schema,
+            zero_threshold,
+            zero_count: obs.iter().filter(|v| v.abs() <= zero_threshold).count() as u64,
+            positive: side(false),
+            negative: side(true),
+            exemplars: Vec::new(),
+        }
+    }
 }
 
 /// A hand-written histogram snapshot with native buckets (and classic ones when `bounds` is
@@ -565,6 +606,7 @@ pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
             zero_count: h.zero_count,
             positive: h.positive.clone(),
             negative: h.negative.clone(),
+            exemplars: Vec::new(),
         });
     }
     r.register_shared(
@@ -577,25 +619,7 @@ pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
     .unwrap();
 
     // The core's own native histograms: a family with classic buckets too, and a native-only
-    // one; their expected buckets computed here from the definition (bucket k of schema s
-    // holds (2^((k-1)/2^s), 2^(k/2^s)]), not from the core's index function.
-    let index = |v: f64, schema: i32| (v.abs().log2() * 2f64.powi(schema)).ceil() as i32;
-    let buckets_of = |obs: &[f64], schema: i32, negative: bool| {
-        let mut b: Vec<(i32, u64)> = Vec::new();
-        let mut idx: Vec<i32> = obs
-            .iter()
-            .filter(|v| if negative { **v < 0.0 } else { **v > 0.0 })
-            .map(|v| index(*v, schema))
-            .collect();
-        idx.sort();
-        for k in idx {
-            match b.last_mut() {
-                Some((last, n)) if *last == k => *n += 1,
-                _ => b.push((k, 1)),
-            }
-        }
-        b
-    };
+    // one.
     let config = metrics_core::NativeConfig::new(3, 160)
         .unwrap()
         .classic(&[0.1, 1.0])
@@ -614,15 +638,12 @@ pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
         &[0.1, 1.0],
         &obs,
     );
-    natives.push(NativeExpect {
-        name: "step_seconds".into(),
-        labels: vec![("step".into(), "build".into())],
-        schema: 3,
-        zero_threshold: metrics_core::DEFAULT_NATIVE_ZERO_THRESHOLD,
-        zero_count: 1,
-        positive: buckets_of(&obs, 3, false),
-        negative: buckets_of(&obs, 3, true),
-    });
+    natives.push(NativeExpect::of(
+        "step_seconds",
+        &[("step", "build")],
+        3,
+        &obs,
+    ));
     let sizes = r
         .native_histogram(
             "frame_bytes",
@@ -635,15 +656,7 @@ pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
         sizes.observe(v);
     }
     histogram_samples(&mut samples, "frame_bytes", &[], &[], &obs);
-    natives.push(NativeExpect {
-        name: "frame_bytes".into(),
-        labels: vec![],
-        schema: 0,
-        zero_threshold: metrics_core::DEFAULT_NATIVE_ZERO_THRESHOLD,
-        zero_count: 0,
-        positive: buckets_of(&obs, 0, false),
-        negative: vec![],
-    });
+    natives.push(NativeExpect::of("frame_bytes", &[], 0, &obs));
 
     // Counters with start times: one message per series; a gauge family after them.
     let runs = Arc::new(Family::<Counter>::new(1, 100, ()));
@@ -711,19 +724,15 @@ pub fn natives_json(natives: &[NativeExpect]) -> String {
     let list: Vec<serde_json::Value> = natives
         .iter()
         .map(|n| {
-            let labels: serde_json::Map<String, serde_json::Value> = n
-                .labels
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::from(v.as_str())))
-                .collect();
             serde_json::json!({
                 "name": n.name,
-                "labels": labels,
+                "labels": labels_json(&n.labels),
                 "schema": n.schema,
                 "zero_threshold": n.zero_threshold,
                 "zero_count": n.zero_count,
                 "positive": n.positive,
                 "negative": n.negative,
+                "exemplars": n.exemplars.iter().map(exemplar_json).collect::<Vec<_>>(),
             })
         })
         .collect();
@@ -951,4 +960,75 @@ pub fn utf8_registry() -> (Registry, Vec<Sample>, Vec<Sample>) {
         v.push(sample("http_requests_total", &[("method", "GET")], 1.0));
     }
     (r, utf8, underscores)
+}
+
+/// Native histograms with exemplars: a family member with classic buckets too (an exemplar
+/// with a timestamp in bucket `le="1"`, one without in `+Inf`) and a native-only histogram (one
+/// with a timestamp, one without: the last one set is kept). The samples (classic exemplars
+/// included) and the native buckets with the exemplars of the `exemplars` field: only those
+/// with a timestamp, as Prometheus takes them.
+pub fn native_exemplar_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
+    use metrics_core::{DynNativeHistogram, NativeConfig, WithExemplars};
+    let mut r = Registry::new();
+    let mut samples = Vec::new();
+    let mut natives = Vec::new();
+    let trace = |id: &str| vec![("trace_id".to_string(), id.to_string())];
+
+    let bounds = [1.0];
+    let config = NativeConfig::new(3, 160).unwrap().classic(&bounds).unwrap();
+    let steps = Arc::new(Family::<WithExemplars<DynNativeHistogram>>::new(
+        1, 100, config,
+    ));
+    r.register_shared(
+        Desc::new("step_seconds", "Step durations.")
+            .unit("seconds")
+            .labels(&["step"]),
+        Kind::Histogram,
+        steps.clone(),
+    )
+    .unwrap();
+    let build = steps.labels(&["build"]);
+    build
+        .observe_with_exemplar(0.5, &[("trace_id", "a1")], Some(1_700_000_001.5))
+        .unwrap();
+    build.observe(0.75);
+    build
+        .observe_with_exemplar(3.0, &[("trace_id", "b2")], None)
+        .unwrap();
+    let obs = [0.5, 0.75, 3.0];
+    let mut lines = Vec::new();
+    histogram_samples(
+        &mut lines,
+        "step_seconds",
+        &[("step", "build")],
+        &bounds,
+        &obs,
+    );
+    lines[0].exemplar = Some((trace("a1"), 0.5, Some(1_700_000_001.5)));
+    lines[1].exemplar = Some((trace("b2"), 3.0, None));
+    samples.extend(lines);
+    natives.push(NativeExpect {
+        exemplars: vec![(trace("a1"), 0.5, Some(1_700_000_001.5))],
+        ..NativeExpect::of("step_seconds", &[("step", "build")], 3, &obs)
+    });
+
+    let native_only = r
+        .register(
+            Desc::new("frame_bytes", "Frame sizes."),
+            WithExemplars::wrap(DynNativeHistogram::new(&NativeConfig::new(0, 160).unwrap())),
+        )
+        .unwrap();
+    native_only
+        .observe_with_exemplar(100.0, &[("trace_id", "c3")], None)
+        .unwrap();
+    native_only
+        .observe_with_exemplar(-5.0, &[("trace_id", "d4")], Some(1_700_000_002.0))
+        .unwrap();
+    let obs = [100.0, -5.0];
+    histogram_samples(&mut samples, "frame_bytes", &[], &[], &obs);
+    natives.push(NativeExpect {
+        exemplars: vec![(trace("d4"), -5.0, Some(1_700_000_002.0))],
+        ..NativeExpect::of("frame_bytes", &[], 0, &obs)
+    });
+    (r, samples, natives)
 }
