@@ -145,6 +145,21 @@ fn counter_value(v: f64) -> Value<'static> {
 /// Encodes `families` (whose names must be valid: see [`OwnedFamily::is_valid`]) in `format`,
 /// appending to `out`.
 pub fn encode(families: &[OwnedFamily], format: Format, out: &mut Vec<u8>) -> Result<(), Error> {
+    encode_with(
+        families,
+        format,
+        metrics_core::encoding::Options::new(),
+        out,
+    )
+}
+
+/// [`encode`] with encoder options (the negotiated name escaping).
+pub fn encode_with(
+    families: &[OwnedFamily],
+    format: Format,
+    options: metrics_core::encoding::Options,
+    out: &mut Vec<u8>,
+) -> Result<(), Error> {
     let names: Vec<Vec<&str>> = families.iter().map(OwnedFamily::label_refs).collect();
     let descs = families
         .iter()
@@ -152,7 +167,7 @@ pub fn encode(families: &[OwnedFamily], format: Format, out: &mut Vec<u8>) -> Re
         .map(|(f, n)| f.desc(n))
         .collect::<Result<Vec<_>, _>>()?;
     let view = View { families, descs };
-    metrics_core::encode_to_vec(&view, format, out)
+    metrics_core::encode_bytes_with(&view, format, options, out)
 }
 
 /// Writes `families` (whose names must be valid) as one Remote-Write request of `version`

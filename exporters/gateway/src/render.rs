@@ -1,7 +1,8 @@
 //! What the gateway serves for a set of device statuses: its own health metrics per device,
 //! then every up device's families merged with a `device` label.
 
-use metrics_core::{Format, Kind};
+use metrics_core::negotiate::Negotiated;
+use metrics_core::Kind;
 
 use crate::family::{self, OwnedFamily, SeriesValue};
 
@@ -127,16 +128,10 @@ pub fn families_with(
     (families, dropped)
 }
 
-/// [`families`] encoded in `format`.
-pub fn render(statuses: &[(String, Status)], format: Format) -> Vec<u8> {
-    let (families, _) = families(statuses);
-    let mut out = Vec::new();
+/// [`families`] encoded as the scraper asked (`asked`: format and name escaping).
+pub fn render(statuses: &[(String, Status)], asked: &Negotiated) -> Vec<u8> {
     // `merge` checks every name, so encoding cannot fail.
-    if let Err(e) = family::encode(&families, format, &mut out) {
-        out.clear();
-        out.extend_from_slice(format!("# cannot encode: {e}\n").as_bytes());
-    }
-    out
+    encode_page(&families(statuses).0, asked)
 }
 
 /// What `/metrics` serves: the devices' page as [`families`] makes it (nothing when there are
@@ -192,19 +187,20 @@ pub fn collect(
     page_with(&poller.scrape(&all), own, pushed)
 }
 
-/// [`page`] encoded in `format`.
+/// [`page`] encoded as the scraper asked.
 pub fn render_page(
     statuses: &[(String, Status)],
     pushed: Option<(&[OwnedFamily], &[OwnedFamily])>,
-    format: Format,
+    asked: &Negotiated,
 ) -> Vec<u8> {
-    encode_page(&page(statuses, pushed), format)
+    encode_page(&page(statuses, pushed), asked)
 }
 
-/// A page encoded in `format`.
-pub fn encode_page(families: &[OwnedFamily], format: Format) -> Vec<u8> {
+/// A page encoded as the scraper asked: its format, names under its escaping scheme.
+pub fn encode_page(families: &[OwnedFamily], asked: &Negotiated) -> Vec<u8> {
     let mut out = Vec::new();
-    if let Err(e) = family::encode(families, format, &mut out) {
+    let options = metrics_core::encoding::Options::new().escaping(asked.escaping);
+    if let Err(e) = family::encode_with(families, asked.format, options, &mut out) {
         out.clear();
         out.extend_from_slice(format!("# cannot encode: {e}\n").as_bytes());
     }

@@ -61,29 +61,29 @@ impl Answer {
 pub fn answer(routes: &Routes, target: &str, accept: Option<&str>) -> Answer {
     let poller = &*routes.poller;
     let (path, query) = target.split_once('?').unwrap_or((target, ""));
-    let format = metrics_core::negotiate(accept);
+    let asked = metrics_core::negotiate::negotiate_accept(accept);
     let exposition = |which: &[usize]| {
         let statuses = poller.scrape(which);
         match crate::stale::refusal(&statuses[0].0, &statuses[0].1) {
             Some(why) => Answer::text(503, why),
             None => Answer {
                 status: 200,
-                content_type: format.content_type(),
-                body: render::render(&statuses, format),
+                content_type: asked.content_type(),
+                body: render::render(&statuses, &asked),
             },
         }
     };
     match path {
         "/metrics" => Answer {
             status: 200,
-            content_type: format.content_type(),
+            content_type: asked.content_type(),
             body: render::encode_page(
                 &render::collect(
                     poller,
                     routes.pushes.as_deref(),
                     routes.remote_write.as_deref(),
                 ),
-                format,
+                &asked,
             ),
         },
         "/probe" => {

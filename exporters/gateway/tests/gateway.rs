@@ -349,6 +349,41 @@ fn probe_errors_say_what_to_do() {
     assert_eq!(up(&om, "a"), Some(1.0), "{om}");
 }
 
+/// The Content-Type names the escaping scheme a scraper asked for (Prometheus 3 asks for one),
+/// on `/metrics` and `/probe`, and stays as before for a scraper that names none.
+#[test]
+fn content_type_names_the_escaping_scheme_asked_for() {
+    let a = TcpDevice::start("a", Behaviour::Clean);
+    let g = Gateway::start(&["--device", &format!("a={}", a.url())]);
+    let agent = test_support::agent(Duration::from_secs(10));
+    for path in ["/metrics", "/probe?target=a"] {
+        for (accept, want) in [
+            (
+                "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,text/plain;version=0.0.4;q=0.3",
+                "application/openmetrics-text; version=1.0.0; charset=utf-8; escaping=allow-utf-8",
+            ),
+            (
+                "text/plain;version=1.0.0;escaping=underscores",
+                "text/plain; version=1.0.0; charset=utf-8; escaping=underscores",
+            ),
+            (
+                "text/plain;version=0.0.4",
+                "text/plain; version=0.0.4; charset=utf-8",
+            ),
+        ] {
+            let mut r = agent
+                .get(&g.url(path))
+                .header("Accept", accept)
+                .call()
+                .unwrap();
+            let ct = r.headers().get("content-type").unwrap().to_str().unwrap();
+            assert_eq!(ct, want, "{path} with Accept: {accept}");
+            let body = r.body_mut().read_to_string().unwrap();
+            assert!(body.contains("gateway_device_up"), "{path}: {body}");
+        }
+    }
+}
+
 /// Acceptance 3: the gateway reads a real serial device path (the slave side of a pty, opened
 /// by the serialport crate at its baud rate), the device answering on the master side.
 #[test]

@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use common::{key, samples};
+use metrics_core::negotiate::Negotiated;
 use metrics_core::{Format, Kind};
 use metrics_gateway::exposition;
 use metrics_gateway::family::encode;
@@ -168,7 +169,7 @@ fn conflicting_and_invalid_families_are_dropped_not_served() {
             status(true, "# TYPE x counter\nx_total 2\n# TYPE y gauge\ny 3\n"),
         ),
     ];
-    let text = String::from_utf8(render::render(&statuses, Format::Text)).unwrap();
+    let text = String::from_utf8(render::render(&statuses, &Negotiated::DEFAULT)).unwrap();
     let s = samples(&text);
     let dropped = |d: &str| s[&key("gateway_device_dropped_families", &[("device", d)])];
     assert_eq!((dropped("a"), dropped("b")), (0.0, 1.0), "{text}");
@@ -296,7 +297,7 @@ fn a_down_device_shows_only_its_health() {
         ("a".to_owned(), status(true, DEVICE_A)),
         ("b".to_owned(), status(false, DEVICE_B)),
     ];
-    let text = String::from_utf8(render::render(&statuses, Format::Text)).unwrap();
+    let text = String::from_utf8(render::render(&statuses, &Negotiated::DEFAULT)).unwrap();
     let s = samples(&text);
     assert_eq!(s[&key("gateway_device_up", &[("device", "a")])], 1.0);
     assert_eq!(s[&key("gateway_device_up", &[("device", "b")])], 0.0);
@@ -341,7 +342,7 @@ fn promtool_accepts_the_merged_output() {
         ("a".to_owned(), status(true, DEVICE_A)),
         ("b".to_owned(), status(true, DEVICE_B)),
     ];
-    let text = render::render(&statuses, Format::Text);
+    let text = render::render(&statuses, &Negotiated::DEFAULT);
     let said = common::promtool_check_metrics(&text);
     assert!(
         said.trim().is_empty(),
