@@ -5,10 +5,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use metrics_core::{
-    Collect, Counter, CounterWithExemplar, Desc, DynNativeHistogram, Error, ExemplarRef, Families,
-    Family, FamilyMember, FamilyRef, Format, Gauge, Kind, NativeConfig, NativeCounts,
-    NativeHistogramValue, Registry, Sign, StrList, Value, Visitor, WithExemplars,
-    DEFAULT_CARDINALITY_LIMIT,
+    Collect, Counter, CounterWithExemplar, Desc, DynNativeHistogram, Error, Families, Family,
+    FamilyMember, FamilyRef, Format, Gauge, Kind, NativeConfig, NativeCounts, NativeHistogramValue,
+    Registry, Sign, StrList, Value, Visitor, WithCreated, WithExemplars, DEFAULT_CARDINALITY_LIMIT,
 };
 
 use crate::manifest::Status;
@@ -58,41 +57,6 @@ impl Collect for RunInfo {
     }
 }
 
-/// A labelled family whose series all started counting at one time, the totals' start (the
-/// state file's, else the process'): OpenMetrics shows it as each series' `_created`.
-#[derive(Debug)]
-struct Started<M: FamilyMember> {
-    family: Arc<Family<M>>,
-    /// The start time's bits (Unix seconds, f64).
-    created: Arc<AtomicU64>,
-}
-
-impl<M: FamilyMember> Collect for Started<M> {
-    fn series_count(&self) -> usize {
-        self.family.series_count()
-    }
-    fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
-        self.family.collect(index, visit)
-    }
-    fn label_count(&self) -> usize {
-        self.family.label_count()
-    }
-    fn created(&self, _index: usize) -> Option<f64> {
-        Some(f64::from_bits(self.created.load(Ordering::Relaxed)))
-    }
-    fn has_exemplars(&self) -> bool {
-        self.family.has_exemplars()
-    }
-    fn exemplar<'b>(
-        &self,
-        index: usize,
-        bucket: usize,
-        buf: &'b mut [u8],
-    ) -> Option<ExemplarRef<'b>> {
-        self.family.exemplar(index, bucket, buf)
-    }
-}
-
 /// Registers a family of `M` with `labels` whose series carry the start time `created`.
 fn started_family<M: FamilyMember>(
     r: &mut Registry,
@@ -111,10 +75,12 @@ fn started_family<M: FamilyMember>(
     r.register_shared(
         desc,
         kind,
-        Arc::new(Started {
-            family: family.clone(),
-            created: created.clone(),
-        }),
+        // All series started counting at one time, the totals' start (the state file's, else
+        // the process'): OpenMetrics shows it as each series' `_created`.
+        Arc::new(WithCreated::new(family.clone(), {
+            let created = created.clone();
+            move |_| Some(f64::from_bits(created.load(Ordering::Relaxed)))
+        })),
     )?;
     Ok(family)
 }

@@ -232,6 +232,108 @@ pub trait Collect: Send + Sync {
     }
 }
 
+/// The methods of [`Collect`] but `created` and `write_rendered`, forwarded to `$inner` (an
+/// expression of `$this`, the implementer).
+macro_rules! forward_collect {
+    (|$this:ident| $inner:expr) => {
+        fn series_count(&self) -> usize {
+            let $this = self;
+            $inner.series_count()
+        }
+        fn collect(&self, index: usize, visit: &mut Visitor<'_>) -> Result<(), Error> {
+            let $this = self;
+            $inner.collect(index, visit)
+        }
+        fn label_count(&self) -> usize {
+            let $this = self;
+            $inner.label_count()
+        }
+        fn has_exemplars(&self) -> bool {
+            let $this = self;
+            $inner.has_exemplars()
+        }
+        fn exemplar<'b>(
+            &self,
+            index: usize,
+            bucket: usize,
+            buf: &'b mut [u8],
+        ) -> Option<crate::ExemplarRef<'b>> {
+            let $this = self;
+            $inner.exemplar(index, bucket, buf)
+        }
+    };
+}
+
+/// A shared collector is one: registries hold [`Arc`](alloc::sync::Arc)s, and wrappers such as
+/// [`WithCreated`] can hold one.
+#[cfg(feature = "alloc")]
+impl<C: Collect + ?Sized> Collect for alloc::sync::Arc<C> {
+    forward_collect!(|this| **this);
+    fn created(&self, index: usize) -> Option<f64> {
+        (**self).created(index)
+    }
+    fn write_rendered(&self, w: &mut dyn crate::encoding::Sink) -> Result<usize, Error> {
+        (**self).write_rendered(w)
+    }
+}
+
+/// A collector whose series report when they started counting: `start(index)` is series
+/// `index`'s start time ([`Collect::created`]: OpenMetrics' `_created`, protobuf's
+/// `created_timestamp`), everything else is `collector`'s. For a family whose series' totals
+/// began at a time the process knows better than the family does, e.g. totals restored from
+/// a saved state at the state's start.
+///
+/// ```
+/// use std::sync::Arc;
+/// use metrics_core::{Counter, Desc, Family, Kind, Registry, WithCreated};
+///
+/// let runs = Arc::new(Family::<Counter>::new(1, 100, ()));
+/// let mut r = Registry::new();
+/// let started = 1_700_000_000.0;
+/// r.register_shared(
+///     Desc::new("runs", "Runs.").labels(&["result"]),
+///     Kind::Counter,
+///     Arc::new(WithCreated::new(runs.clone(), move |_| Some(started))),
+/// )
+/// .unwrap();
+/// runs.labels(&["ok"]).inc();
+/// let mut om = String::new();
+/// metrics_core::encode(&r, metrics_core::Format::OpenMetrics, &mut om).unwrap();
+/// assert!(om.contains("runs_created{result=\"ok\"} 1700000000\n"), "{om}");
+/// ```
+#[derive(Debug, Clone)]
+pub struct WithCreated<C, F> {
+    collector: C,
+    start: F,
+}
+
+impl<C, F> WithCreated<C, F>
+where
+    F: Fn(usize) -> Option<f64>,
+{
+    /// `collector` whose series `i` started at `start(i)` (Unix seconds; `None`: unknown).
+    pub const fn new(collector: C, start: F) -> Self {
+        WithCreated { collector, start }
+    }
+
+    /// The wrapped collector.
+    pub const fn collector(&self) -> &C {
+        &self.collector
+    }
+}
+
+/// Pre-rendered lines carry no `_created`, so `write_rendered` is not forwarded.
+impl<C, F> Collect for WithCreated<C, F>
+where
+    C: Collect,
+    F: Fn(usize) -> Option<f64> + Send + Sync,
+{
+    forward_collect!(|this| this.collector);
+    fn created(&self, index: usize) -> Option<f64> {
+        (self.start)(index)
+    }
+}
+
 /// A metric type: its kind is known from its Rust type.
 pub trait Metric: Collect {
     /// The family type of this metric.

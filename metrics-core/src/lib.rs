@@ -48,7 +48,7 @@ mod sharded_histogram;
 pub use buckets::{exponential_buckets, linear_buckets, validate_buckets, DEFAULT_BUCKETS};
 pub use collect::{
     Collect, Families, FamilyRef, HistogramValue, Kind, Metric, NativeHistogramValue, Sign,
-    StrList, Value, Visitor, OVERFLOW_LABEL_VALUE,
+    StrList, Value, Visitor, WithCreated, OVERFLOW_LABEL_VALUE,
 };
 pub use collector::{FnCounter, FnGauge};
 pub use counter::{Counter, FloatCounter};

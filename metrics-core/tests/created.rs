@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::Started;
+use common::started;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -23,10 +23,7 @@ fn registry() -> Registry {
             .try_labels(&["result"])
             .unwrap(),
         Kind::Counter,
-        Arc::new(Started {
-            inner: runs,
-            t0: 1.7e9,
-        }),
+        started(runs, 1.7e9),
     )
     .unwrap();
     let h = Arc::new(DynHistogram::new(&[1.0, 2.0]).unwrap());
@@ -35,10 +32,7 @@ fn registry() -> Registry {
     r.register_shared(
         Desc::try_new("took_seconds", "Took.").unwrap(),
         Kind::Histogram,
-        Arc::new(Started {
-            inner: h,
-            t0: 1.7e9 + 0.25,
-        }),
+        started(h, 1.7e9 + 0.25),
     )
     .unwrap();
     let g = Arc::new(Gauge::new());
@@ -46,7 +40,7 @@ fn registry() -> Registry {
     r.register_shared(
         Desc::try_new("level", "Level.").unwrap(),
         Kind::Gauge,
-        Arc::new(Started { inner: g, t0: 1.0 }),
+        started(g, 1.0),
     )
     .unwrap();
     r

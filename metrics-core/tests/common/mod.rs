@@ -665,10 +665,7 @@ pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
     r.register_shared(
         Desc::new("runs", "Runs by result.").labels(&["result"]),
         Kind::Counter,
-        Arc::new(Started {
-            inner: runs,
-            t0: 1.7e9,
-        }),
+        started(runs, 1.7e9),
     )
     .unwrap();
     for (i, result) in ["ok", "fail"].iter().enumerate() {
@@ -682,41 +679,15 @@ pub fn native_registry() -> (Registry, Vec<Sample>, Vec<NativeExpect>) {
     (r, samples, natives)
 }
 
-/// A collector that adds a start time to another one's series (series `i` started at
-/// `t0 + i`).
-pub struct Started<C> {
-    pub inner: Arc<C>,
-    pub t0: f64,
-}
-
-impl<C: metrics_core::Collect> metrics_core::Collect for Started<C> {
-    fn series_count(&self) -> usize {
-        self.inner.series_count()
-    }
-    fn collect(
-        &self,
-        index: usize,
-        visit: &mut metrics_core::Visitor<'_>,
-    ) -> Result<(), metrics_core::Error> {
-        self.inner.collect(index, visit)
-    }
-    fn label_count(&self) -> usize {
-        self.inner.label_count()
-    }
-    fn created(&self, index: usize) -> Option<f64> {
-        Some(self.t0 + index as f64)
-    }
-    fn has_exemplars(&self) -> bool {
-        self.inner.has_exemplars()
-    }
-    fn exemplar<'b>(
-        &self,
-        index: usize,
-        bucket: usize,
-        buf: &'b mut [u8],
-    ) -> Option<metrics_core::ExemplarRef<'b>> {
-        self.inner.exemplar(index, bucket, buf)
-    }
+/// `inner` with a start time on each of its series (series `i` started at `t0 + i`), to
+/// register.
+pub fn started<C: metrics_core::Collect>(
+    inner: Arc<C>,
+    t0: f64,
+) -> Arc<metrics_core::WithCreated<Arc<C>, impl Fn(usize) -> Option<f64> + Send + Sync>> {
+    Arc::new(metrics_core::WithCreated::new(inner, move |i| {
+        Some(t0 + i as f64)
+    }))
 }
 
 /// The native buckets as JSON for `scripts/check_exposition.py --native`.
@@ -790,10 +761,7 @@ pub fn exemplar_registry() -> (Registry, Vec<Sample>) {
     r.register_shared(
         Desc::new("steps", "Steps by status.").labels(&["status"]),
         Kind::Counter,
-        Arc::new(Started {
-            inner: steps.clone(),
-            t0: EXEMPLAR_CREATED,
-        }),
+        started(steps.clone(), EXEMPLAR_CREATED),
     )
     .unwrap();
     let tricky = "a \"quoted\" \\ value\nwith ☃";
@@ -835,10 +803,7 @@ pub fn exemplar_registry() -> (Registry, Vec<Sample>) {
             .unit("seconds")
             .labels(&["method"]),
         Kind::Histogram,
-        Arc::new(Started {
-            inner: latency.clone(),
-            t0: EXEMPLAR_CREATED,
-        }),
+        started(latency.clone(), EXEMPLAR_CREATED),
     )
     .unwrap();
     let get = latency.labels(&["GET"]);
