@@ -79,10 +79,13 @@ impl<'a> Desc<'a> {
     /// `cicd.pipeline.run.duration`) except an empty one or one starting with `__`. Only a
     /// registry built with [`Registry::utf8`](crate::Registry::utf8) takes it; the encoders
     /// escape it, or quote it, as the scrape negotiated (see [`Escaping`](crate::Escaping)).
+    /// With the `alloc` feature, as that registry: without it every name is legacy, and the
+    /// encoders carry no escaping code (see [`Escaping`](crate::Escaping)).
     ///
     /// # Errors
     ///
     /// [`Error::InvalidMetricName`] for an empty or `__` name.
+    #[cfg(feature = "alloc")]
     pub fn try_new_utf8(name: &'a str, help: &'a str) -> Result<Self, Error> {
         crate::name::check_metric_name(name, crate::name::Validation::Utf8)?;
         Ok(Desc {
@@ -99,6 +102,7 @@ impl<'a> Desc<'a> {
     /// # Errors
     ///
     /// As [`try_labels`](Self::try_labels).
+    #[cfg(feature = "alloc")]
     pub fn try_labels_utf8(mut self, names: &'a [&'a str]) -> Result<Self, Error> {
         crate::name::check_label_names(names, crate::name::Validation::Utf8)?;
         self.labels = StrList::Borrowed(names);

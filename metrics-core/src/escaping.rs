@@ -15,6 +15,12 @@
 //!
 //! The family's name is escaped and the sample's suffix (`_total`, `_bucket`, ...) appended
 //! after, as prometheus/common escapes a `MetricFamily` before its encoder adds the suffixes.
+//!
+//! UTF-8 names need the `alloc` feature ([`Desc::try_new_utf8`](crate::Desc::try_new_utf8)
+//! and [`Registry::utf8`](crate::Registry::utf8) come with it). Without it every name is
+//! legacy by construction (the `Desc` constructors left check it), so the encoders write
+//! names as they are and the escaping code is not compiled into a firmware (about 2.3 KB of
+//! flash on a Cortex-M0); the negotiated scheme changes nothing for legacy names anyway.
 
 use core::fmt::{self, Write};
 
@@ -141,13 +147,16 @@ pub(crate) fn write_quoted<W: Write + ?Sized>(w: &mut W, name: &str) -> fmt::Res
     w.write_str("\"")
 }
 
+/// True when names outside the legacy set can exist: only with `alloc` (see the module doc).
+const UTF8_NAMES: bool = cfg!(feature = "alloc");
+
 /// How one family's names are written: as they are (all legacy: the fast path), or with its
 /// non-legacy names escaped or quoted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Names {
     pub(crate) escaping: Escaping,
     /// Every name of the family (metric and labels) is legacy: written as it is.
-    pub(crate) plain: bool,
+    plain: bool,
 }
 
 impl Names {
@@ -159,21 +168,29 @@ impl Names {
 
     /// The style of family `f` under `escaping`.
     pub(crate) fn of(f: &crate::FamilyRef<'_>, escaping: Escaping) -> Names {
-        let plain = is_legacy(f.desc.name()) && f.desc.label_names().iter().all(is_legacy);
+        let plain =
+            !UTF8_NAMES || (is_legacy(f.desc.name()) && f.desc.label_names().iter().all(is_legacy));
         Names { escaping, plain }
+    }
+
+    /// Every name of the family is legacy: written as it is. Always true without `alloc`, a
+    /// constant the compiler folds, so the escaping paths of the encoders drop out.
+    #[inline(always)]
+    pub(crate) fn plain(&self) -> bool {
+        !UTF8_NAMES || self.plain
     }
 
     /// True when the metric name `base` goes quoted inside the braces.
     #[inline]
     pub(crate) fn quoted(&self, base: &str) -> bool {
-        !self.plain && self.escaping == Escaping::AllowUtf8 && !is_legacy(base)
+        !self.plain() && self.escaping == Escaping::AllowUtf8 && !is_legacy(base)
     }
 
     /// Writes a metric or label name (outside quotes: the caller quotes when
     /// [`quoted`](Self::quoted)).
     #[inline]
     pub(crate) fn write<W: Write + ?Sized>(&self, w: &mut W, name: &str) -> fmt::Result {
-        if self.plain || is_legacy(name) {
+        if self.plain() || is_legacy(name) {
             return w.write_str(name);
         }
         match self.escaping {

@@ -51,8 +51,13 @@ pub(crate) trait ShardExt {
     fn record(&self, v: f64);
     /// Prepares the cold shard, complete and touched by no observer, to be read.
     fn settle(&self);
+    /// What [`view`](ShardExt::view) returns: its own type per extension, so that a classic
+    /// histogram's snapshot (`NoNative`) refers to no native bucket code (a firmware's flash).
+    type View<'a>: crate::collect::NativeHistogramValue
+    where
+        Self: 'a;
     /// The native view of the settled cold shard.
-    fn view(&self) -> Option<crate::native::NativeView<'_>>;
+    fn view(&self) -> Option<Self::View<'_>>;
     /// Adds this (cold, settled) shard's state into `hot` and clears it.
     fn fold_into(&self, hot: &Self);
 }
@@ -61,10 +66,32 @@ impl ShardExt for () {
     #[inline(always)]
     fn record(&self, _: f64) {}
     fn settle(&self) {}
-    fn view(&self) -> Option<crate::native::NativeView<'_>> {
+    type View<'a> = NoNative;
+    fn view(&self) -> Option<NoNative> {
         None
     }
     fn fold_into(&self, _: &Self) {}
+}
+
+/// The native view of a classic histogram's shard, which has none: no value exists.
+pub(crate) enum NoNative {}
+
+impl crate::collect::NativeHistogramValue for NoNative {
+    fn schema(&self) -> i8 {
+        match *self {}
+    }
+    fn zero_threshold(&self) -> f64 {
+        match *self {}
+    }
+    fn zero_count(&self) -> u64 {
+        match *self {}
+    }
+    fn bucket_len(&self, _: crate::collect::Sign) -> usize {
+        match *self {}
+    }
+    fn bucket(&self, _: crate::collect::Sign, _: usize) -> (i32, u64) {
+        match *self {}
+    }
 }
 
 /// One shard: non-cumulative bucket counts (finite bounds), the `+Inf` bucket and the sum's
@@ -208,16 +235,17 @@ pub(crate) fn bucket_index(bounds: &[f64], v: f64) -> usize {
     }
 }
 
-/// A consistent view of one histogram, read in place while the snapshot lock is held.
-struct ShardView<'a> {
+/// A consistent view of one histogram, read in place while the snapshot lock is held; `V`
+/// is its shards' native view ([`ShardExt::View`]).
+struct ShardView<'a, V> {
     bounds: &'a [f64],
     buckets: &'a [AtomicU64],
     inf: &'a AtomicU64,
     sum: f64,
-    native: Option<crate::native::NativeView<'a>>,
+    native: Option<V>,
 }
 
-impl HistogramValue for ShardView<'_> {
+impl<V: crate::collect::NativeHistogramValue> HistogramValue for ShardView<'_, V> {
     fn bounds(&self) -> &[f64] {
         self.bounds
     }

@@ -147,6 +147,7 @@ pub fn validate_label_names<S: AsRef<str>>(names: &[S]) -> Result<(), Error> {
 
 /// Which names a registry accepts: the legacy character set (the default), or any UTF-8
 /// (Prometheus 3; the encoders escape or quote them as the scrape negotiated).
+#[cfg(feature = "alloc")]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub(crate) enum Validation {
     #[default]
@@ -156,6 +157,7 @@ pub(crate) enum Validation {
 
 /// Checks a metric name under `validation`: with [`Validation::Utf8`] any non-empty name that
 /// does not start with `__` (reserved).
+#[cfg(feature = "alloc")]
 pub(crate) fn check_metric_name(name: &str, validation: Validation) -> Result<(), Error> {
     match validation {
         Validation::Legacy => validate_metric_name(name),
@@ -170,6 +172,7 @@ pub(crate) fn check_metric_name(name: &str, validation: Validation) -> Result<()
 
 /// Checks a family's label names under `validation` (UTF-8: non-empty, not `__*`, not `le`
 /// or `quantile`), none twice.
+#[cfg(feature = "alloc")]
 pub(crate) fn check_label_names<S: AsRef<str>>(
     names: &[S],
     validation: Validation,

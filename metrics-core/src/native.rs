@@ -766,6 +766,10 @@ impl<S: AsRef<[AtomicU64]>> ShardExt for NativeShard<S> {
         }
     }
 
+    type View<'a>
+        = NativeView<'a>
+    where
+        S: 'a;
     fn view(&self) -> Option<NativeView<'_>> {
         let slots = self.slots.as_ref();
         let end = slots

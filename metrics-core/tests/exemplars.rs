@@ -4,7 +4,7 @@
 mod common;
 
 use metrics_core::encoding::Options;
-use metrics_core::{encode, encode_with, ChunkedEncoder, Format};
+use metrics_core::{encode, encode_with, Format};
 
 fn encoded(format: Format, options: Options) -> String {
     let (r, _) = common::exemplar_registry();
@@ -45,13 +45,21 @@ fn the_chunked_encoder_writes_the_same_bytes_whatever_the_buffer() {
             );
         }
     }
-    // A capture buffer too small for them leaves the exemplars out, nothing else.
-    let mut enc: ChunkedEncoder<'_, _, 32, 0> = ChunkedEncoder::new(&r, Format::OpenMetrics);
-    let mut buf = [0u8; 4096];
-    let n = enc.fill(&mut buf).unwrap();
-    let out = std::str::from_utf8(&buf[..n]).unwrap();
-    assert!(!out.contains(" # {"), "{out}");
-    assert!(out.contains("jobs_total 3\n"), "{out}");
+    // A capture buffer too small for them (`X = 0`, the firmware examples' choice: their
+    // exemplar writer is compiled out) leaves the exemplars out, nothing else, whatever the
+    // buffer.
+    let mut whole = String::new();
+    encode(&r, Format::OpenMetrics, &mut whole).unwrap();
+    assert!(whole.contains(" # {"), "{whole}");
+    let without: String = whole
+        .lines()
+        .map(|l| format!("{}\n", l.split(" # {").next().unwrap()))
+        .collect();
+    assert!(without.contains("jobs_total 3\n"), "{without}");
+    for size in (1..=90).chain([4096]) {
+        let out = common::chunked_bytes_x::<_, 0>(&r, Format::OpenMetrics, Options::new(), size);
+        assert_eq!(String::from_utf8(out).unwrap(), without, "{size} bytes");
+    }
 }
 
 #[test]

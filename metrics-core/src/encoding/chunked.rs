@@ -253,7 +253,7 @@ impl<'r, F: Families + ?Sized, const B: usize, const X: usize> ChunkedEncoder<'r
                     }
                     let mut state = SeriesState {
                         style: Names::of(&f, self.options.escaping_scheme()),
-                        exemplars: (om && f.metric.has_exemplars()).then_some(index),
+                        exemplars: (X > 0 && om && f.metric.has_exemplars()).then_some(index),
                         exemplar: &mut self.exemplar,
                         exemplar_buf: &mut self.exemplar_buf,
                         created: self.created,
@@ -679,7 +679,7 @@ impl<const B: usize, const X: usize> SeriesState<'_, B, X> {
                 _ => return Err(Error::KindMismatch),
             };
             let le = line::le(slot, bounds);
-            if *self.offset == 0 {
+            if X > 0 && *self.offset == 0 {
                 // The line starts in this buffer: capture its exemplar now.
                 let bucket = line::exemplar_bucket(slot, f.kind, buckets);
                 *self.exemplar = match (self.exemplars, bucket) {
@@ -690,9 +690,14 @@ impl<const B: usize, const X: usize> SeriesState<'_, B, X> {
                     _ => None,
                 };
             }
-            let exemplar = self
-                .exemplar
-                .map(|(len, v, t)| ExemplarRef::from_parts(&self.exemplar_buf[..len], v, t));
+            // `X == 0` holds no exemplar: the exemplar writer is left out of this encoder's
+            // code (a firmware's flash), not just never called.
+            let exemplar = match *self.exemplar {
+                Some((len, v, t)) if X > 0 => {
+                    Some(ExemplarRef::from_parts(&self.exemplar_buf[..len], v, t))
+                }
+                _ => None,
+            };
             if !emit(win, self.offset, |w| {
                 line::write_sample(
                     w,

@@ -43,7 +43,7 @@ fn family_name<W: Write + ?Sized>(
         (Kind::Counter, _) => (base(name, Kind::Counter), "_total"),
         _ => (name, ""),
     };
-    if style.plain {
+    if style.plain() {
         w.write_str(name)?;
         return w.write_str(suffix);
     }
@@ -182,7 +182,7 @@ pub(crate) fn write_prefix<W: Write + ?Sized>(
     le: Option<f64>,
     style: Names,
 ) -> core::fmt::Result {
-    if !style.plain {
+    if !style.plain() {
         return write_prefix_utf8(w, base, suffix, names, values, le, style);
     }
     w.write_str(base)?;

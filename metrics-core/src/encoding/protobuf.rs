@@ -147,7 +147,7 @@ fn name_field<O: Out>(
     name: &str,
     suffix: &str,
 ) -> Result<(), Error> {
-    if style.plain || style.escaping == Escaping::AllowUtf8 || is_legacy(name) {
+    if style.plain() || style.escaping == Escaping::AllowUtf8 || is_legacy(name) {
         return string(o, field, &[name, suffix]);
     }
     let mut len = Len(0);

@@ -332,7 +332,17 @@ pub fn chunked_bytes_with<F: metrics_core::Families + ?Sized>(
     options: metrics_core::encoding::Options,
     size: usize,
 ) -> Vec<u8> {
-    let mut enc: metrics_core::ChunkedEncoder<'_, F, 64> =
+    chunked_bytes_x::<F, { metrics_core::EXEMPLAR_BYTES }>(r, format, options, size)
+}
+
+/// [`chunked_bytes_with`] with an exemplar buffer of `X` bytes (`0`: no exemplars).
+pub fn chunked_bytes_x<F: metrics_core::Families + ?Sized, const X: usize>(
+    r: &F,
+    format: metrics_core::Format,
+    options: metrics_core::encoding::Options,
+    size: usize,
+) -> Vec<u8> {
+    let mut enc: metrics_core::ChunkedEncoder<'_, F, 64, X> =
         metrics_core::ChunkedEncoder::with_options(r, format, options);
     let mut buf = vec![0u8; size];
     let mut out = Vec::new();
