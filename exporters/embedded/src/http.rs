@@ -1,7 +1,7 @@
 //! Enough HTTP/1.x for Prometheus to scrape a device with a TCP stack directly.
 
 use embedded_io::{Read, Write};
-use metrics_core::{negotiate, ChunkedEncoder, Families, Format};
+use metrics_core::{negotiate, ChunkedEncoder, Families, Format, EXEMPLAR_BYTES};
 
 /// Headers kept per request; more is `431`.
 const MAX_HEADERS: usize = 24;
@@ -21,8 +21,17 @@ const MAX_HEADERS: usize = 24;
 /// down the sending side, read and drop what still arrives for a moment, then close), or the
 /// TCP stack may reset the connection before the client has read the answer.
 /// Any bytes whatsoever yield one of these answers; nothing panics.
+///
+/// `X` is the encoder's exemplar buffer, as [`SerialServer`](crate::SerialServer)'s: `0` for
+/// a firmware that sets no exemplars (none served, the exemplar writer left out of its flash).
 #[derive(Debug)]
-pub struct HttpServer<'r, F: Families + ?Sized, const REQ: usize = 512, const CHUNK: usize = 128> {
+pub struct HttpServer<
+    'r,
+    F: Families + ?Sized,
+    const REQ: usize = 512,
+    const CHUNK: usize = 128,
+    const X: usize = EXEMPLAR_BYTES,
+> {
     registry: &'r F,
     buf: [u8; REQ],
 }
@@ -43,7 +52,9 @@ enum Reply {
     Status(u16),
 }
 
-impl<'r, F: Families + ?Sized, const REQ: usize, const CHUNK: usize> HttpServer<'r, F, REQ, CHUNK> {
+impl<'r, F: Families + ?Sized, const REQ: usize, const CHUNK: usize, const X: usize>
+    HttpServer<'r, F, REQ, CHUNK, X>
+{
     /// A server of `registry`.
     pub const fn new(registry: &'r F) -> Self {
         HttpServer {
@@ -95,7 +106,7 @@ impl<'r, F: Families + ?Sized, const REQ: usize, const CHUNK: usize> HttpServer<
                     io.flush()?;
                     return Ok(200);
                 }
-                let status = stream_body::<F, T, CHUNK>(self.registry, format, chunked, io)?;
+                let status = stream_body::<F, T, CHUNK, X>(self.registry, format, chunked, io)?;
                 io.flush()?;
                 Ok(status)
             }
@@ -103,13 +114,13 @@ impl<'r, F: Families + ?Sized, const REQ: usize, const CHUNK: usize> HttpServer<
     }
 }
 
-fn stream_body<F: Families + ?Sized, T: Write + ?Sized, const CHUNK: usize>(
+fn stream_body<F: Families + ?Sized, T: Write + ?Sized, const CHUNK: usize, const X: usize>(
     registry: &F,
     format: Format,
     chunked: bool,
     io: &mut T,
 ) -> Result<u16, T::Error> {
-    let mut enc: ChunkedEncoder<'_, F> = ChunkedEncoder::new(registry, format);
+    let mut enc: ChunkedEncoder<'_, F, 32, X> = ChunkedEncoder::new(registry, format);
     let mut chunk = [0u8; CHUNK];
     loop {
         let n = match enc.fill(&mut chunk) {

@@ -3,7 +3,7 @@
 //! with an IDENTITY frame holding the device id.
 
 use embedded_io::{Read, Write};
-use metrics_core::{ChunkedEncoder, Families};
+use metrics_core::{ChunkedEncoder, Families, EXEMPLAR_BYTES};
 
 use crate::frame::{self, end_payload, format_from_byte, BodyCheck, ErrorCode, FrameType};
 use crate::Decoder;
@@ -16,15 +16,26 @@ const RX: usize = 32;
 /// `CHUNK` is the DATA payload size and the encoder's buffer (on the stack while answering);
 /// it must be at most 255. Nothing is allocated; the struct itself is about 40 bytes plus a
 /// pointer, so it can live in a `static` or on the main loop's stack.
+///
+/// `X` is the encoder's exemplar buffer (on the stack while answering; see
+/// [`ChunkedEncoder`]): the default holds any exemplar. A firmware that sets no exemplars
+/// passes `0`: OpenMetrics answers then carry none, and the exemplar writer is left out of
+/// its flash (about 1.7 KB on a Cortex-M0, the firmware examples' choice) and the buffer out
+/// of its stack.
 #[derive(Debug)]
-pub struct SerialServer<'r, F: Families + ?Sized, const CHUNK: usize = 64> {
+pub struct SerialServer<
+    'r,
+    F: Families + ?Sized,
+    const CHUNK: usize = 64,
+    const X: usize = EXEMPLAR_BYTES,
+> {
     registry: &'r F,
     device_id: &'r str,
     decoder: Decoder<RX>,
     answered: u32,
 }
 
-impl<'r, F: Families + ?Sized, const CHUNK: usize> SerialServer<'r, F, CHUNK> {
+impl<'r, F: Families + ?Sized, const CHUNK: usize, const X: usize> SerialServer<'r, F, CHUNK, X> {
     /// A server of `registry`.
     pub const fn new(registry: &'r F) -> Self {
         assert!(CHUNK > 0 && CHUNK <= frame::MAX_PAYLOAD);
@@ -79,7 +90,7 @@ impl<'r, F: Families + ?Sized, const CHUNK: usize> SerialServer<'r, F, CHUNK> {
                 // retry recover from them.
                 let (id, kind, version) = (f.id, f.kind, f.version);
                 let request = Request::of(kind, version, f.payload);
-                answer(self.registry, self.device_id, out, id, request, &mut chunk)?;
+                answer::<F, W, X>(self.registry, self.device_id, out, id, request, &mut chunk)?;
                 answered += 1;
             }
             if input.is_empty() {
@@ -124,7 +135,7 @@ impl Request {
     }
 }
 
-fn answer<F: Families + ?Sized, W: Write + ?Sized>(
+fn answer<F: Families + ?Sized, W: Write + ?Sized, const X: usize>(
     registry: &F,
     device_id: &str,
     out: &mut W,
@@ -143,7 +154,7 @@ fn answer<F: Families + ?Sized, W: Write + ?Sized>(
         }
         Request::Scrape(format) => format,
     };
-    let mut enc: ChunkedEncoder<'_, F> = ChunkedEncoder::new(registry, format);
+    let mut enc: ChunkedEncoder<'_, F, 32, X> = ChunkedEncoder::new(registry, format);
     let mut check = BodyCheck::new();
     let mut seq: u16 = 0;
     loop {

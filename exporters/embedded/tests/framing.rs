@@ -503,3 +503,39 @@ fn device_ids_from_new_firmware_and_none_from_old() {
         );
     }
 }
+
+/// The server's exemplar buffer `X`: the default serves a counter's exemplar in OpenMetrics,
+/// as the core's streaming encoder writes it; `X = 0` (the firmware examples') serves the same
+/// exposition without it.
+#[test]
+fn exemplars_are_served_unless_the_exemplar_buffer_is_zero() {
+    use metrics_core::{encode_bytes, CounterWithExemplar, Desc, StaticEntry, StaticRegistry};
+    static JOBS: CounterWithExemplar = CounterWithExemplar::new();
+    static REGISTRY: StaticRegistry =
+        StaticRegistry::new(&[StaticEntry::metric(Desc::new("jobs", "Jobs done."), &JOBS)]);
+    JOBS.inc_with_exemplar(&[("trace_id", "4bf92f35")], Some(1_700_000_000.5))
+        .unwrap();
+    let mut whole = Vec::new();
+    encode_bytes(&REGISTRY, Format::OpenMetrics, &mut whole).unwrap();
+    let whole = String::from_utf8(whole).unwrap();
+    assert!(
+        whole.contains("jobs_total 1 # {trace_id=\"4bf92f35\"} 1 1700000000.5\n"),
+        "{whole}"
+    );
+    let scrape = |wire: Vec<u8>| String::from_utf8(common::assemble(&wire, 5).unwrap()).unwrap();
+    let mut wire = Vec::new();
+    let mut server: SerialServer<'_, _, 16> = SerialServer::new(&REGISTRY);
+    server
+        .handle(&request(5, Format::OpenMetrics), &mut wire)
+        .unwrap();
+    assert_eq!(scrape(wire), whole);
+    let mut wire = Vec::new();
+    let mut server: SerialServer<'_, _, 16, 0> = SerialServer::new(&REGISTRY);
+    server
+        .handle(&request(5, Format::OpenMetrics), &mut wire)
+        .unwrap();
+    assert_eq!(
+        scrape(wire),
+        whole.replace(" # {trace_id=\"4bf92f35\"} 1 1700000000.5", "")
+    );
+}
