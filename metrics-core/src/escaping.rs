@@ -77,7 +77,13 @@ const fn legacy_char(c: char, i: usize) -> bool {
 /// scheme writes it as it is.
 #[inline]
 pub(crate) fn is_legacy(name: &str) -> bool {
-    !name.is_empty() && name.char_indices().all(|(i, c)| legacy_char(c, i))
+    // Byte by byte: the legacy set is ASCII, and a byte of a multi-byte character (0x80 and
+    // up, read as U+0080..U+00FF) is outside it as the character is; no UTF-8 decoding.
+    !name.is_empty()
+        && name
+            .bytes()
+            .enumerate()
+            .all(|(i, b)| legacy_char(char::from(b), i))
 }
 
 /// Writes `name` (not legacy) under `escaping`, which is not [`Escaping::AllowUtf8`] (that one
@@ -135,8 +141,12 @@ fn write_hex<W: Write + ?Sized>(w: &mut W, v: u32) -> fmt::Result {
             break;
         }
     }
-    // ASCII digits: valid UTF-8.
-    w.write_str(core::str::from_utf8(&digits[8 - n..]).unwrap_or("0"))
+    // One `char` at a time: no UTF-8 validation of the digits (`str::from_utf8` is about
+    // 700 bytes of a wasm module).
+    for d in &digits[8 - n..] {
+        w.write_char(char::from(*d))?;
+    }
+    Ok(())
 }
 
 /// Writes `name` between double quotes with `\`, `"` and newline escaped (a UTF-8 name in
