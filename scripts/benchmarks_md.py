@@ -127,8 +127,11 @@ def native(root):
     """The native histogram section: observe against prometheus-client's native histogram and
     our classic observe, 1 and 2 threads, with callgrind's instructions per observe."""
     out = ["", "## Native histograms: observe", "",
-           "`benchmarks/src/native.rs`: our `NativeHistogram<160>` (schema 3, at most 160 "
-           "buckets, lock-free) against `prometheus-client`'s native histogram "
+           "`benchmarks/src/native.rs`: ours twice, `ShardedNativeHistogram` (feature `std`: a "
+           "shard per thread written with plain loads and stores, no atomic read-modify-write "
+           "on the hot path) and the `no_std`, interrupt-safe `NativeHistogram<160>` (lock-free, "
+           "four atomic read-modify-writes per observe), both schema 3 with at most 160 buckets, "
+           "against `prometheus-client`'s native histogram "
            "(`Histogram::new_native(NativeHistogramConfig::with_schema(3).max_buckets(160))`), "
            "and our classic `Histogram<8>` of `histogram_observe`, on the inputs of "
            "`histogram_observe` (uniform in 0..0.16 s: about 60 native buckets). ns per observe, "
@@ -137,17 +140,19 @@ def native(root):
            "| work | prometheus-client (native) | ours (native) | ours / prometheus-client "
            "| goal | met | ours (classic) | ours native / classic |",
            "|---|---|---|---|---|---|---|---|"]
-    for group, label in [("native_observe", "native observe, 1 thread"),
-                         ("native_observe_2threads", "native observe, 2 threads")]:
+    for group, threads in [("native_observe", "1 thread"),
+                           ("native_observe_2threads", "2 threads")]:
         pc = load(root, group, "prometheus_client")
-        ours = load(root, group, "ours")
         classic = load(root, group, "ours_classic")
-        ratio = ours / pc if ours and pc else None
-        cls = ours / classic if ours and classic else None
-        met = "–" if ratio is None else ("yes" if ratio <= 0.5 else "**no**")
-        out.append(f"| {label} | {fmt(pc)} | {fmt(ours)} | "
-                   f"{'–' if ratio is None else f'{ratio:.2f}x'} | at most half | {met} | "
-                   f"{fmt(classic)} | {'–' if cls is None else f'{cls:.2f}x'} |")
+        for krate, which in [("ours_sharded", "`ShardedNativeHistogram`"),
+                             ("ours", "`NativeHistogram` (no_std)")]:
+            ours = load(root, group, krate)
+            ratio = ours / pc if ours and pc else None
+            cls = ours / classic if ours and classic else None
+            met = "–" if ratio is None else ("yes" if ratio <= 0.5 else "**no**")
+            out.append(f"| native observe, {threads}, {which} | {fmt(pc)} | {fmt(ours)} | "
+                       f"{'–' if ratio is None else f'{ratio:.2f}x'} | at most half | {met} | "
+                       f"{fmt(classic)} | {'–' if cls is None else f'{cls:.2f}x'} |")
     try:
         with open(os.path.join(root, "native_observe", "callgrind.json")) as f:
             cg = json.load(f)
@@ -155,7 +160,8 @@ def native(root):
         out.append("Instructions per observe (callgrind, x86-64, one thread; "
                    "`scripts/native_callgrind.sh`: the `profile` binary at 100 000 and "
                    "1 100 000 observes, the difference per observe): "
-                   f"ours native {cg['ours']}, prometheus-client native "
+                   f"ours sharded native {cg['ours_sharded']}, ours lock-free native "
+                   f"{cg['ours']}, prometheus-client native "
                    f"{cg['prometheus_client']}, ours classic {cg['ours_classic']}.")
     except FileNotFoundError:
         pass

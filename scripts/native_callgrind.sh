@@ -18,7 +18,7 @@ mkdir -p target/criterion/native_observe
 {
   echo "{"
   sep=""
-  for c in ours prometheus_client ours_classic; do
+  for c in ours ours_sharded prometheus_client ours_classic; do
     small=$(count "$c" 100000)
     large=$(count "$c" 1100000)
     printf '%s  "%s": %s\n' "$sep" "$c" "$(( (large - small) / 1000000 ))"

@@ -300,11 +300,14 @@ fn observe_both<H: Sync>(c: &mut Criterion, name: &str, h: &H, observe: impl Fn(
         });
 }
 
-/// Native histograms (schema 3, at most 160 buckets): ours against `prometheus-client`'s, and
-/// our classic observe, on the inputs of `histogram_observe`.
+/// Native histograms (schema 3, at most 160 buckets): ours (lock-free and per-thread sharded)
+/// against `prometheus-client`'s, and our classic observe, on the inputs of `histogram_observe`.
 fn native_observe(c: &mut Criterion) {
     use metrics_benchmarks::native;
     observe_both(c, "ours", &native::ours(), |h, v| h.observe(v));
+    observe_both(c, "ours_sharded", &native::ours_sharded(), |h, v| {
+        h.observe(v)
+    });
     observe_both(
         c,
         "prometheus_client",

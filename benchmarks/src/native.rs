@@ -1,6 +1,8 @@
 //! The native (exponential) histograms of the `native_observe` workload: schema 3 (8 buckets
 //! per power of two), at most 160 buckets, client_golang's zero threshold, in both crates that
-//! have them; and our classic histogram over [`BOUNDS`](crate::BOUNDS), for comparison.
+//! have them (ours twice: the lock-free `NativeHistogram` and the per-thread
+//! `ShardedNativeHistogram`); and our classic histogram over [`BOUNDS`](crate::BOUNDS), for
+//! comparison.
 
 use prometheus_client::metrics::histogram::{Histogram, NativeHistogramConfig};
 
@@ -15,6 +17,12 @@ pub type Ours = metrics_core::NativeHistogram<MAX_BUCKETS>;
 /// Ours, at zero.
 pub fn ours() -> Ours {
     metrics_core::NativeHistogram::new(SCHEMA, metrics_core::DEFAULT_NATIVE_ZERO_THRESHOLD)
+}
+
+/// Ours for threads: a shard per thread, plain loads and stores on the hot path.
+pub fn ours_sharded() -> metrics_core::ShardedNativeHistogram {
+    let config = metrics_core::NativeConfig::new(SCHEMA, MAX_BUCKETS).expect("a valid schema");
+    metrics_core::ShardedNativeHistogram::new(&config)
 }
 
 /// `prometheus-client`'s native histogram (no classic buckets), at zero.

@@ -44,6 +44,8 @@ mod registry;
 mod sharded;
 #[cfg(all(feature = "std", not(loom)))]
 mod sharded_histogram;
+#[cfg(feature = "std")]
+mod sharded_native;
 
 pub use buckets::{exponential_buckets, linear_buckets, validate_buckets, DEFAULT_BUCKETS};
 pub use collect::{
@@ -85,3 +87,8 @@ pub use registry::Registry;
 pub use sharded::ShardedCounter;
 #[cfg(all(feature = "std", not(loom)))]
 pub use sharded_histogram::ShardedHistogram;
+#[cfg(feature = "std")]
+pub use sharded_native::ShardedNativeHistogram;
+#[cfg(all(feature = "std", loom))]
+#[doc(hidden)]
+pub use sharded_native::{claim_thread_slot, release_thread_slot};

@@ -76,7 +76,7 @@ use crate::Error;
 pub const DEFAULT_NATIVE_ZERO_THRESHOLD: f64 = 2.938735877055719e-39;
 
 /// The lowest schema (base `2^16`).
-const MIN_SCHEMA: i8 = -4;
+pub(crate) const MIN_SCHEMA: i8 = -4;
 /// The highest schema (base `2^(1/256)`).
 const MAX_SCHEMA: i8 = 8;
 
@@ -84,7 +84,7 @@ const MAX_SCHEMA: i8 = 8;
 /// numbers of client_golang's `nativeHistogramBounds[8]` (which are not all the nearest
 /// doubles to the real values; the same numbers give the same bucket for every `f64`). Schema
 /// `s > 0` uses every `2^(8-s)`-th of them (client_golang's table for `s`, number for number).
-static FRACTIONS: [f64; 256] = [
+pub(crate) static FRACTIONS: [f64; 256] = [
     0.5,
     0.5013556375251013,
     0.5027149505564014,
@@ -416,12 +416,12 @@ const INDEX_BIAS: i32 = 1 << 19;
 /// A bucket's key: side (bit 24), schema + 5 (bits 20..24, never 0, so an empty slot is 0) and
 /// the biased index (bits 0..20). Within one schema and side, keys order as indices do, and
 /// the positive side sorts first.
-fn key(sign: Sign, schema: i8, index: i32) -> u64 {
+pub(crate) fn key(sign: Sign, schema: i8, index: i32) -> u64 {
     let neg = u64::from(sign == Sign::Negative);
     (neg << 24) | (((schema + 5) as u64) << 20) | ((index + INDEX_BIAS) as u64 & 0xf_ffff)
 }
 
-fn key_sign(k: u64) -> Sign {
+pub(crate) fn key_sign(k: u64) -> Sign {
     if k >> 24 & 1 == 1 {
         Sign::Negative
     } else {
@@ -429,18 +429,18 @@ fn key_sign(k: u64) -> Sign {
     }
 }
 
-fn key_schema(k: u64) -> i8 {
+pub(crate) fn key_schema(k: u64) -> i8 {
     ((k >> 20) & 0xf) as i8 - 5
 }
 
-fn key_index(k: u64) -> i32 {
+pub(crate) fn key_index(k: u64) -> i32 {
     (k & 0xf_ffff) as i32 - INDEX_BIAS
 }
 
 /// The key of the bucket at `schema` that holds bucket `k` (unchanged when `k` is at `schema`
 /// or coarser): Prometheus' `((index - 1) >> (from - to)) + 1`.
 #[inline]
-fn coarsen(k: u64, schema: i8) -> u64 {
+pub(crate) fn coarsen(k: u64, schema: i8) -> u64 {
     let from = key_schema(k);
     if from <= schema {
         return k;
@@ -1061,10 +1061,10 @@ mod dynamic {
     /// on populated buckets and the classic bounds (none for native-only).
     #[derive(Clone, Debug)]
     pub struct NativeConfig {
-        schema: i8,
-        zero_threshold: f64,
-        max_buckets: usize,
-        bounds: Arc<[f64]>,
+        pub(crate) schema: i8,
+        pub(crate) zero_threshold: f64,
+        pub(crate) max_buckets: usize,
+        pub(crate) bounds: Arc<[f64]>,
     }
 
     impl NativeConfig {

@@ -1,6 +1,6 @@
 //! Loom models of the histogram's hot/cold-shard scheme (`src/histogram.rs`), its native
-//! buckets (`src/native.rs`), the fixed-capacity families and the exemplar seqlock
-//! (`src/exemplar.rs`).
+//! buckets (`src/native.rs`), the per-thread native histogram (`src/sharded_native.rs`), the
+//! fixed-capacity families and the exemplar seqlock (`src/exemplar.rs`).
 //!
 //! Run with:
 //!
@@ -229,20 +229,22 @@ const NB: [f64; 1] = [0.3];
 type Native = metrics_core::NativeHistogram<2>;
 
 fn take_native(h: &Native) -> NativeState {
+    h.snapshot(native_state)
+}
+
+fn native_state(s: &dyn metrics_core::HistogramValue) -> NativeState {
     use metrics_core::Sign;
-    h.snapshot(|s| {
-        let n = s.native().unwrap();
-        assert_eq!(n.bucket_len(Sign::Negative), 0);
-        NativeState {
-            schema: n.schema(),
-            buckets: (0..n.bucket_len(Sign::Positive))
-                .map(|i| n.bucket(Sign::Positive, i))
-                .collect(),
-            zero: n.zero_count(),
-            count: s.count(),
-            sum: s.sum(),
-        }
-    })
+    let n = s.native().unwrap();
+    assert_eq!(n.bucket_len(Sign::Negative), 0);
+    NativeState {
+        schema: n.schema(),
+        buckets: (0..n.bucket_len(Sign::Positive))
+            .map(|i| n.bucket(Sign::Positive, i))
+            .collect(),
+        zero: n.zero_count(),
+        count: s.count(),
+        sum: s.sum(),
+    }
 }
 
 /// The state after the first `a` observations of [`NA`] and `b` of [`NB`] at `schema`.
@@ -270,9 +272,9 @@ fn native_expected(a: usize, b: usize, schema: i8) -> NativeState {
 /// A native snapshot checked as [`checked_snapshot`] does: the state of a prefix of each
 /// observer's observations, at schema 0 (all of them fit two buckets) or -1, within what had
 /// completed and started around it.
-fn checked_native(h: &Native, pa: &Progress, pb: &Progress) -> (usize, usize) {
+fn checked_native(take: impl Fn() -> NativeState, pa: &Progress, pb: &Progress) -> (usize, usize) {
     let (min_a, min_b) = (pa.done.load(SeqCst), pb.done.load(SeqCst));
-    let s = take_native(h);
+    let s = take();
     let (max_a, max_b) = (pa.started.load(SeqCst), pb.started.load(SeqCst));
     let found = (min_a..=max_a)
         .flat_map(|a| (min_b..=max_b).map(move |b| (a, b)))
@@ -297,12 +299,63 @@ fn native_snapshot_during_observes_and_reduction() {
         let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
         let ta = observer(h.clone(), pa.clone(), &NA, Native::observe);
         let tb = observer(h.clone(), pb.clone(), &NB, Native::observe);
-        checked_native(&h, &pa, &pb);
+        checked_native(|| take_native(&h), &pa, &pb);
         ta.join().unwrap();
         tb.join().unwrap();
         let all = native_expected(NA.len(), NB.len(), -1);
         assert_eq!(take_native(&h), all);
         assert_eq!(take_native(&h), all, "a repeated snapshot sees the same");
+    });
+}
+
+/// (g) The per-thread native histogram (`src/sharded_native.rs`) over a thread-slot table of
+/// two slots: each observer claims a slot (the second may get the first's, released when it
+/// finished: the slot and its shard pass on), observes into its shard (a seqlock) with plain
+/// loads and stores, or into the fallback while the scrape's flag is up, and releases the
+/// slot. The scrape (the main thread) adds up the shards' copies and the fallback: it is one
+/// prefix of each observer's observations, within what had completed and started around it;
+/// the final one holds everything at schema -1 (three buckets of schema 0 pass the bound of
+/// two, in one shard or in the merge). One preemption per execution (`LOOM_MAX_PREEMPTIONS`
+/// overrides it): two took over four minutes, the fallback's own hot/cold scheme inside.
+/// Monotonic scrapes are left to the stress test and the unit test of threads observing.
+#[test]
+fn sharded_native_scrape_during_observes_and_slot_handover() {
+    use loom::sync::atomic::AtomicBool;
+    use metrics_core::ShardedNativeHistogram as Sharded;
+    use metrics_core::{claim_thread_slot, release_thread_slot, NativeConfig};
+    fn owner(
+        h: Arc<Sharded>,
+        table: Arc<[AtomicBool; 2]>,
+        p: Arc<Progress>,
+        values: &'static [f64],
+    ) -> thread::JoinHandle<()> {
+        thread::spawn(move || {
+            let slot = claim_thread_slot(&table[..]);
+            for &v in values {
+                p.started.fetch_add(1, SeqCst);
+                h.observe_in_slot(slot, v);
+                p.done.fetch_add(1, SeqCst);
+            }
+            if let Some(i) = slot {
+                release_thread_slot(&table[..], i);
+            }
+        })
+    }
+    builder(1, true).check(|| {
+        let config = NativeConfig::new(0, 2)
+            .unwrap()
+            .zero_threshold(0.0)
+            .unwrap();
+        let h = Arc::new(Sharded::new(&config));
+        let table = Arc::new([AtomicBool::new(false), AtomicBool::new(false)]);
+        let (pa, pb) = (Arc::new(Progress::default()), Arc::new(Progress::default()));
+        let ta = owner(h.clone(), table.clone(), pa.clone(), &NA);
+        let tb = owner(h.clone(), table.clone(), pb.clone(), &NB);
+        checked_native(|| h.snapshot(native_state), &pa, &pb);
+        ta.join().unwrap();
+        tb.join().unwrap();
+        let all = native_expected(NA.len(), NB.len(), -1);
+        assert_eq!(h.snapshot(native_state), all);
     });
 }
 

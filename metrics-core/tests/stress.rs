@@ -331,6 +331,20 @@ const NATIVE_VALUES: [f64; 7] = [-8.0, -0.5, 0.0, 0.25, 4.0, 1024.0, 1_048_576.0
 /// and the last one holds every observation.
 #[test]
 fn native_scrapes_during_observations_are_consistent() {
+    native_stress::<metrics_core::DynNativeHistogram>();
+}
+
+/// The same for the per-thread native histogram (`ShardedNativeHistogram`): each observer
+/// writes a shard of its own, the scrapes add the shards and the fallback up.
+#[test]
+fn sharded_native_scrapes_during_observations_are_consistent() {
+    native_stress::<metrics_core::ShardedNativeHistogram>();
+}
+
+fn native_stress<M>()
+where
+    M: metrics_core::RunTimeHistogram<Config = metrics_core::NativeConfig> + 'static,
+{
     use metrics_core::{native_bucket_index, HistogramValue, NativeConfig, Sign, Value};
     let mut registry = Registry::new();
     let config = NativeConfig::new(3, 5)
@@ -339,9 +353,8 @@ fn native_scrapes_during_observations_are_consistent() {
         .unwrap()
         .classic(&NATIVE_BOUNDS)
         .unwrap();
-    let family = registry
-        .native_histogram_family("native_seconds", "Native.", &["x"], config)
-        .unwrap();
+    let desc = metrics_core::Desc::new("native_seconds", "Native.").labels(&["x"]);
+    let family = registry.family::<M>(desc, config, None).unwrap();
     let registry = Arc::new(registry);
     let h = family.handle(&["shared"]);
 
@@ -421,10 +434,22 @@ fn native_scrapes_during_observations_are_consistent() {
     };
     let last = scraper.join().unwrap();
     let made: usize = observers.into_iter().map(|o| o.join().unwrap()).sum();
-    let total = h.snapshot(check_native);
+    let mut total = 0;
+    h.collect(0, &mut |_, v| {
+        let Value::Histogram(s) = v else {
+            panic!("not a histogram")
+        };
+        total = check_native(s);
+        assert_eq!(s.native().unwrap().schema(), -4);
+        Ok(())
+    })
+    .unwrap();
     assert_eq!(total, made as u64);
     assert!(last <= total);
-    h.snapshot(|s| assert_eq!(s.native().unwrap().schema(), -4));
+    eprintln!(
+        "{}: {made} observations, {SCRAPES} scrapes",
+        std::any::type_name::<M>()
+    );
 }
 
 /// One exemplar as the scraper parsed it: labels, value, timestamp.

@@ -6,7 +6,7 @@
 //! ```
 //!
 //! Workloads: `counter_inc`, `labelled_inc`, `histogram_observe`, `encode_10k`, `encode_100k`,
-//! `native_observe` (crates `ours`, `prometheus_client`, `ours_classic` only),
+//! `native_observe` (crates `ours`, `ours_sharded`, `prometheus_client`, `ours_classic` only),
 //! `encode_protobuf_10k` (`ours` and `prometheus_client` only);
 //! crates: `limit`, `ours`, `prometheus`, `prometheus_client`, `metrics`, `measured`. The
 //! setup (building the registry) runs once; compare two iteration counts to take it out.
@@ -61,7 +61,7 @@ fn run<W: Workloads>(workload: &str, iterations: usize) {
     }
 }
 
-/// Native histogram observes (`benchmarks/src/native.rs`): crates `ours`,
+/// Native histogram observes (`benchmarks/src/native.rs`): crates `ours`, `ours_sharded`,
 /// `prometheus_client`, `ours_classic`.
 fn native_observe(krate: &str, iterations: usize) {
     use metrics_benchmarks::native;
@@ -70,6 +70,10 @@ fn native_observe(krate: &str, iterations: usize) {
     match krate {
         "ours" => {
             let h = native::ours();
+            (0..iterations).for_each(|i| black_box(&h).observe(v(i)));
+        }
+        "ours_sharded" => {
+            let h = native::ours_sharded();
             (0..iterations).for_each(|i| black_box(&h).observe(v(i)));
         }
         "prometheus_client" => {
