@@ -17,6 +17,7 @@ use std::collections::HashSet;
 use std::sync::Arc;
 
 use libfuzzer_sys::fuzz_target;
+use metrics_core::negotiate::Negotiated;
 use metrics_core::parse::{Line, Parser};
 use metrics_core::Format;
 use metrics_gateway::limits::{self, Limits};
@@ -116,7 +117,11 @@ fuzz_target!(|data: &[u8]| {
         })
         .collect();
     for format in [Format::Text, Format::OpenMetrics] {
-        let out = render::render(&statuses, format);
+        let asked = Negotiated {
+            format,
+            ..Negotiated::DEFAULT
+        };
+        let out = render::render(&statuses, &asked);
         let text = std::str::from_utf8(&out).expect("the encoders write UTF-8");
         assert!(!text.starts_with("# cannot encode"), "{text}");
         check(text, format);
